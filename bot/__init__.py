@@ -1,0 +1,1 @@
+"""Wiring: configuration, the Telegram application, the shop API, the scheduler and the CLI."""

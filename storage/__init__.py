@@ -1,0 +1,1 @@
+"""The SQLite store: schema, migrations and the transactional operations."""
