@@ -1,0 +1,29 @@
+"""Programme days: "a day" is a calendar day in the programme's time zone."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time, timedelta
+
+from loyalty.program import Program
+
+END_OF_DAY = time(23, 59, 59)
+
+
+def programme_day(program: Program, instant: datetime) -> date:
+    """Return the calendar day, in the programme's time zone, that `instant` falls on."""
+    return instant.astimezone(program.timezone).date()
+
+
+def day_start(program: Program, day: date) -> datetime:
+    """Return the first instant of `day` in the programme's time zone."""
+    return datetime.combine(day, time(0), tzinfo=program.timezone)
+
+
+def next_day_start(program: Program, instant: datetime) -> datetime:
+    """Return when the programme day after the one containing `instant` begins."""
+    return day_start(program, programme_day(program, instant) + timedelta(days=1))
+
+
+def end_of_day(program: Program, day: date) -> datetime:
+    """Return 23:59:59 of `day` in the programme's time zone (the last second coupons live)."""
+    return datetime.combine(day, END_OF_DAY, tzinfo=program.timezone)

@@ -1,0 +1,82 @@
+"""Which level a member has, and what the next one takes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from loyalty.program import Program, Requirement, Tier
+
+
+@dataclass(frozen=True)
+class Standing:
+    """What a member has done, as far as levels are concerned."""
+
+    points: int = 0
+    spend_cents: int = 0
+    email_verified: bool = False
+    best_delivered_order_cents: int = 0
+
+
+@dataclass(frozen=True)
+class NextLevel:
+    """The next level up and what is still missing to reach it."""
+
+    tier: Tier
+    points_needed: int
+    spend_needed_cents: int
+    missing: tuple[Requirement, ...]
+
+
+def meets(requirement: Requirement, standing: Standing) -> bool:
+    """Tell whether `standing` satisfies one level requirement."""
+    if requirement.kind == "email_verified":
+        return standing.email_verified
+    return standing.best_delivered_order_cents > requirement.cents
+
+
+def _measure(program: Program, standing: Standing) -> int:
+    return standing.points if program.levels.basis == "points" else standing.spend_cents
+
+
+def _threshold(program: Program, tier: Tier) -> int:
+    return tier.min_points if program.levels.basis == "points" else tier.min_spend_cents
+
+
+def tier_for(program: Program, standing: Standing) -> Tier:
+    """Return the highest level whose threshold and requirements (its own and those of every
+    level below it: the ladder is climbed, not jumped) the member meets."""
+    tiers = program.levels.tiers
+    reached = tiers[0]
+    measure = _measure(program, standing)
+    for tier in tiers[1:]:
+        if not all(meets(r, standing) for r in tier.requires):
+            break
+        if measure >= _threshold(program, tier):
+            reached = tier
+    return reached
+
+
+def next_level(program: Program, standing: Standing) -> NextLevel | None:
+    """Return the level right above the member's, or None at the top."""
+    tiers = program.levels.tiers
+    current = tier_for(program, standing)
+    index = tiers.index(current)
+    if index + 1 == len(tiers):
+        return None
+    target = tiers[index + 1]
+    needed = max(0, _threshold(program, target) - _measure(program, standing))
+    missing = tuple(r for t in tiers[: index + 2] for r in t.requires if not meets(r, standing))
+    by_points = program.levels.basis == "points"
+    return NextLevel(
+        tier=target,
+        points_needed=needed if by_points else 0,
+        spend_needed_cents=0 if by_points else needed,
+        missing=tuple(dict.fromkeys(missing)),
+    )
+
+
+def window_start(program: Program, now: datetime) -> datetime | None:
+    """Return the oldest instant that still counts toward the level, or None for lifetime."""
+    days = program.levels.window_days
+    return now - timedelta(days=days) if days else None

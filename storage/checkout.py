@@ -1,0 +1,222 @@
+"""Paying part of an order with points: quote, hold, capture, release."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import aiosqlite
+
+from loyalty import checkout as rules
+from loyalty.levels import tier_for
+from storage import outbox
+from storage.db import Row, to_db
+from storage.errors import Conflict, Invalid, NotFound, Refused
+from storage.ledger import post
+from storage.members import check_member_id, read_standing, standing_from_row, standing_row
+from storage.store import Store
+
+MAX_ORDER_CENTS = 100_000_000  # $1,000,000: anything above is a bug on the caller's side
+MAX_HOLD_POINTS = 1_000_000_000
+
+
+@dataclass(frozen=True)
+class Quote:
+    """How many points a member may use on an order, and what they are worth."""
+
+    member_id: str
+    amount_cents: int
+    max_points: int
+    value_cents: int
+
+
+@dataclass(frozen=True)
+class Hold:
+    """Points set aside for an order until it is paid (capture) or dropped (release)."""
+
+    hold_id: str
+    member_id: str
+    order_id: str
+    points: int
+    status: str
+
+    def to_dict(self) -> dict[str, object]:
+        """Return the hold as a JSON-ready dict."""
+        return asdict(self)
+
+
+def check_amount(amount_cents: object) -> int:
+    """Return a valid order amount in cents or raise Invalid."""
+    if not isinstance(amount_cents, int) or isinstance(amount_cents, bool):
+        raise Invalid("amount_cents must be an integer number of cents")
+    if not 0 < amount_cents <= MAX_ORDER_CENTS:
+        raise Invalid(f"amount_cents must be between 1 and {MAX_ORDER_CENTS}")
+    return amount_cents
+
+
+async def quote(store: Store, member_id: str, amount_cents: int) -> Quote:
+    """Return how many points the member may use on an order of `amount_cents`."""
+    check_member_id(member_id)
+    check_amount(amount_cents)
+    row = await read_standing(store, member_id)
+    return _quote(store, member_id, amount_cents, row["points"], row)
+
+
+def _quote(store: Store, member_id: str, amount_cents: int, balance: int, row: Row) -> Quote:
+    program = store.program
+    tier = tier_for(program, standing_from_row(row))
+    points = rules.max_points(program, tier, balance, amount_cents)
+    return Quote(
+        member_id=member_id,
+        amount_cents=amount_cents,
+        max_points=points,
+        value_cents=points * program.point_value_cents,
+    )
+
+
+async def _hold_row(tx: aiosqlite.Connection, hold_id: str) -> Hold | None:
+    rows = await tx.execute_fetchall(
+        "SELECT hold_id, member_id, order_id, points, status FROM holds WHERE hold_id = ?",
+        (hold_id,),
+    )
+    row = next(iter(rows), None)
+    return Hold(**dict(row)) if row else None
+
+
+async def hold(
+    store: Store,
+    hold_id: str,
+    member_id: str,
+    order_id: str,
+    points: int,
+    *,
+    amount_cents: int | None = None,
+) -> tuple[Hold, bool]:
+    """Set points aside for an order; return the hold and whether it is new.
+
+    A repeat with the same hold_id and body returns the existing hold; another body is a Conflict.
+    The points must not exceed the balance nor, when the order amount is known, the level's cap.
+    """
+    check_member_id(hold_id, "hold_id")
+    check_member_id(member_id)
+    check_member_id(order_id, "order_id")
+    if not isinstance(points, int) or isinstance(points, bool) or not 0 < points <= MAX_HOLD_POINTS:
+        raise Invalid(f"points must be an integer between 1 and {MAX_HOLD_POINTS}")
+    if amount_cents is not None:
+        check_amount(amount_cents)
+    now = store.now()
+    async with store.db.transaction() as tx:
+        existing = await _hold_row(tx, hold_id)
+        if existing is not None:
+            if (existing.member_id, existing.order_id, existing.points) != (
+                member_id,
+                order_id,
+                points,
+            ):
+                raise Conflict(f"hold {hold_id!r} already exists with a different body")
+            return existing, False
+        row = await standing_row(tx, store, member_id)
+        if not store.program.checkout.enabled:
+            raise Refused("this programme does not let points pay at checkout", code="disabled")
+        if amount_cents is None:
+            orders = await tx.execute_fetchall(
+                "SELECT amount_cents FROM orders WHERE order_id = ? AND member_id = ?",
+                (order_id, member_id),
+            )
+            amount_cents = next(iter(orders))[0] if orders else None
+        balance = row["points"]
+        if points > balance:
+            raise Refused(
+                f"member has {balance} points, {points} requested",
+                code="insufficient_points",
+                balance=balance,
+            )
+        if amount_cents is not None:
+            allowed = _quote(store, member_id, amount_cents, balance, row).max_points
+            if points > allowed:
+                raise Refused(
+                    f"at most {allowed} points may pay this order",
+                    code="over_cap",
+                    max_points=allowed,
+                )
+        await post(tx, member_id, "points", -points, "hold", now, ref=hold_id, note=order_id)
+        await tx.execute(
+            "UPDATE members SET points_held = points_held + ? WHERE member_id = ?",
+            (points, member_id),
+        )
+        await tx.execute(
+            "INSERT INTO holds (hold_id, member_id, order_id, points, status, created_at,"
+            " updated_at) VALUES (?, ?, ?, ?, 'held', ?, ?)",
+            (hold_id, member_id, order_id, points, to_db(now), to_db(now)),
+        )
+    return Hold(hold_id, member_id, order_id, points, "held"), True
+
+
+async def capture(store: Store, hold_id: str) -> Hold:
+    """Mark held points as spent on the paid order; repeating it is harmless."""
+    now = store.now()
+    async with store.db.transaction() as tx:
+        found = await _hold_row(tx, hold_id)
+        if found is None:
+            raise NotFound(f"unknown hold {hold_id!r}")
+        if found.status == "released":
+            raise Conflict(f"hold {hold_id!r} was released; it cannot be captured")
+        if found.status == "held":
+            await _set_status(tx, found, "captured", to_db(now))
+    return Hold(found.hold_id, found.member_id, found.order_id, found.points, "captured")
+
+
+async def release(store: Store, hold_id: str) -> Hold:
+    """Give held points back, exactly once however often it is repeated."""
+    async with store.db.transaction() as tx:
+        found = await _hold_row(tx, hold_id)
+        if found is None:
+            raise NotFound(f"unknown hold {hold_id!r}")
+        if found.status == "captured":
+            raise Conflict(f"hold {hold_id!r} was captured; it cannot be released")
+        if found.status == "held":
+            await release_in(tx, store, found)
+    return Hold(found.hold_id, found.member_id, found.order_id, found.points, "released")
+
+
+async def release_in(tx: aiosqlite.Connection, store: Store, found: Hold) -> None:
+    """Release a held hold inside the caller's transaction and tell the member."""
+    now = store.now()
+    await _set_status(tx, found, "released", to_db(now))
+    posting = await post(
+        tx, found.member_id, "points", found.points, "hold_release", now,
+        ref=found.hold_id, note=found.order_id,
+    )  # fmt: skip
+    await outbox.notify(
+        tx,
+        found.member_id,
+        "hold_released",
+        f"hold_released:{found.hold_id}",
+        {"order_id": found.order_id, "points": found.points, "balance": posting.balance_after},
+        now,
+    )
+
+
+async def release_for_order(tx: aiosqlite.Connection, store: Store, order_id: str) -> int:
+    """Release every open hold of a cancelled order; return the points given back."""
+    rows = await tx.execute_fetchall(
+        "SELECT hold_id, member_id, order_id, points, status FROM holds"
+        " WHERE order_id = ? AND status = 'held'",
+        (order_id,),
+    )
+    total = 0
+    for row in rows:
+        found = Hold(**dict(row))
+        await release_in(tx, store, found)
+        total += found.points
+    return total
+
+
+async def _set_status(tx: aiosqlite.Connection, found: Hold, status: str, now: str) -> None:
+    await tx.execute(
+        "UPDATE holds SET status = ?, updated_at = ? WHERE hold_id = ?",
+        (status, now, found.hold_id),
+    )
+    await tx.execute(
+        "UPDATE members SET points_held = points_held - ? WHERE member_id = ?",
+        (found.points, found.member_id),
+    )

@@ -1,0 +1,155 @@
+"""The SQLite connection pair: one serialised writer, one reader, WAL, and numbered migrations."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from collections.abc import AsyncIterator, Iterable, Sequence
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from importlib import resources
+from pathlib import Path
+from typing import Any, Literal
+
+import aiosqlite
+
+Synchronous = Literal["OFF", "NORMAL", "FULL", "EXTRA"]
+Row = sqlite3.Row
+Params = Sequence[Any] | dict[str, Any]
+
+
+def to_db(instant: datetime) -> str:
+    """Format an aware datetime for storage: UTC, fixed width, so text order is time order."""
+    if instant.tzinfo is None:
+        raise ValueError("naive datetimes are not stored")
+    return instant.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+def from_db(text: str) -> datetime:
+    """Parse a stored timestamp back into an aware UTC datetime."""
+    return datetime.fromisoformat(text)
+
+
+def migrations() -> list[tuple[int, str, str]]:
+    """Return the shipped migrations as (version, name, sql), in order."""
+    found = []
+    for entry in resources.files("storage.migrations").iterdir():
+        name = entry.name
+        if name.endswith(".sql") and name[:4].isdigit():
+            found.append((int(name[:4]), name, entry.read_text("utf-8")))
+    return sorted(found)
+
+
+class Database:
+    """A writer connection, used by one transaction at a time, and a reader connection.
+
+    SQLite allows one writer: every read-decide-write runs inside `transaction()`, which holds
+    an asyncio lock (transactions of this process never interleave on the shared connection)
+    and `BEGIN IMMEDIATE` (other processes wait on the busy timeout instead of racing).
+    """
+
+    def __init__(self, writer: aiosqlite.Connection, reader: aiosqlite.Connection) -> None:
+        self._writer = writer
+        self._reader = reader
+        self._lock = asyncio.Lock()
+
+    @classmethod
+    async def open(
+        cls,
+        path: str | Path,
+        *,
+        synchronous: Synchronous = "FULL",
+        busy_timeout_ms: int = 10_000,
+        migrate: bool = True,
+    ) -> Database:
+        """Open (creating if needed) the database at `path` and bring its schema up to date."""
+        writer = await _connect(path, synchronous, busy_timeout_ms)
+        try:
+            if migrate:
+                await apply_migrations(writer)
+            reader = await _connect(path, synchronous, busy_timeout_ms)
+        except BaseException:
+            await writer.close()
+            raise
+        return cls(writer, reader)
+
+    async def close(self) -> None:
+        """Close both connections (waiting for a running transaction to finish)."""
+        async with self._lock:
+            await self._reader.close()
+            await self._writer.close()
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:
+        """Run a block as one IMMEDIATE transaction: committed entirely, or rolled back."""
+        async with self._lock:
+            await self._writer.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._writer
+                await self._writer.commit()
+            except BaseException:
+                await self._writer.rollback()
+                raise
+
+    async def read(self, sql: str, params: Params = ()) -> Iterable[Row]:
+        """Run one read-only query on the reader connection and return its rows."""
+        return await self._reader.execute_fetchall(sql, params)
+
+    async def read_one(self, sql: str, params: Params = ()) -> Row | None:
+        """Run one read-only query and return its first row, or None."""
+        rows = await self._reader.execute_fetchall(sql, params)
+        return next(iter(rows), None)
+
+    async def schema_version(self) -> int:
+        """Return the applied migration version."""
+        row = await self.read_one("PRAGMA user_version")
+        return int(row[0]) if row else 0
+
+
+async def _connect(
+    path: str | Path, synchronous: str, busy_timeout_ms: int
+) -> aiosqlite.Connection:
+    # isolation_level=None: the driver never opens transactions behind our back; we BEGIN.
+    conn = await aiosqlite.connect(str(path), isolation_level=None)
+    conn.row_factory = sqlite3.Row
+    await conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
+    await conn.execute("PRAGMA journal_mode = WAL")
+    await conn.execute(f"PRAGMA synchronous = {synchronous}")
+    await conn.execute("PRAGMA foreign_keys = ON")
+    return conn
+
+
+async def apply_migrations(conn: aiosqlite.Connection) -> list[str]:
+    """Apply every migration newer than the database, each in its own transaction."""
+    applied = []
+    for version, name, sql in migrations():
+        await conn.execute("BEGIN IMMEDIATE")
+        try:
+            rows = await conn.execute_fetchall("PRAGMA user_version")
+            current = next(iter(rows))[0]
+            if version <= current:
+                await conn.rollback()
+                continue
+            # executescript would COMMIT first; run the statements one by one instead.
+            for statement in _statements(sql):
+                await conn.execute(statement)
+            await conn.execute(f"PRAGMA user_version = {version}")
+        except BaseException:
+            await conn.rollback()
+            raise
+        await conn.commit()
+        applied.append(name)
+    return applied
+
+
+def _statements(sql: str) -> list[str]:
+    """Split a migration script into complete statements (sqlite3 knows where each ends)."""
+    statements, current = [], ""
+    for line in sql.splitlines(keepends=True):
+        current += line
+        if sqlite3.complete_statement(current):
+            statements.append(current.strip())
+            current = ""
+    if current.strip() and not current.strip().startswith("--"):
+        statements.append(current.strip())
+    return [s for s in statements if s]

@@ -1,0 +1,410 @@
+"""Shop events: validated, applied once by event id, each in one transaction."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+import aiosqlite
+
+from loyalty.calendar import programme_day
+from loyalty.earning import order_points, review_points
+from storage import outbox
+from storage.checkout import MAX_ORDER_CENTS, release_for_order
+from storage.db import from_db, to_db
+from storage.errors import Conflict, Invalid, NotFound
+from storage.idempotency import fingerprint, recall, remember
+from storage.ledger import post
+from storage.members import (
+    MAX_ID_LENGTH,
+    LevelChange,
+    credit_earning,
+    refresh_level,
+    standing_row,
+    upsert_in,
+    verify_email_in,
+)
+from storage.store import Store
+
+# How far in the future an event may claim to have happened (clock skew between systems).
+MAX_CLOCK_SKEW = timedelta(hours=1)
+
+_ID = ("string", MAX_ID_LENGTH)
+EVENT_FIELDS: dict[str, dict[str, tuple[str, int, bool]]] = {
+    # field: (kind, max length or amount, required)
+    "member.upserted": {
+        "member_id": ("string", MAX_ID_LENGTH, True),
+        "email": ("email", 254, False),
+        "name": ("string", 200, False),
+        "language": ("string", 16, False),
+        "referred_by": ("string", MAX_ID_LENGTH, False),
+    },
+    "member.email_verified": {"member_id": ("string", MAX_ID_LENGTH, True)},
+    "order.placed": {
+        "order_id": ("string", MAX_ID_LENGTH, True),
+        "member_id": ("string", MAX_ID_LENGTH, True),
+        "amount_cents": ("cents", MAX_ORDER_CENTS, True),
+    },
+    **{
+        f"order.{name}": {"order_id": ("string", MAX_ID_LENGTH, True)}
+        for name in ("paid", "delivered", "returned", "not_delivered", "cancelled")
+    },
+    "review.submitted": {"order_id": ("string", MAX_ID_LENGTH, True)},
+}
+EVENT_TYPES = tuple(EVENT_FIELDS)
+
+
+@dataclass(frozen=True)
+class ShopEvent:
+    """A validated shop event."""
+
+    id: str
+    type: str
+    occurred_at: datetime
+    data: Mapping[str, Any]
+    body: Mapping[str, Any] = field(repr=False, default_factory=dict)
+
+
+def parse_event(body: object, now: datetime) -> ShopEvent:
+    """Validate a raw event object; raise Invalid listing every problem."""
+    problems: list[str] = []
+    if not isinstance(body, Mapping):
+        raise Invalid("an event must be a JSON object", details=["body: must be a JSON object"])
+    for key in body:
+        if key not in ("id", "type", "occurred_at", "data"):
+            problems.append(f"{key}: unknown field")
+    event_id = body.get("id")
+    if not isinstance(event_id, str) or not event_id.strip() or len(event_id) > MAX_ID_LENGTH:
+        problems.append(f"id: required, a non-empty string of at most {MAX_ID_LENGTH} characters")
+    event_type = body.get("type")
+    if event_type not in EVENT_FIELDS:
+        problems.append(f"type: unknown event type {event_type!r}; one of {', '.join(EVENT_TYPES)}")
+    occurred_at = _parse_instant(body.get("occurred_at"), now, problems)
+    data = body.get("data")
+    if not isinstance(data, Mapping):
+        problems.append("data: required, a JSON object")
+    elif event_type in EVENT_FIELDS:
+        _check_data(EVENT_FIELDS[str(event_type)], data, problems)
+    if problems:
+        raise Invalid(f"invalid event: {problems[0]}", details=problems)
+    assert occurred_at is not None and isinstance(data, Mapping)
+    return ShopEvent(str(event_id), str(event_type), occurred_at, data, body)
+
+
+def _parse_instant(raw: object, now: datetime, problems: list[str]) -> datetime | None:
+    if not isinstance(raw, str):
+        problems.append("occurred_at: required, an ISO 8601 time with an offset")
+        return None
+    try:
+        instant = datetime.fromisoformat(raw)
+    except ValueError:
+        problems.append(f"occurred_at: {raw!r} is not an ISO 8601 time")
+        return None
+    if instant.tzinfo is None:
+        problems.append("occurred_at: needs a UTC offset, e.g. 2026-06-20T10:00:00+08:00")
+        return None
+    if instant > now + MAX_CLOCK_SKEW:
+        problems.append("occurred_at: is in the future")
+        return None
+    return instant
+
+
+def _check_data(
+    fields: dict[str, tuple[str, int, bool]], data: Mapping[str, Any], problems: list[str]
+) -> None:
+    for key in data:
+        if key not in fields:
+            problems.append(f"data.{key}: unknown field")
+    for key, (kind, limit, required) in fields.items():
+        value = data.get(key)
+        if value is None:
+            if required:
+                problems.append(f"data.{key}: required")
+            continue
+        if kind == "cents":
+            if not isinstance(value, int) or isinstance(value, bool):
+                problems.append(f"data.{key}: must be an integer number of cents")
+            elif not 0 <= value <= limit:
+                problems.append(f"data.{key}: must be between 0 and {limit}")
+        elif not isinstance(value, str) or not value.strip():
+            problems.append(f"data.{key}: must be a non-empty string")
+        elif len(value) > limit:
+            problems.append(f"data.{key}: longer than {limit} characters")
+        elif kind == "email" and "@" not in value:
+            problems.append(f"data.{key}: not an e-mail address")
+
+
+async def apply_event(store: Store, body: object) -> dict[str, Any]:
+    """Apply one shop event once: a repeat of the same id and body answers `duplicate`.
+
+    The same id with another body is a Conflict. An event naming an unknown member or order,
+    or an order in a state the event cannot follow, changes nothing and raises.
+    """
+    event = parse_event(body, store.now())
+    print_ = fingerprint(event.body)
+    key = f"event:{event.id}"
+    async with store.db.transaction() as tx:
+        first = await recall(tx, key, print_)
+        if first is not None:
+            return {**first, "status": "duplicate"}
+        outcome = await _HANDLERS[event.type](tx, store, event)
+        result = {"status": "processed", "event_id": event.id, "type": event.type, **outcome}
+        await remember(tx, key, print_, result, store.now())
+    return result
+
+
+Outcome = dict[str, Any]
+
+
+def _changes(*changes: LevelChange | None) -> list[dict[str, Any]]:
+    return [
+        {"member_id": c.member_id, "from": c.old_code, "to": c.new_code}
+        for c in changes
+        if c is not None
+    ]
+
+
+async def _member_upserted(tx: aiosqlite.Connection, store: Store, event: ShopEvent) -> Outcome:
+    d = event.data
+    result = await upsert_in(
+        tx, store, d["member_id"], email=d.get("email"), name=d.get("name"),
+        language=d.get("language"), referred_by=d.get("referred_by"),
+    )  # fmt: skip
+    return {"member_id": result.member_id, "created": result.created,
+            "level_changes": _changes(*result.level_changes)}  # fmt: skip
+
+
+async def _email_verified(tx: aiosqlite.Connection, store: Store, event: ShopEvent) -> Outcome:
+    member_id = event.data["member_id"]
+    changes = await verify_email_in(tx, store, member_id)
+    return {"member_id": member_id, "level_changes": _changes(*changes)}
+
+
+async def _order(tx: aiosqlite.Connection, order_id: str) -> aiosqlite.Row:
+    rows = await tx.execute_fetchall(
+        "SELECT o.*, m.referred_by FROM orders o JOIN members m USING (member_id)"
+        " WHERE o.order_id = ?",
+        (order_id,),
+    )
+    row = next(iter(rows), None)
+    if row is None:
+        raise NotFound(f"unknown order {order_id!r}", order_id=order_id)
+    return row
+
+
+async def _set_order(
+    tx: aiosqlite.Connection, order_id: str, status: str, now: datetime, **extra: Any
+) -> None:
+    sets = ", ".join(f"{column} = ?" for column in extra)
+    await tx.execute(
+        f"UPDATE orders SET status = ?, updated_at = ?{', ' + sets if sets else ''}"
+        " WHERE order_id = ?",
+        (status, to_db(now), *extra.values(), order_id),
+    )
+
+
+async def _order_placed(tx: aiosqlite.Connection, store: Store, event: ShopEvent) -> Outcome:
+    d = event.data
+    order_id, member_id, amount = d["order_id"], d["member_id"], d["amount_cents"]
+    await standing_row(tx, store, member_id)  # NotFound for an unknown member
+    rows = await tx.execute_fetchall(
+        "SELECT member_id, amount_cents FROM orders WHERE order_id = ?", (order_id,)
+    )
+    existing = next(iter(rows), None)
+    if existing is not None:
+        if (existing["member_id"], existing["amount_cents"]) != (member_id, amount):
+            raise Conflict(f"order {order_id!r} already exists with another member or amount")
+        return {"order_id": order_id, "member_id": member_id, "changed": False}
+    now = store.now()
+    await tx.execute(
+        "INSERT INTO orders (order_id, member_id, amount_cents, status, placed_at, updated_at)"
+        " VALUES (?, ?, ?, 'placed', ?, ?)",
+        (order_id, member_id, amount, to_db(event.occurred_at), to_db(now)),
+    )
+    return {"order_id": order_id, "member_id": member_id, "changed": True}
+
+
+async def _order_paid(tx: aiosqlite.Connection, store: Store, event: ShopEvent) -> Outcome:
+    order = await _order(tx, event.data["order_id"])
+    # Payment earns nothing by itself; it may arrive after delivery, so it only sets a flag.
+    status = "paid" if order["status"] == "placed" else order["status"]
+    await _set_order(tx, order["order_id"], status, store.now(), paid=1)
+    return {"order_id": order["order_id"], "member_id": order["member_id"], "order_status": status}
+
+
+async def _order_delivered(tx: aiosqlite.Connection, store: Store, event: ShopEvent) -> Outcome:
+    order = await _order(tx, event.data["order_id"])
+    member_id, order_id, amount = order["member_id"], order["order_id"], order["amount_cents"]
+    out: Outcome = {"order_id": order_id, "member_id": member_id, "credited": []}
+    if order["status"] == "delivered":
+        return {**out, "order_status": "delivered", "changed": False}
+    if order["status"] not in ("placed", "paid"):
+        raise Conflict(f"order {order_id!r} is {order['status']}; it cannot be delivered")
+    now, program, earning = store.now(), store.program, store.program.earning
+    delivered_at = event.occurred_at
+    await _set_order(tx, order_id, "delivered", now, delivered_at=to_db(delivered_at))
+    credited = []
+    points = await credit_earning(
+        tx, member_id, order_points(program, amount), "order", now,
+        ref=order_id, idem_key=f"order:{order_id}", counted_at=delivered_at,
+    )  # fmt: skip
+    if points:
+        credited.append({"member_id": member_id, "points": points, "reason": "order"})
+    # Daily purchases: once per programme day with a delivered order that itself qualifies.
+    day = programme_day(program, delivered_at).isoformat()
+    daily_key = f"daily_purchase:{member_id}:{day}"
+    if earning.daily_purchase_points and amount > earning.order_min_cents:
+        seen = await tx.execute_fetchall("SELECT 1 FROM ledger WHERE idem_key = ?", (daily_key,))
+        if not seen:
+            await credit_earning(
+                tx, member_id, earning.daily_purchase_points, "daily_purchase", now,
+                ref=order_id, idem_key=daily_key, counted_at=delivered_at,
+            )  # fmt: skip
+            credited.append(
+                {"member_id": member_id, "points": earning.daily_purchase_points,
+                 "reason": "daily_purchase"}
+            )  # fmt: skip
+    referrer = order["referred_by"]
+    referrer_change = None
+    if referrer and earning.referrer_on == "first_delivery" and earning.referrer_points:
+        referral_key = f"referral:{member_id}"
+        seen = await tx.execute_fetchall("SELECT 1 FROM ledger WHERE idem_key = ?", (referral_key,))
+        if not seen:
+            await credit_earning(
+                tx, referrer, earning.referrer_points, "referral", now,
+                ref=member_id, idem_key=referral_key,
+            )  # fmt: skip
+            credited.append(
+                {"member_id": referrer, "points": earning.referrer_points, "reason": "referral"}
+            )
+            referrer_change = await refresh_level(tx, store, referrer, now)
+    change = await refresh_level(tx, store, member_id, now)
+    total = sum(c["points"] for c in credited if c["member_id"] == member_id)
+    if total:
+        await outbox.notify(
+            tx, member_id, "order_points", f"order_points:{order_id}",
+            {"order_id": order_id, "points": total}, now,
+        )  # fmt: skip
+    return {**out, "order_status": "delivered", "changed": True, "credited": credited,
+            "level_changes": _changes(change, referrer_change)}  # fmt: skip
+
+
+async def _take_back(
+    tx: aiosqlite.Connection, store: Store, order: aiosqlite.Row, status: str
+) -> Outcome:
+    """Reverse every point an order earned, capped at the balance; record any shortfall."""
+    now = store.now()
+    member_id, order_id = order["member_id"], order["order_id"]
+    await _set_order(tx, order_id, status, now)
+    credits = await tx.execute_fetchall(
+        "SELECT amount, counted_at, reason FROM ledger WHERE ref = ? AND member_id = ?"
+        " AND currency = 'points' AND reason IN ('order', 'review', 'daily_purchase')"
+        " ORDER BY id",
+        (order_id, member_id),
+    )
+    rows = await tx.execute_fetchall("SELECT points FROM members WHERE member_id = ?", (member_id,))
+    balance = next(iter(rows))["points"]
+    taken = shortfall = 0
+    for credit in credits:
+        amount = credit["amount"]
+        take = min(balance, amount)
+        # The level loses the whole credit even when the balance cannot cover it; the row is
+        # dated like the credit so that a rolling window drops both at the same moment.
+        await post(
+            tx, member_id, "points", -take, "clawback", now,
+            ref=order_id, level_points=-amount, counted_at=from_db(credit["counted_at"]),
+            shortfall=amount - take, note=credit["reason"],
+        )  # fmt: skip
+        balance -= take
+        taken += take
+        shortfall += amount - take
+    change = await refresh_level(tx, store, member_id, now)
+    if taken or shortfall:
+        await outbox.notify(
+            tx, member_id, "clawback", f"clawback:{order_id}",
+            {"order_id": order_id, "points": taken, "shortfall": shortfall, "status": status},
+            now,
+        )  # fmt: skip
+    return {
+        "order_id": order_id,
+        "member_id": member_id,
+        "order_status": status,
+        "taken_back": taken,
+        "shortfall": shortfall,
+        "level_changes": _changes(change),
+    }
+
+
+async def _order_returned(tx: aiosqlite.Connection, store: Store, event: ShopEvent) -> Outcome:
+    order = await _order(tx, event.data["order_id"])
+    if order["status"] == "returned":
+        return {"order_id": order["order_id"], "order_status": "returned", "changed": False}
+    if order["status"] != "delivered":
+        raise Conflict(
+            f"order {order['order_id']!r} is {order['status']}; only a delivered order is returned"
+        )
+    return await _take_back(tx, store, order, "returned")
+
+
+async def _order_not_delivered(tx: aiosqlite.Connection, store: Store, event: ShopEvent) -> Outcome:
+    order = await _order(tx, event.data["order_id"])
+    status = order["status"]
+    if status == "not_delivered":
+        return {"order_id": order["order_id"], "order_status": status, "changed": False}
+    if status == "delivered":  # a delivery later disputed: what it earned goes back
+        return await _take_back(tx, store, order, "not_delivered")
+    if status not in ("placed", "paid"):
+        raise Conflict(f"order {order['order_id']!r} is {status}; it cannot be undelivered")
+    await _set_order(tx, order["order_id"], "not_delivered", store.now())
+    return {"order_id": order["order_id"], "order_status": "not_delivered", "taken_back": 0}
+
+
+async def _order_cancelled(tx: aiosqlite.Connection, store: Store, event: ShopEvent) -> Outcome:
+    order = await _order(tx, event.data["order_id"])
+    status = order["status"]
+    if status == "cancelled":
+        return {"order_id": order["order_id"], "order_status": status, "changed": False}
+    if status not in ("placed", "paid"):
+        raise Conflict(f"order {order['order_id']!r} is {status}; it cannot be cancelled")
+    await _set_order(tx, order["order_id"], "cancelled", store.now())
+    # "Delete your unpaid order and the system returns your used Bonus Points."
+    released = await release_for_order(tx, store, order["order_id"])
+    return {"order_id": order["order_id"], "member_id": order["member_id"],
+            "order_status": "cancelled", "released_points": released}  # fmt: skip
+
+
+async def _review_submitted(tx: aiosqlite.Connection, store: Store, event: ShopEvent) -> Outcome:
+    order = await _order(tx, event.data["order_id"])
+    order_id, member_id = order["order_id"], order["member_id"]
+    if order["status"] != "delivered":
+        raise Conflict(
+            f"order {order_id!r} is {order['status']}; only delivered orders earn reviews"
+        )
+    if order["reviewed"]:
+        return {"order_id": order_id, "member_id": member_id, "points": 0, "changed": False}
+    now = store.now()
+    await tx.execute(
+        "UPDATE orders SET reviewed = 1, updated_at = ? WHERE order_id = ?", (to_db(now), order_id)
+    )
+    points = await credit_earning(
+        tx, member_id, review_points(store.program, order["amount_cents"]), "review", now,
+        ref=order_id, idem_key=f"review:{order_id}", counted_at=event.occurred_at,
+    )  # fmt: skip
+    change = await refresh_level(tx, store, member_id, now) if points else None
+    return {"order_id": order_id, "member_id": member_id, "points": points,
+            "level_changes": _changes(change)}  # fmt: skip
+
+
+_HANDLERS: dict[str, Callable[[aiosqlite.Connection, Store, ShopEvent], Awaitable[Outcome]]] = {
+    "member.upserted": _member_upserted,
+    "member.email_verified": _email_verified,
+    "order.placed": _order_placed,
+    "order.paid": _order_paid,
+    "order.delivered": _order_delivered,
+    "order.returned": _order_returned,
+    "order.not_delivered": _order_not_delivered,
+    "order.cancelled": _order_cancelled,
+    "review.submitted": _review_submitted,
+}

@@ -1,0 +1,42 @@
+"""Idempotency keys: a repeated request returns the first answer and changes nothing."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import datetime
+from typing import Any
+
+import aiosqlite
+
+from storage.db import to_db
+from storage.errors import Conflict
+
+
+def fingerprint(body: Any) -> str:
+    """Return a stable hash of a request body (key order and spacing do not matter)."""
+    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+async def recall(tx: aiosqlite.Connection, key: str, print_: str) -> dict[str, Any] | None:
+    """Return the stored answer for `key`, None if new; Conflict if it came with another body."""
+    rows = await tx.execute_fetchall(
+        "SELECT fingerprint, response FROM idempotency WHERE key = ?", (key,)
+    )
+    row = next(iter(rows), None)
+    if row is None:
+        return None
+    if row["fingerprint"] != print_:
+        raise Conflict(f"{key!r} was already used for a different request", key=key)
+    return json.loads(row["response"])
+
+
+async def remember(
+    tx: aiosqlite.Connection, key: str, print_: str, response: dict[str, Any], now: datetime
+) -> None:
+    """Store the answer to `key` in the same transaction as the change it describes."""
+    await tx.execute(
+        "INSERT INTO idempotency (key, fingerprint, response, created_at) VALUES (?, ?, ?, ?)",
+        (key, print_, json.dumps(response, separators=(",", ":")), to_db(now)),
+    )

@@ -1,0 +1,121 @@
+"""Linking a shop account to a Telegram user: single-use tokens, one account per user."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from storage.db import from_db, to_db
+from storage.errors import NotFound, Refused
+from storage.members import check_member_id
+from storage.store import Store
+
+DEFAULT_TTL = timedelta(hours=24)
+# Telegram deep-link payloads allow up to 64 characters of A-Z a-z 0-9 _ -.
+TOKEN_BYTES = 24
+
+
+def _hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class LinkToken:
+    """A fresh single-use token and when it stops working."""
+
+    token: str
+    member_id: str
+    expires_at: datetime
+
+
+async def create_token(store: Store, member_id: str, ttl: timedelta = DEFAULT_TTL) -> LinkToken:
+    """Create a single-use link token for an existing member."""
+    check_member_id(member_id)
+    token = secrets.token_urlsafe(TOKEN_BYTES)
+    now = store.now()
+    async with store.db.transaction() as tx:
+        rows = await tx.execute_fetchall("SELECT 1 FROM members WHERE member_id = ?", (member_id,))
+        if not rows:
+            raise NotFound(f"unknown member {member_id!r}", member_id=member_id)
+        await tx.execute(
+            "INSERT INTO link_tokens (token_hash, member_id, expires_at, created_at)"
+            " VALUES (?, ?, ?, ?)",
+            (_hash(token), member_id, to_db(now + ttl), to_db(now)),
+        )
+    return LinkToken(token=token, member_id=member_id, expires_at=now + ttl)
+
+
+async def consume_token(store: Store, token: str, telegram_user_id: int) -> str:
+    """Link the token's member to a Telegram user and return the member id.
+
+    Refused codes: `invalid` (unknown token), `used`, `expired`, `already_linked` (this user is
+    already linked to that member: harmless), `user_linked` (this Telegram user has another
+    account), `member_linked` (that account is linked to another Telegram user).
+    """
+    now = store.now()
+    async with store.db.transaction() as tx:
+        rows = await tx.execute_fetchall(
+            "SELECT t.member_id, t.expires_at, t.used_at, t.used_by, l.telegram_user_id"
+            " FROM link_tokens t LEFT JOIN telegram_links l USING (member_id)"
+            " WHERE t.token_hash = ?",
+            (_hash(token),),
+        )
+        row = next(iter(rows), None)
+        if row is None:
+            raise Refused("this link is not valid", code="invalid")
+        member_id = row["member_id"]
+        if row["telegram_user_id"] == telegram_user_id:
+            raise Refused("already linked", code="already_linked", member_id=member_id)
+        if row["used_at"] is not None:
+            raise Refused("this link was already used", code="used")
+        if from_db(row["expires_at"]) <= now:
+            raise Refused("this link has expired", code="expired")
+        if row["telegram_user_id"] is not None:
+            raise Refused("the account is linked to another Telegram user", code="member_linked")
+        mine = await tx.execute_fetchall(
+            "SELECT member_id FROM telegram_links WHERE telegram_user_id = ?", (telegram_user_id,)
+        )
+        if mine:
+            raise Refused(
+                "this Telegram user is linked to another account",
+                code="user_linked",
+                member_id=next(iter(mine))[0],
+            )
+        await tx.execute(
+            "UPDATE link_tokens SET used_at = ?, used_by = ? WHERE token_hash = ?",
+            (to_db(now), telegram_user_id, _hash(token)),
+        )
+        await tx.execute(
+            "INSERT INTO telegram_links (member_id, telegram_user_id, linked_at) VALUES (?, ?, ?)",
+            (member_id, telegram_user_id, to_db(now)),
+        )
+    return member_id
+
+
+async def unlink(store: Store, telegram_user_id: int) -> str | None:
+    """Remove a Telegram user's link; return the member id it pointed to, or None."""
+    async with store.db.transaction() as tx:
+        rows = await tx.execute_fetchall(
+            "DELETE FROM telegram_links WHERE telegram_user_id = ? RETURNING member_id",
+            (telegram_user_id,),
+        )
+    row = next(iter(rows), None)
+    return row[0] if row else None
+
+
+async def member_for(store: Store, telegram_user_id: int) -> str | None:
+    """Return the member id linked to a Telegram user, or None."""
+    row = await store.db.read_one(
+        "SELECT member_id FROM telegram_links WHERE telegram_user_id = ?", (telegram_user_id,)
+    )
+    return row[0] if row else None
+
+
+async def telegram_user_for(store: Store, member_id: str) -> int | None:
+    """Return the Telegram user id linked to a member, or None."""
+    row = await store.db.read_one(
+        "SELECT telegram_user_id FROM telegram_links WHERE member_id = ?", (member_id,)
+    )
+    return row[0] if row else None

@@ -1,0 +1,372 @@
+"""Members: registration, e-mail verification, referral bonuses, standing and level changes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+
+import aiosqlite
+
+from loyalty.calendar import programme_day
+from loyalty.levels import NextLevel, Standing, next_level, tier_for, window_start
+from loyalty.program import Tier
+from storage import outbox
+from storage.db import Row, from_db, to_db
+from storage.errors import Invalid, NotFound
+from storage.ledger import post
+from storage.store import Store
+
+MAX_ID_LENGTH = 128
+
+# Standing in one query: the level-relevant facts of one member. The partial index on
+# ledger(member_id, counted_at) WHERE level_points != 0 serves the points sum.
+_STANDING_SQL = """
+SELECT m.*,
+    (SELECT COALESCE(SUM(level_points), 0) FROM ledger
+        WHERE member_id = m.member_id AND level_points != 0 AND counted_at >= :since)
+        AS level_points,
+    (SELECT COALESCE(SUM(amount_cents), 0) FROM orders
+        WHERE member_id = m.member_id AND status = 'delivered' AND delivered_at >= :since)
+        AS spend_cents,
+    (SELECT COALESCE(MAX(amount_cents), 0) FROM orders
+        WHERE member_id = m.member_id AND status = 'delivered') AS best_order_cents
+"""
+
+
+@dataclass(frozen=True)
+class LevelChange:
+    """A member moved from one level to another."""
+
+    member_id: str
+    old_code: str
+    new_code: str
+    up: bool
+
+
+@dataclass(frozen=True)
+class MemberView:
+    """Everything a member, an agent or the shop sees about a member, read in one go."""
+
+    member_id: str
+    name: str | None
+    email: str | None
+    language: str | None
+    email_verified: bool
+    points: int
+    points_held: int
+    coins: int
+    tier: Tier
+    next: NextLevel | None
+    standing: Standing
+    telegram_user_id: int | None
+    coin_streak: int
+    last_claim_day: date | None
+    coupons_today: int
+    created_at: datetime
+
+    @property
+    def telegram_linked(self) -> bool:
+        """Tell whether a Telegram account is linked."""
+        return self.telegram_user_id is not None
+
+
+def check_member_id(member_id: object, what: str = "member_id") -> str:
+    """Return a usable id or raise Invalid: non-empty text, at most 128 characters."""
+    if not isinstance(member_id, str) or not member_id.strip():
+        raise Invalid(f"{what} must be a non-empty string")
+    if len(member_id) > MAX_ID_LENGTH:
+        raise Invalid(f"{what} is longer than {MAX_ID_LENGTH} characters")
+    return member_id
+
+
+def standing_from_row(row: Row) -> Standing:
+    """Build a Standing from a row selected with the standing columns."""
+    return Standing(
+        points=row["level_points"],
+        spend_cents=row["spend_cents"],
+        email_verified=bool(row["email_verified"]),
+        best_delivered_order_cents=row["best_order_cents"],
+    )
+
+
+def _since(store: Store, now: datetime) -> str:
+    start = window_start(store.program, now)
+    return to_db(start) if start else ""
+
+
+async def standing_row(tx: aiosqlite.Connection, store: Store, member_id: str) -> Row:
+    """Read a member's row with their standing inside a transaction, or raise NotFound."""
+    rows = await tx.execute_fetchall(
+        _STANDING_SQL + " FROM members m WHERE m.member_id = :member_id",
+        {"since": _since(store, store.now()), "member_id": member_id},
+    )
+    row = next(iter(rows), None)
+    if row is None:
+        raise NotFound(f"unknown member {member_id!r}", member_id=member_id)
+    return row
+
+
+async def read_standing(store: Store, member_id: str) -> Row:
+    """Read a member's row with their standing on the reader connection, or raise NotFound."""
+    row = await store.db.read_one(
+        _STANDING_SQL + " FROM members m WHERE m.member_id = :member_id",
+        {"since": _since(store, store.now()), "member_id": member_id},
+    )
+    if row is None:
+        raise NotFound(f"unknown member {member_id!r}", member_id=member_id)
+    return row
+
+
+async def refresh_level(
+    tx: aiosqlite.Connection, store: Store, member_id: str, now: datetime
+) -> LevelChange | None:
+    """Recompute a member's level after a change; store it, queue a notice, report the change."""
+    row = await standing_row(tx, store, member_id)
+    return await _store_level(tx, store, member_id, row["level_code"], standing_from_row(row), now)
+
+
+async def _store_level(
+    tx: aiosqlite.Connection,
+    store: Store,
+    member_id: str,
+    old_code: str,
+    standing: Standing,
+    now: datetime,
+) -> LevelChange | None:
+    tiers = store.program.levels.tiers
+    new = tier_for(store.program, standing)
+    if new.code == old_code:
+        return None
+    old = store.program.levels.by_code(old_code)
+    up = old is None or tiers.index(new) > tiers.index(old)
+    await tx.execute(
+        "UPDATE members SET level_code = ?, updated_at = ? WHERE member_id = ?",
+        (new.code, to_db(now), member_id),
+    )
+    await outbox.notify(
+        tx,
+        member_id,
+        "level_changed",
+        f"level:{member_id}:{new.code}:{to_db(now)}",
+        {"old": old_code, "new": new.code, "up": up},
+        now,
+    )
+    return LevelChange(member_id=member_id, old_code=old_code, new_code=new.code, up=up)
+
+
+async def credit_earning(
+    tx: aiosqlite.Connection,
+    member_id: str,
+    points: int,
+    reason: str,
+    now: datetime,
+    *,
+    ref: str | None = None,
+    idem_key: str | None = None,
+    counted_at: datetime | None = None,
+) -> int:
+    """Credit earned points that also count toward the level; return the points credited."""
+    if points <= 0:
+        return 0
+    await post(
+        tx, member_id, "points", points, reason, now,
+        ref=ref, idem_key=idem_key, level_points=points, counted_at=counted_at,
+    )  # fmt: skip
+    return points
+
+
+@dataclass(frozen=True)
+class UpsertResult:
+    """What registering or updating a member did."""
+
+    member_id: str
+    created: bool
+    level_changes: list[LevelChange]
+
+
+async def upsert(
+    store: Store,
+    member_id: str,
+    *,
+    email: str | None = None,
+    name: str | None = None,
+    language: str | None = None,
+    referred_by: str | None = None,
+) -> UpsertResult:
+    """Create or update a member; a new member's referrer (an existing member) gets their bonus."""
+    check_member_id(member_id)
+    if referred_by is not None:
+        check_member_id(referred_by, "referred_by")
+        if referred_by == member_id:
+            raise Invalid("a member cannot refer themselves")
+    async with store.db.transaction() as tx:
+        return await upsert_in(
+            tx, store, member_id, email=email, name=name, language=language,
+            referred_by=referred_by,
+        )  # fmt: skip
+
+
+async def upsert_in(
+    tx: aiosqlite.Connection,
+    store: Store,
+    member_id: str,
+    *,
+    email: str | None,
+    name: str | None,
+    language: str | None,
+    referred_by: str | None,
+) -> UpsertResult:
+    """The upsert inside the caller's transaction (shop events compose it with idempotency)."""
+    now = store.now()
+    earning = store.program.earning
+    rows = await tx.execute_fetchall(
+        "SELECT referred_by FROM members WHERE member_id = ?", (member_id,)
+    )
+    existing = next(iter(rows), None)
+    if referred_by is not None:
+        found = await tx.execute_fetchall(
+            "SELECT 1 FROM members WHERE member_id = ?", (referred_by,)
+        )
+        if not found:
+            raise NotFound(f"unknown referrer {referred_by!r}", member_id=referred_by)
+    if existing is not None:
+        # Profile fields follow the shop; the referrer is fixed once set (bonuses depend on it).
+        await tx.execute(
+            "UPDATE members SET email = COALESCE(?, email), name = COALESCE(?, name),"
+            " language = COALESCE(?, language), updated_at = ? WHERE member_id = ?",
+            (email, name, language, to_db(now), member_id),
+        )
+        if existing["referred_by"] is None and referred_by is not None:
+            await tx.execute(
+                "UPDATE members SET referred_by = ? WHERE member_id = ?", (referred_by, member_id)
+            )
+        return UpsertResult(member_id=member_id, created=False, level_changes=[])
+    first_tier = store.program.levels.tiers[0]
+    await tx.execute(
+        "INSERT INTO members (member_id, email, name, language, referred_by, level_code,"
+        " created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        (member_id, email, name, language, referred_by, first_tier.code, to_db(now), to_db(now)),
+    )
+    changes = []
+    if referred_by is not None:
+        if earning.referrer_on == "registered":
+            await credit_earning(
+                tx, referred_by, earning.referrer_points, "referral", now,
+                ref=member_id, idem_key=f"referral:{member_id}",
+            )  # fmt: skip
+            changes.append(await refresh_level(tx, store, referred_by, now))
+        if earning.referee_on == "registered":
+            await credit_earning(
+                tx, member_id, earning.referee_points, "referral_welcome", now,
+                ref=referred_by, idem_key=f"referral_welcome:{member_id}",
+            )  # fmt: skip
+    changes.append(await refresh_level(tx, store, member_id, now))
+    return UpsertResult(member_id=member_id, created=True, level_changes=[c for c in changes if c])
+
+
+async def verify_email_in(
+    tx: aiosqlite.Connection, store: Store, member_id: str
+) -> list[LevelChange]:
+    """Mark the e-mail verified once: the sign-up bonus, a referee's welcome bonus, the level."""
+    now = store.now()
+    earning = store.program.earning
+    row = await standing_row(tx, store, member_id)
+    if row["email_verified"]:
+        return []
+    await tx.execute(
+        "UPDATE members SET email_verified = 1, updated_at = ? WHERE member_id = ?",
+        (to_db(now), member_id),
+    )
+    await credit_earning(
+        tx, member_id, earning.email_verified_points, "email_verified", now,
+        idem_key=f"email_verified:{member_id}",
+    )  # fmt: skip
+    if row["referred_by"] is not None and earning.referee_on == "email_verified":
+        await credit_earning(
+            tx, member_id, earning.referee_points, "referral_welcome", now,
+            ref=row["referred_by"], idem_key=f"referral_welcome:{member_id}",
+        )  # fmt: skip
+    change = await refresh_level(tx, store, member_id, now)
+    return [change] if change else []
+
+
+async def verify_email(store: Store, member_id: str) -> list[LevelChange]:
+    """Mark a member's e-mail verified (once) and pay what verification earns."""
+    async with store.db.transaction() as tx:
+        return await verify_email_in(tx, store, member_id)
+
+
+async def view(store: Store, member_id: str) -> MemberView:
+    """Read a member's balances, live level and progress, and today's exchanges, or NotFound."""
+    now = store.now()
+    row = await store.db.read_one(
+        _STANDING_SQL
+        + """, l.telegram_user_id,
+            (SELECT COUNT(*) FROM coupons c WHERE c.member_id = m.member_id
+                AND c.issued_day = :today AND c.paid_with != 'goodwill') AS coupons_today
+        FROM members m LEFT JOIN telegram_links l ON l.member_id = m.member_id
+        WHERE m.member_id = :member_id""",
+        {
+            "since": _since(store, now),
+            "today": programme_day(store.program, now).isoformat(),
+            "member_id": member_id,
+        },
+    )
+    if row is None:
+        raise NotFound(f"unknown member {member_id!r}", member_id=member_id)
+    return view_from_row(store, row)
+
+
+def view_from_row(store: Store, row: Row) -> MemberView:
+    """Build a MemberView from a row of `view`'s query."""
+    standing = standing_from_row(row)
+    return MemberView(
+        member_id=row["member_id"],
+        name=row["name"],
+        email=row["email"],
+        language=row["language"],
+        email_verified=bool(row["email_verified"]),
+        points=row["points"],
+        points_held=row["points_held"],
+        coins=row["coins"],
+        tier=tier_for(store.program, standing),
+        next=next_level(store.program, standing),
+        standing=standing,
+        telegram_user_id=row["telegram_user_id"],
+        coin_streak=row["coin_streak"],
+        last_claim_day=date.fromisoformat(row["last_claim_day"]) if row["last_claim_day"] else None,
+        coupons_today=row["coupons_today"],
+        created_at=from_db(row["created_at"]),
+    )
+
+
+async def recompute_levels(store: Store, *, batch: int = 500) -> list[LevelChange]:
+    """Recompute every member's level (rolling windows age points out) and store the changes.
+
+    Standings are read in one pass per batch without holding the write lock; only members whose
+    level differs are rewritten, each re-checked inside the write transaction.
+    """
+    changes: list[LevelChange] = []
+    after = ""
+    while True:
+        now = store.now()
+        rows = await store.db.read(
+            _STANDING_SQL
+            + " FROM members m WHERE m.member_id > :after ORDER BY m.member_id LIMIT :batch",
+            {"since": _since(store, now), "after": after, "batch": batch},
+        )
+        rows = list(rows)
+        if not rows:
+            return changes
+        after = rows[-1]["member_id"]
+        stale = [
+            r["member_id"]
+            for r in rows
+            if tier_for(store.program, standing_from_row(r)).code != r["level_code"]
+        ]
+        if stale:
+            async with store.db.transaction() as tx:
+                for member_id in stale:
+                    change = await refresh_level(tx, store, member_id, now)
+                    if change:
+                        changes.append(change)

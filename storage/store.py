@@ -1,0 +1,40 @@
+"""The store: the database, the programme and the clock that every operation needs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from loyalty.clock import Clock, system_clock
+from loyalty.program import Program
+from storage.db import Database, Synchronous
+
+
+@dataclass
+class Store:
+    """What each operation runs against; operations are the functions in the storage modules."""
+
+    db: Database
+    program: Program
+    clock: Clock = system_clock
+
+    @classmethod
+    async def open(
+        cls,
+        path: str | Path,
+        program: Program,
+        *,
+        clock: Clock = system_clock,
+        synchronous: Synchronous = "FULL",
+    ) -> Store:
+        """Open the database at `path` (migrating it) for `program`."""
+        return cls(await Database.open(path, synchronous=synchronous), program, clock)
+
+    async def close(self) -> None:
+        """Close the database."""
+        await self.db.close()
+
+    def now(self) -> datetime:
+        """Return the injected clock's current instant."""
+        return self.clock()
