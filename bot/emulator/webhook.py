@@ -48,7 +48,8 @@ class WebhookSender:
         self._retry_delay = retry_delay
         self._task: asyncio.Task[None] | None = None
         self._wakeup = asyncio.Event()
-        self.delivered = 0
+        self._attempted = asyncio.Event()
+        self.attempts: list[bool] = []  # outcome of every POST, in order
 
     def start(self) -> None:
         """Make sure the delivery task runs (needs a running event loop)."""
@@ -73,10 +74,11 @@ class WebhookSender:
                 if not self._settings.url:
                     break
                 update = self._queue.pending[0]
-                if await self._post(client, update):
+                delivered = await self._post(client, update)
+                if delivered:
                     self._queue.confirm(update["update_id"] + 1)
-                    self.delivered += 1
-                else:
+                self._note_attempt(delivered)
+                if not delivered:
                     await self._pause()
 
     async def _post(self, client: httpx.AsyncClient, update: dict[str, object]) -> bool:
@@ -94,6 +96,16 @@ class WebhookSender:
             f"Wrong response from the webhook: {response.status_code} {response.reason_phrase}"
         )
         return False
+
+    async def wait_attempts(self, count: int) -> None:
+        """Wait until ``count`` deliveries were attempted in total (successful or not)."""
+        while len(self.attempts) < count:
+            await self._attempted.wait()
+
+    def _note_attempt(self, delivered: bool) -> None:
+        self.attempts.append(delivered)
+        event, self._attempted = self._attempted, asyncio.Event()
+        event.set()
 
     def _record_error(self, message: str) -> None:
         _LOGGER.info("webhook delivery failed: %s", message)
