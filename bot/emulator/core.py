@@ -395,6 +395,11 @@ class TelegramEmulator:
         self._groups[chat_id] = group
         return group
 
+    @property
+    def groups(self) -> dict[int, Group]:
+        """Return the supergroups created with :meth:`supergroup`, by chat id."""
+        return dict(self._groups)
+
     def delete_topic(self, group: Group | int, thread_id: int) -> None:
         """Delete a forum topic as an agent would in the app: it and its messages vanish."""
         chat = self.chats[group if isinstance(group, int) else group.chat_id]

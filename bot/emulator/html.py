@@ -82,15 +82,18 @@ class _Parser:
         return len(self.src[:index].encode("utf-8"))
 
     def emit(self, chars: str) -> None:
+        """Append visible characters and advance the UTF-16 offset."""
         self.out.append(chars)
         self.utf16 += utf16_len(chars)
 
     def skip_spaces(self, i: int) -> int:
+        """Return the index of the next non-space character."""
         while i < self.n and self.src[i] in _SPACES:
             i += 1
         return i
 
     def run(self) -> tuple[str, list[dict[str, Any]]]:
+        """Parse the whole source; return the visible text and sorted entities."""
         i = 0
         while i < self.n:
             char = self.src[i]
@@ -123,6 +126,7 @@ class _Parser:
         return text, self.entities
 
     def start_tag(self, begin: int) -> int:
+        """Parse an opening tag at ``begin``; return the index after it."""
         i = begin + 1
         while i < self.n and self.src[i] not in _SPACES and self.src[i] != ">":
             i += 1
@@ -179,6 +183,7 @@ class _Parser:
             self.take_attribute(opened, name, value)
 
     def attribute_value(self, i: int) -> tuple[str, int]:
+        """Parse a quoted or bare attribute value; return it and the next index."""
         quote = self.src[i]
         if quote not in "'\"":
             # An unquoted name token: letters, digits, periods and hyphens, case-insensitive.
@@ -219,6 +224,7 @@ class _Parser:
             opened.argument = value
 
     def end_tag(self, begin: int) -> int:
+        """Parse a closing tag at ``begin``; return the index after it."""
         if not self.stack:
             raise EntityParseError(f"Unexpected end tag at byte offset {self.byte(begin)}")
         i = begin + 2
@@ -240,6 +246,7 @@ class _Parser:
         return i + 1
 
     def close_entity(self, top: _Open) -> None:
+        """Turn the innermost open tag into its entity."""
         offset, length = top.offset, self.utf16 - top.offset
         last = self.entities[-1] if self.entities else None
         same_span = last is not None and (last["offset"], last["length"]) == (offset, length)

@@ -53,6 +53,7 @@ def create_app(emulator: TelegramEmulator) -> Starlette:
     api = _ControlApi(emulator)
 
     async def bot_api(request: Request) -> Response:
+        """Serve one Bot API call."""
         try:
             params, files = await read_params(request)
         except ValueError as exc:
@@ -177,6 +178,7 @@ def _control(
     handler: Callable[[Any, Request], Awaitable[Any]],
 ) -> Callable[[Any, Request], Awaitable[Response]]:
     async def endpoint(self: Any, request: Request) -> Response:
+        """Run the handler; answer JSON, or a 4xx with the reason."""
         try:
             with _errors_as_json():
                 return JSONResponse(await handler(self, request))
@@ -208,7 +210,7 @@ class _ControlApi:
     def _group(self, chat_id: object) -> Group | None:
         if chat_id is None:
             return None
-        group = self.emu._groups.get(int(str(chat_id)))
+        group = self.emu.groups.get(int(str(chat_id)))
         if group is None:
             raise LookupError(f"no group {chat_id}")
         return group
@@ -226,16 +228,18 @@ class _ControlApi:
 
     @_control
     async def state(self, request: Request) -> Any:
+        """Report the delivery mode, webhook and pending updates."""
         return {
             "delivery": self.emu.delivery,
             "webhook_url": self.emu.webhook.url,
             "pending_updates": len(self.emu.updates.pending),
             "users": sorted(self.emu.users),
-            "groups": sorted(self.emu._groups),
+            "groups": sorted(self.emu.groups),
         }
 
     @_control
     async def create_user(self, request: Request) -> Any:
+        """Create a user (or return the existing one)."""
         body = await self._body(request)
         person = self.emu.user(
             int(body["user_id"]),
@@ -248,6 +252,7 @@ class _ControlApi:
 
     @_control
     async def send(self, request: Request) -> Any:
+        """Send text as the user."""
         person, body = self._person(request), await self._body(request)
         view = await person.send(
             str(body["text"]),
@@ -258,6 +263,7 @@ class _ControlApi:
 
     @_control
     async def press(self, request: Request) -> Any:
+        """Press an inline button by label."""
         person, body = self._person(request), await self._body(request)
         group = self._group(body.get("chat_id"))
         answer = await person.press(
@@ -270,6 +276,7 @@ class _ControlApi:
 
     @_control
     async def press_data(self, request: Request) -> Any:
+        """Send a callback query with arbitrary data."""
         person, body = self._person(request), await self._body(request)
         group = self._group(body.get("chat_id"))
         answer = await person.press_data(
@@ -282,16 +289,19 @@ class _ControlApi:
 
     @_control
     async def block(self, request: Request) -> Any:
+        """Block the bot as the user."""
         self._person(request).block()
         return {"ok": True}
 
     @_control
     async def unblock(self, request: Request) -> Any:
+        """Unblock the bot as the user."""
         self._person(request).unblock()
         return {"ok": True}
 
     @_control
     async def wait_reply(self, request: Request) -> Any:
+        """Wait for the bot's next message to the user."""
         person, body = self._person(request), await self._body(request)
         view = await person.wait_reply(
             float(body.get("timeout", 5.0)), chat=self._group(body.get("chat_id"))
@@ -300,6 +310,7 @@ class _ControlApi:
 
     @_control
     async def replies(self, request: Request) -> Any:
+        """List the bot's replies to the user's last action (or since a mark)."""
         person = self._person(request)
         since = request.query_params.get("since")
         views = person.replies() if since is None else person.messages_since(int(since))
@@ -307,6 +318,7 @@ class _ControlApi:
 
     @_control
     async def create_group(self, request: Request) -> Any:
+        """Create a supergroup with the bot in it."""
         body = await self._body(request)
         members = [self.emu.user(int(m)) for m in body.get("members", [])]
         group = self.emu.supergroup(
@@ -320,12 +332,14 @@ class _ControlApi:
 
     @_control
     async def topics(self, request: Request) -> Any:
+        """List a forum's topics."""
         group = self._group(request.path_params["chat_id"])
         assert group is not None
         return [vars(t) for t in group.topics.values()]
 
     @_control
     async def delete_topic(self, request: Request) -> Any:
+        """Delete a topic as an agent would."""
         group = self._group(request.path_params["chat_id"])
         assert group is not None
         self.emu.delete_topic(group, int(request.path_params["thread_id"]))
@@ -333,6 +347,7 @@ class _ControlApi:
 
     @_control
     async def chat_messages(self, request: Request) -> Any:
+        """List a chat's live messages."""
         chat = self.emu.chats.get(int(request.path_params["chat_id"]))
         if chat is None:
             raise LookupError(f"no chat {request.path_params['chat_id']}")
@@ -353,11 +368,13 @@ class _EmbeddedServer(uvicorn.Server):
         self.ready = asyncio.Event()
 
     async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        """Start serving, then report readiness."""
         await super().startup(sockets=sockets)
         self.ready.set()
 
     @contextlib.contextmanager
     def capture_signals(self) -> Iterator[None]:
+        """Leave signal handling to the embedding process."""
         # The process that embeds us owns SIGINT/SIGTERM (pytest, the demo, the service).
         yield
 

@@ -17,6 +17,7 @@ def api_method(name: str) -> Callable[[Handler], Handler]:
     """Register a function as the Bot API method ``name``."""
 
     def register(handler: Handler) -> Handler:
+        """Add ``handler`` to the registry."""
         METHODS[name.lower()] = handler
         return handler
 
