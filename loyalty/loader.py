@@ -5,7 +5,7 @@ from __future__ import annotations
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, time
 from importlib import resources
 from typing import Any, TypeVar, cast
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -79,7 +79,7 @@ def load_program(table: Mapping[str, Any], path: str = "program") -> Program:
         )
         raise ProgramInvalid(problems)
     merged = merge(preset_table(preset), {k: v for k, v in table.items() if k != "preset"})
-    reader = _Reader(merged, path, problems)
+    reader = TableReader(merged, path, problems)
     program = _read_program(reader, preset)
     if problems:
         raise ProgramInvalid(problems)
@@ -87,7 +87,7 @@ def load_program(table: Mapping[str, Any], path: str = "program") -> Program:
     return program
 
 
-class _Reader:
+class TableReader:
     """Reads typed values from one table, recording a Problem for each bad or unknown key."""
 
     def __init__(self, table: Any, path: str, problems: list[Problem]) -> None:
@@ -143,19 +143,39 @@ class _Reader:
             return default
         return value
 
+    def time_of_day(self, key: str, default: str) -> time:
+        """Read a wall-clock time written "HH:MM"."""
+        raw = self.text(key, default)
+        try:
+            return time.fromisoformat(raw) if len(raw) == 5 else time.fromisoformat("x")
+        except ValueError:
+            self.fail(f"must be a time like 09:30, got {raw!r}", key)
+            return time.fromisoformat(default)
+
+    def integers(
+        self, key: str, default: list[int], low: int = 0, high: int = MAX_AMOUNT
+    ) -> list[int]:
+        """Read a list of integers within [low, high]."""
+        values = self._get(key, list, default, "a list of integers")
+        good = [v for v in values if isinstance(v, int) and not isinstance(v, bool)]
+        if len(good) != len(values) or any(not low <= v <= high for v in good):
+            self.fail(f"must be a list of integers between {low} and {high}", key)
+            return default
+        return good
+
     def items(self, key: str) -> list[Any]:
         """Read a list (of anything; the caller checks the items)."""
         return self._get(key, list, [], "a list")
 
-    def table_reader(self, key: str) -> _Reader:
+    def table_reader(self, key: str) -> TableReader:
         """Return a reader for the sub-table `key` (empty when absent)."""
         self.seen.add(key)
-        return _Reader(self.table.get(key, {}), self.at(key), self.problems)
+        return TableReader(self.table.get(key, {}), self.at(key), self.problems)
 
-    def list_readers(self, key: str) -> list[_Reader]:
+    def list_readers(self, key: str) -> list[TableReader]:
         """Return a reader for each table in the list `key`."""
         return [
-            _Reader(item, f"{self.at(key)}[{i}]", self.problems)
+            TableReader(item, f"{self.at(key)}[{i}]", self.problems)
             for i, item in enumerate(self.items(key))
         ]
 
@@ -166,7 +186,7 @@ class _Reader:
                 self.fail("unknown key", key)
 
 
-def _read_program(r: _Reader, preset: str) -> Program | None:
+def _read_program(r: TableReader, preset: str) -> Program | None:
     r.seen.add("preset")
     name = r.text("name", preset)
     currency = r.text("currency", "USD")
@@ -212,7 +232,7 @@ def _read_requirement(raw: Any, path: str, problems: list[Problem]) -> Requireme
     return None
 
 
-def _read_perks(r: _Reader) -> tuple[Perk, ...]:
+def _read_perks(r: TableReader) -> tuple[Perk, ...]:
     perks = []
     for pr in r.list_readers("perks"):
         code = pr.text("code")
@@ -236,7 +256,7 @@ def _read_perks(r: _Reader) -> tuple[Perk, ...]:
     return tuple(perks)
 
 
-def _read_tier(r: _Reader, basis: str) -> Tier:
+def _read_tier(r: TableReader, basis: str) -> Tier:
     code = r.text("code")
     if not code:
         r.fail("a level needs a code")
@@ -274,7 +294,7 @@ def _threshold(tier: Tier) -> int:
     return max(tier.min_points, tier.min_spend_cents)
 
 
-def _read_levels(r: _Reader) -> Levels:
+def _read_levels(r: TableReader) -> Levels:
     basis = r.text("basis", "points", choices=("points", "spend"))
     window = r.integer("window_days", 0, high=36_500)
     tiers = tuple(_read_tier(tr, basis) for tr in r.list_readers("tiers"))
@@ -301,7 +321,7 @@ def _read_levels(r: _Reader) -> Levels:
     return Levels(basis=cast(Any, basis), window_days=window, tiers=tiers)
 
 
-def _read_earning(r: _Reader) -> Earning:
+def _read_earning(r: TableReader) -> Earning:
     earning = Earning(
         order_points_per_dollar=r.integer("order_points_per_dollar", high=1_000),
         order_min_cents=r.integer("order_min_cents"),
@@ -335,7 +355,7 @@ def parse_month_day(raw: str) -> tuple[int, int] | None:
     return int(month), int(day)
 
 
-def _read_coupons(r: _Reader) -> Coupons:
+def _read_coupons(r: TableReader) -> Coupons:
     enabled = r.boolean("enabled", False)
     daily_limit = r.integer("daily_limit", 0, high=1_000)
     validity = r.integer("validity_days", 0, high=3_650)
@@ -376,7 +396,7 @@ def _read_coupons(r: _Reader) -> Coupons:
     )
 
 
-def _read_coins(r: _Reader) -> Coins:
+def _read_coins(r: TableReader) -> Coins:
     enabled = r.boolean("enabled", False)
     streak: list[int] = []
     for i, raw in enumerate(r.items("streak")):
@@ -390,7 +410,7 @@ def _read_coins(r: _Reader) -> Coins:
     return Coins(enabled=enabled, streak=tuple(streak))
 
 
-def _read_checkout(r: _Reader) -> Checkout:
+def _read_checkout(r: TableReader) -> Checkout:
     enabled = r.boolean("enabled", False)
     caps = []
     for cr in r.list_readers("caps"):

@@ -1,0 +1,247 @@
+"""The service configuration: one TOML file, secrets only from environment variables."""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field
+from datetime import time
+from pathlib import Path
+from typing import Any
+
+from loyalty.loader import Problem, ProgramInvalid, TableReader, load_program
+from loyalty.program import Program
+
+DEFAULT_PATH = Path("config.toml")
+EXAMPLE_PATH = Path("config.example.toml")
+LANGUAGES = ("en", "ru")
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+class ConfigError(Exception):
+    """The configuration cannot be used; `problems` lists every reason with its key path."""
+
+    def __init__(self, problems: list[Problem] | list[str]) -> None:
+        self.problems = [str(p) for p in problems]
+        super().__init__("; ".join(self.problems))
+
+
+@dataclass(frozen=True)
+class TelegramConfig:
+    """How the bot reaches Telegram."""
+
+    token_env: str = "BOT_TOKEN"  # noqa: S105 (the variable holding the secret)
+    base_url: str = "https://api.telegram.org/bot"
+    mode: str = "polling"
+    webhook_url: str = ""
+    webhook_secret_env: str = "WEBHOOK_SECRET"  # noqa: S105 (a variable name)
+    bot_username: str = ""
+
+
+@dataclass(frozen=True)
+class StorageConfig:
+    """Where the SQLite database lives and how hard it syncs."""
+
+    path: str = "loyalty.db"
+    synchronous: str = "FULL"
+
+
+@dataclass(frozen=True)
+class ServerConfig:
+    """The shop API (and webhook) HTTP server."""
+
+    host: str = "127.0.0.1"
+    port: int = 8080
+    api_key_env: str = "SHOP_API_KEY"
+    max_body_bytes: int = 65_536
+    link_token_minutes: int = 1_440
+
+
+@dataclass(frozen=True)
+class ShopConfig:
+    """The shop's own pages the bot points members to."""
+
+    name: str = "Our shop"
+    account_url: str = "https://shop.example/account"
+    signup_url: str = "https://shop.example/signup?ref={code}"
+
+
+@dataclass(frozen=True)
+class BotConfig:
+    """Member-facing defaults."""
+
+    default_language: str = "en"
+
+
+@dataclass(frozen=True)
+class SupportConfig:
+    """Human support: the agents' forum supergroup, admins, hours and canned answers."""
+
+    agent_chat_id: int = 0
+    admin_ids: tuple[int, ...] = ()
+    language: str = "en"
+    sla_minutes: int = 30
+    hours_start: time = time(9, 0)
+    hours_end: time = time(18, 0)
+    days: tuple[str, ...] = ("mon", "tue", "wed", "thu", "fri")
+    canned: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class RemindersConfig:
+    """Reminders and scheduled work."""
+
+    enabled: bool = True
+    daily_hour: int = 19
+    expiry_days: tuple[int, ...] = (3, 1)
+    burn_days: tuple[int, ...] = (7, 1)
+    quiet_start: time = time(22, 0)
+    quiet_end: time = time(8, 0)
+    rate_per_second: int = 30
+    interval_seconds: int = 60
+
+
+@dataclass(frozen=True)
+class Config:
+    """The whole configuration, validated."""
+
+    program: Program
+    telegram: TelegramConfig = field(default_factory=TelegramConfig)
+    storage: StorageConfig = field(default_factory=StorageConfig)
+    server: ServerConfig = field(default_factory=ServerConfig)
+    shop: ShopConfig = field(default_factory=ShopConfig)
+    bot: BotConfig = field(default_factory=BotConfig)
+    support: SupportConfig = field(default_factory=SupportConfig)
+    reminders: RemindersConfig = field(default_factory=RemindersConfig)
+    path: Path | None = None
+
+
+def secret(env_name: str, key: str) -> str:
+    """Return the secret held by environment variable `env_name` or raise ConfigError."""
+    value = os.environ.get(env_name, "")
+    if not value:
+        raise ConfigError([f"environment variable {env_name} is not set (named by {key})"])
+    return value
+
+
+def load_config(path: Path) -> Config:
+    """Read and validate a config file; ConfigError lists every problem found."""
+    try:
+        raw = tomllib.loads(path.read_text("utf-8"))
+    except FileNotFoundError:
+        raise ConfigError([f"{path}: no such file"]) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError([f"{path}: cannot be read ({exc})"]) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError([f"{path}: not valid TOML ({exc})"]) from None
+    return parse_config(raw, path)
+
+
+def parse_config(raw: dict[str, Any], path: Path | None = None) -> Config:
+    """Validate a parsed config table; ConfigError lists every problem found."""
+    problems: list[Problem] = []
+    root = TableReader(raw, "config", problems)
+    root.seen.add("program")
+    program = None
+    try:
+        program = load_program(raw.get("program", {}))
+    except ProgramInvalid as exc:
+        problems.extend(exc.problems)
+    sections = {
+        "telegram": _telegram,
+        "storage": _storage,
+        "server": _server,
+        "shop": _shop,
+        "bot": _bot,
+        "support": _support,
+        "reminders": _reminders,
+    }
+    parsed = {}
+    for name, read in sections.items():
+        reader = root.table_reader(name)
+        reader.path = name
+        parsed[name] = read(reader)
+        reader.done()
+    for key in raw:
+        if key not in root.seen:
+            problems.append(Problem(key, "unknown section"))
+    if problems or program is None:
+        raise ConfigError(problems)
+    return Config(program=program, path=path, **parsed)
+
+
+def _telegram(r: TableReader) -> TelegramConfig:
+    mode = r.text("mode", "polling", choices=("polling", "webhook"))
+    webhook_url = r.text("webhook_url", "")
+    if mode == "webhook" and not webhook_url.startswith("https://"):
+        r.fail("webhook mode needs a public https:// URL", "webhook_url")
+    return TelegramConfig(
+        token_env=r.text("token_env", "BOT_TOKEN"),
+        base_url=r.text("base_url", TelegramConfig.base_url),
+        mode=mode,
+        webhook_url=webhook_url,
+        webhook_secret_env=r.text("webhook_secret_env", "WEBHOOK_SECRET"),
+        bot_username=r.text("bot_username", "").lstrip("@"),
+    )
+
+
+def _storage(r: TableReader) -> StorageConfig:
+    return StorageConfig(
+        path=r.text("path", "loyalty.db"),
+        synchronous=r.text("synchronous", "FULL", choices=("FULL", "NORMAL", "EXTRA")),
+    )
+
+
+def _server(r: TableReader) -> ServerConfig:
+    return ServerConfig(
+        host=r.text("host", "127.0.0.1"),
+        port=r.integer("port", 8080, low=0, high=65_535),
+        api_key_env=r.text("api_key_env", "SHOP_API_KEY"),
+        max_body_bytes=r.integer("max_body_bytes", 65_536, low=1_024, high=10_485_760),
+        link_token_minutes=r.integer("link_token_minutes", 1_440, low=1, high=43_200),
+    )
+
+
+def _shop(r: TableReader) -> ShopConfig:
+    return ShopConfig(
+        name=r.text("name", ShopConfig.name),
+        account_url=r.text("account_url", ShopConfig.account_url),
+        signup_url=r.text("signup_url", ShopConfig.signup_url),
+    )
+
+
+def _bot(r: TableReader) -> BotConfig:
+    return BotConfig(default_language=r.text("default_language", "en", choices=LANGUAGES))
+
+
+def _support(r: TableReader) -> SupportConfig:
+    admin_ids = r.integers("admin_ids", [], low=1, high=2**53)
+    days = r.items("days") if "days" in r.table else list(SupportConfig.days)
+    if any(d not in WEEKDAYS for d in days):
+        r.fail(f"must list days among {', '.join(WEEKDAYS)}", "days")
+        days = list(SupportConfig.days)
+    canned_reader = r.table_reader("canned")
+    canned = {k: canned_reader.text(k) for k in canned_reader.table}
+    return SupportConfig(
+        agent_chat_id=r.integer("agent_chat_id", 0, low=-(2**53), high=2**53),
+        admin_ids=tuple(admin_ids),
+        language=r.text("language", "en", choices=LANGUAGES),
+        sla_minutes=r.integer("sla_minutes", 30, low=1, high=10_080),
+        hours_start=r.time_of_day("hours_start", "09:00"),
+        hours_end=r.time_of_day("hours_end", "18:00"),
+        days=tuple(days),
+        canned=canned,
+    )
+
+
+def _reminders(r: TableReader) -> RemindersConfig:
+    return RemindersConfig(
+        enabled=r.boolean("enabled", True),
+        daily_hour=r.integer("daily_hour", 19, high=23),
+        expiry_days=tuple(r.integers("expiry_days", [3, 1], low=1, high=30)),
+        burn_days=tuple(r.integers("burn_days", [7, 1], low=1, high=60)),
+        quiet_start=r.time_of_day("quiet_start", "22:00"),
+        quiet_end=r.time_of_day("quiet_end", "08:00"),
+        rate_per_second=r.integer("rate_per_second", 30, low=1, high=1_000),
+        interval_seconds=r.integer("interval_seconds", 60, low=1, high=3_600),
+    )
