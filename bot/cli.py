@@ -1,0 +1,125 @@
+"""The `loyaltybot` command line: run, demo, config, db, events and member commands."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Awaitable, Callable, Sequence
+from pathlib import Path
+
+from rich.console import Console
+
+from bot.config import DEFAULT_PATH, EXAMPLE_PATH, Config, ConfigError, load_config
+from storage.errors import OperationError
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+Command = Callable[[Config, argparse.Namespace, Console], Awaitable[int]]
+
+
+class UsageError(Exception):
+    """The command line itself is wrong (exit code 2)."""
+
+
+def _error(message: str) -> None:
+    """Print one error line on stderr (plain: never wrapped, never marked up)."""
+    print(f"error: {message}", file=sys.stderr)
+
+
+def _config_path(raw: str | None) -> Path:
+    """Return the config file to use: -c, else config.toml, else the example with a warning."""
+    if raw is not None:
+        return Path(raw)
+    if DEFAULT_PATH.exists() or not EXAMPLE_PATH.exists():
+        return DEFAULT_PATH
+    print(f"warning: {DEFAULT_PATH} not found, using {EXAMPLE_PATH}", file=sys.stderr)
+    return EXAMPLE_PATH
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Build the argument parser for every command."""
+    # -c works before or after the command: `loyaltybot -c x db check` and `... db check -c x`.
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "-c",
+        "--config",
+        metavar="PATH",
+        default=argparse.SUPPRESS,
+        help="config file (default config.toml, else config.example.toml)",
+    )
+    parser = argparse.ArgumentParser(
+        prog="loyaltybot", description="Telegram loyalty-programme bot", parents=[common]
+    )
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    commands.add_parser("run", parents=[common], help="the service: bot, shop API, scheduler")
+    demo = commands.add_parser("demo", parents=[common], help="the whole product offline")
+    demo.add_argument("--db", metavar="PATH", help="demo database (default: a temporary file)")
+
+    config = commands.add_parser("config", parents=[common], help="configuration")
+    config_commands = config.add_subparsers(dest="action", metavar="ACTION", required=True)
+    config_commands.add_parser("check", parents=[common], help="validate and print the programme")
+
+    db = commands.add_parser("db", parents=[common], help="database")
+    db_commands = db.add_subparsers(dest="action", metavar="ACTION", required=True)
+    db_commands.add_parser("migrate", parents=[common], help="create or upgrade the database")
+    db_commands.add_parser("check", parents=[common], help="prove balances equal the ledger")
+
+    events = commands.add_parser("events", parents=[common], help="shop events")
+    events_commands = events.add_subparsers(dest="action", metavar="ACTION", required=True)
+    importer = events_commands.add_parser(
+        "import", parents=[common], help="apply shop events from a JSON-lines file"
+    )
+    importer.add_argument("file", type=Path, help="JSON lines, one event per line ('-' = stdin)")
+
+    member = commands.add_parser("member", parents=[common], help="members")
+    member_commands = member.add_subparsers(dest="action", metavar="ACTION", required=True)
+    show = member_commands.add_parser("show", parents=[common], help="balances, level, coupons")
+    show.add_argument("member_id")
+    grant = member_commands.add_parser("grant", parents=[common], help="a manual adjustment")
+    grant.add_argument("member_id")
+    grant.add_argument("amount", type=int, help="points to add (negative: to remove)")
+    grant.add_argument("--reason", required=True, help="why (recorded in the ledger)")
+    grant.add_argument("--coins", action="store_true", help="adjust coins instead of points")
+    grant.add_argument("--actor", default="cli", help="who (recorded in the ledger)")
+    link = member_commands.add_parser("link-url", parents=[common], help="a one-time deep link")
+    link.add_argument("member_id")
+    return parser
+
+
+def _command(args: argparse.Namespace) -> Command:
+    # Imported here so `loyaltybot --help` stays fast and each command loads only what it needs.
+    from bot import cli_commands
+
+    name = args.command if args.command in ("run", "demo") else f"{args.command}_{args.action}"
+    return getattr(cli_commands, name.replace("-", "_"))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; return the process exit code."""
+    # Piped output is not cut to 80 columns: tables stay readable in files and CI logs.
+    out = Console() if sys.stdout.isatty() else Console(width=160)
+    args = build_parser().parse_args(argv)
+    try:
+        config = load_config(_config_path(getattr(args, "config", None)))
+        return asyncio.run(_command(args)(config, args, out))
+    except ConfigError as exc:
+        for problem in exc.problems:
+            _error(problem)
+        return EXIT_FAILED
+    except UsageError as exc:
+        _error(str(exc))
+        return EXIT_USAGE
+    except OperationError as exc:
+        _error(str(exc.message))
+        return EXIT_FAILED
+    except KeyboardInterrupt:
+        return 130
+    except OSError as exc:
+        _error(str(exc))
+        return EXIT_FAILED
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,245 @@
+"""The work behind each `loyaltybot` command; `bot.cli` parses arguments and maps errors."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import IO, Any, cast
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from bot.config import Config, secret
+from bot.tables import program_tables
+from handlers.formatting import moment, money, number
+from storage import check as consistency
+from storage import coupons, events, grants, ledger, links, members
+from storage.db import Database, migrations
+from storage.errors import OperationError, Refused
+from storage.store import Store
+
+EXIT_OK, EXIT_FAILED = 0, 1
+MAX_REJECTIONS_SHOWN = 20
+
+
+@asynccontextmanager
+async def open_store(config: Config, *, create: bool = False) -> AsyncIterator[Store]:
+    """Open the configured database; unless `create`, it must already exist."""
+    path = Path(config.storage.path)
+    if not create and not path.exists():  # noqa: ASYNC240 (one stat, before any I/O starts)
+        raise OSError(f"database {path} does not exist; run `loyaltybot db migrate` first")
+    store = await Store.open(
+        path, config.program, synchronous=cast(Any, config.storage.synchronous)
+    )
+    try:
+        yield store
+    finally:
+        await store.close()
+
+
+async def run(config: Config, args: argparse.Namespace, out: Console) -> int:
+    """Run the service until SIGINT/SIGTERM."""
+    from bot.service import serve
+
+    await serve(config)
+    return EXIT_OK
+
+
+async def demo(config: Config, args: argparse.Namespace, out: Console) -> int:
+    """Run the offline demo in the terminal."""
+    from bot.demo import run_demo
+
+    return await run_demo(config, db_path=args.db)
+
+
+async def config_check(config: Config, args: argparse.Namespace, out: Console) -> int:
+    """Print the validated programme as tables (load_config already listed any problem)."""
+    out.print(f"[bold]{config.path}[/bold]: valid", highlight=False)
+    for table in program_tables(config.program):
+        out.print(table)
+    return EXIT_OK
+
+
+async def db_migrate(config: Config, args: argparse.Namespace, out: Console) -> int:
+    """Create the database or apply the migrations it lacks."""
+    path = Path(config.storage.path)
+    db = await Database.open(path, synchronous=cast(Any, config.storage.synchronous))
+    try:
+        version = await db.schema_version()
+    finally:
+        await db.close()
+    latest = migrations()[-1][0]
+    out.print(f"{path}: schema version {version} (latest {latest})", highlight=False)
+    return EXIT_OK
+
+
+async def db_check(config: Config, args: argparse.Namespace, out: Console) -> int:
+    """Prove every cached balance equals its ledger sum and every coupon has its debit."""
+    async with open_store(config) as store:
+        problems = await consistency.check(store)
+    if problems:
+        for problem in problems:
+            print(problem, file=sys.stderr)
+        print(f"{len(problems)} problem(s) found", file=sys.stderr)
+        return EXIT_FAILED
+    out.print(f"{config.storage.path}: consistent", highlight=False)
+    return EXIT_OK
+
+
+def _lines(path: Path) -> Iterator[tuple[int, str]]:
+    handle: IO[str] = sys.stdin if str(path) == "-" else path.open(encoding="utf-8")
+    with handle:
+        for number_, line in enumerate(handle, start=1):
+            if line.strip():
+                yield number_, line
+
+
+def _count_lines(path: Path) -> int | None:
+    if str(path) == "-":
+        return None
+    with path.open("rb") as handle:
+        return sum(1 for line in handle if line.strip())
+
+
+async def events_import(config: Config, args: argparse.Namespace, out: Console) -> int:
+    """Apply shop events from JSON lines with the API's validation and idempotency."""
+    path: Path = args.file
+    total = _count_lines(path)
+    counts = {"processed": 0, "duplicate": 0, "rejected": 0}
+    rejections: list[str] = []
+    progress = Progress(
+        TextColumn("importing"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=Console(stderr=True),
+        transient=True,
+        disable=not sys.stderr.isatty(),
+    )
+    async with open_store(config) as store:
+        with progress:
+            task = progress.add_task("events", total=total)
+            for line_no, line in _lines(path):
+                try:
+                    body = json.loads(line)
+                    answer = await events.apply_event(store, body)
+                    counts[answer["status"]] += 1
+                except json.JSONDecodeError as exc:
+                    counts["rejected"] += 1
+                    rejections.append(f"line {line_no}: malformed JSON ({exc.msg})")
+                except OperationError as exc:
+                    counts["rejected"] += 1
+                    detail = "; ".join(getattr(exc, "details", [exc.message]))
+                    rejections.append(f"line {line_no}: {detail}")
+                progress.advance(task)
+    for rejection in rejections[:MAX_REJECTIONS_SHOWN]:
+        print(rejection, file=sys.stderr)
+    if len(rejections) > MAX_REJECTIONS_SHOWN:
+        print(f"... and {len(rejections) - MAX_REJECTIONS_SHOWN} more", file=sys.stderr)
+    out.print(
+        f"processed {counts['processed']}, duplicate {counts['duplicate']}, "
+        f"rejected {counts['rejected']}",
+        highlight=False,
+    )
+    return EXIT_FAILED if counts["rejected"] else EXIT_OK
+
+
+async def member_show(config: Config, args: argparse.Namespace, out: Console) -> int:
+    """Print a member's balances, level, coupons and last ledger rows."""
+    program = config.program
+    async with open_store(config) as store:
+        view = await members.view(store, args.member_id)
+        owned = await coupons.of_member(store, args.member_id)
+        page = await ledger.history(store, args.member_id, limit=10)
+    zone, lang = program.timezone, "en"
+    summary = Table(title=f"Member {view.member_id}", show_header=False)
+    summary.add_row("points", f"{number(view.points, lang)} (held {view.points_held})")
+    summary.add_row("coins", number(view.coins, lang))
+    summary.add_row("level", f"{view.tier.name} ({view.tier.code})")
+    if view.next is not None:
+        needed = (
+            f"{view.next.points_needed} points"
+            if program.levels.basis == "points"
+            else money(view.next.spend_needed_cents, program.currency, lang)
+        )
+        missing = ", ".join(str(r) for r in view.next.missing)
+        summary.add_row("next level", f"{view.next.tier.name}: {needed}" + (f"; needs {missing}"
+                        if missing else ""))  # fmt: skip
+    summary.add_row("e-mail verified", "yes" if view.email_verified else "no")
+    summary.add_row("telegram", "linked" if view.telegram_linked else "not linked")
+    summary.add_row("daily streak", str(view.coin_streak))
+    out.print(summary)
+    if owned:
+        table = Table(title="Coupons")
+        for column in ("code", "value", "paid with", "status", "expires"):
+            table.add_column(column)
+        for c in owned:
+            table.add_row(c.code, money(c.value_cents, program.currency, lang), c.paid_with,
+                          c.status, moment(c.expires_at, zone, lang))  # fmt: skip
+        out.print(table)
+    table = Table(title="Last ledger rows")
+    for column in ("id", "when", "currency", "amount", "balance", "reason", "ref", "note"):
+        table.add_column(column)
+    for e in page.entries:
+        note = (e.note or "") + (f" (shortfall {e.shortfall})" if e.shortfall else "")
+        table.add_row(str(e.id), moment(e.created_at, zone, lang), e.currency, f"{e.amount:+d}",
+                      str(e.balance_after), e.reason, e.ref or "", note)  # fmt: skip
+    out.print(table)
+    return EXIT_OK
+
+
+async def member_grant(config: Config, args: argparse.Namespace, out: Console) -> int:
+    """Apply a manual adjustment with a reason."""
+    currency = "coins" if args.coins else "points"
+    async with open_store(config) as store:
+        result = await grants.grant(
+            store, args.member_id, args.amount, reason=args.reason, actor=args.actor,
+            currency=currency,
+        )  # fmt: skip
+    out.print(
+        f"{result.member_id}: {result.amount:+d} {currency}, balance {result.balance_after}",
+        highlight=False,
+    )
+    return EXIT_OK
+
+
+async def bot_username(config: Config) -> str:
+    """Return the bot's username from config, or ask Telegram (getMe) with the token."""
+    if config.telegram.bot_username:
+        return config.telegram.bot_username
+    from telegram import Bot
+    from telegram.error import TelegramError
+
+    token = secret(config.telegram.token_env, "telegram.token_env")
+    try:
+        async with Bot(token, base_url=config.telegram.base_url) as tg:
+            return tg.username
+    except TelegramError as exc:
+        raise Refused(
+            f"cannot ask Telegram for the bot's name ({exc}); set telegram.bot_username"
+        ) from exc
+
+
+def deep_link(username: str, token: str) -> str:
+    """Return the t.me deep link that opens the bot with a /start payload."""
+    return f"https://t.me/{username}?start={token}"
+
+
+async def member_link_url(config: Config, args: argparse.Namespace, out: Console) -> int:
+    """Print a one-time Telegram deep link for a member."""
+    from datetime import timedelta
+
+    username = await bot_username(config)
+    async with open_store(config) as store:
+        token = await links.create_token(
+            store, args.member_id, timedelta(minutes=config.server.link_token_minutes)
+        )
+    print(deep_link(username, token.token))
+    until = moment(token.expires_at, config.program.timezone, "en")
+    print(f"single use, valid until {until}", file=sys.stderr)
+    return EXIT_OK
