@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import secrets
 from dataclasses import dataclass
 from datetime import date, datetime
 
 import aiosqlite
 
-from loyalty.calendar import programme_day
+from loyalty.calendar import next_day_start, programme_day
+from loyalty.coupons import next_burn
 from loyalty.levels import NextLevel, Standing, next_level, tier_for, window_start
 from loyalty.program import Tier
 from storage import outbox
@@ -62,6 +64,9 @@ class MemberView:
     coin_streak: int
     last_claim_day: date | None
     coupons_today: int
+    exchanges_left_today: int
+    day_resets_at: datetime
+    next_burn_at: datetime | None
     created_at: datetime
 
     @property
@@ -224,11 +229,17 @@ async def upsert_in(
     )
     existing = next(iter(rows), None)
     if referred_by is not None:
+        # The shop may pass the referrer's member id or the code from their invite link.
         found = await tx.execute_fetchall(
-            "SELECT 1 FROM members WHERE member_id = ?", (referred_by,)
+            "SELECT member_id FROM members WHERE member_id = :r"
+            " UNION ALL SELECT member_id FROM members WHERE referral_code = :r LIMIT 1",
+            {"r": referred_by},
         )
         if not found:
             raise NotFound(f"unknown referrer {referred_by!r}", member_id=referred_by)
+        referred_by = next(iter(found))[0]
+        if referred_by == member_id:
+            raise Invalid("a member cannot refer themselves")
     if existing is not None:
         # Profile fields follow the shop; the referrer is fixed once set (bonuses depend on it).
         await tx.execute(
@@ -320,6 +331,7 @@ async def view(store: Store, member_id: str) -> MemberView:
 def view_from_row(store: Store, row: Row) -> MemberView:
     """Build a MemberView from a row of `view`'s query."""
     standing = standing_from_row(row)
+    program, now = store.program, store.now()
     return MemberView(
         member_id=row["member_id"],
         name=row["name"],
@@ -329,13 +341,16 @@ def view_from_row(store: Store, row: Row) -> MemberView:
         points=row["points"],
         points_held=row["points_held"],
         coins=row["coins"],
-        tier=tier_for(store.program, standing),
-        next=next_level(store.program, standing),
+        tier=tier_for(program, standing),
+        next=next_level(program, standing),
         standing=standing,
         telegram_user_id=row["telegram_user_id"],
         coin_streak=row["coin_streak"],
         last_claim_day=date.fromisoformat(row["last_claim_day"]) if row["last_claim_day"] else None,
         coupons_today=row["coupons_today"],
+        exchanges_left_today=max(0, program.coupons.daily_limit - row["coupons_today"]),
+        day_resets_at=next_day_start(program, now),
+        next_burn_at=next_burn(program, now) if program.coupons.enabled else None,
         created_at=from_db(row["created_at"]),
     )
 
@@ -370,3 +385,36 @@ async def recompute_levels(store: Store, *, batch: int = 500) -> list[LevelChang
                     change = await refresh_level(tx, store, member_id, now)
                     if change:
                         changes.append(change)
+
+
+REFERRAL_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"
+
+
+async def referral_code(store: Store, member_id: str) -> str:
+    """Return the member's invite code, creating it on first request."""
+    async with store.db.transaction() as tx:
+        rows = await tx.execute_fetchall(
+            "SELECT referral_code FROM members WHERE member_id = ?", (member_id,)
+        )
+        row = next(iter(rows), None)
+        if row is None:
+            raise NotFound(f"unknown member {member_id!r}", member_id=member_id)
+        if row[0]:
+            return str(row[0])
+        while True:
+            code = "".join(secrets.choice(REFERRAL_ALPHABET) for _ in range(10))
+            taken = await tx.execute_fetchall(
+                "SELECT 1 FROM members WHERE referral_code = ?", (code,)
+            )
+            if not taken:
+                break
+        await tx.execute(
+            "UPDATE members SET referral_code = ? WHERE member_id = ?", (code, member_id)
+        )
+    return code
+
+
+async def referrer_by_code(store: Store, code: str) -> str | None:
+    """Return the member id behind an invite code, or None."""
+    row = await store.db.read_one("SELECT member_id FROM members WHERE referral_code = ?", (code,))
+    return row[0] if row else None
