@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import secrets
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -109,10 +109,13 @@ class Exchange:
     balance_after: int
     exchanges_left_today: int
     cut_short: bool
+    replayed: bool = False  # True when a repeated key returned the first answer
 
     def to_dict(self) -> dict[str, Any]:
         """Return the exchange as a JSON-ready dict."""
-        return {**asdict(self), "coupon": self.coupon.to_dict()}
+        out = {**asdict(self), "coupon": self.coupon.to_dict()}
+        del out["replayed"]
+        return out
 
     @classmethod
     def from_dict(cls, raw: dict[str, Any]) -> Exchange:
@@ -166,6 +169,7 @@ def _decide(store: Store, row: Row, currency: str, cost: int, now: datetime) -> 
         raise Refused(
             f"{cost} {currency} needed, {row[currency]} available",
             code="insufficient",
+            currency=currency,
             needed=cost,
             balance=row[currency],
         )
@@ -216,7 +220,7 @@ async def exchange(
     async with store.db.transaction() as tx:
         first = await recall(tx, idem, print_)
         if first is not None:
-            return Exchange.from_dict(first)
+            return replace(Exchange.from_dict(first), replayed=True)
         now = store.now()
         day = programme_day(store.program, now).isoformat()
         row = await _balances_and_count(tx, member_id, day)

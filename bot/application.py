@@ -1,0 +1,74 @@
+"""Build the Telegram Application exactly as production runs it (tests swap the request)."""
+
+from __future__ import annotations
+
+import logging
+
+from telegram.constants import ParseMode
+from telegram.ext import AIORateLimiter, Application, BaseRateLimiter, ContextTypes, Defaults
+from telegram.request import BaseRequest
+
+from bot.config import Config, secret
+from handlers.catalogue import Catalogue
+from handlers.context import SERVICES_KEY, BotContext
+from handlers.registry import register, set_commands
+from handlers.services import Services, ShopLinks
+from storage.store import Store
+
+log = logging.getLogger("loyaltybot.application")
+DEFAULT = object()
+
+
+def build_services(config: Config, store: Store, texts: Catalogue | None = None) -> Services:
+    """Turn configuration into what handlers need."""
+    shop = config.shop
+    return Services(
+        store=store,
+        texts=texts or Catalogue.load(),
+        shop=ShopLinks(name=shop.name, account_url=shop.account_url, signup_url=shop.signup_url),
+        default_language=config.bot.default_language,
+        bot_username=config.telegram.bot_username,
+    )
+
+
+def build_application(
+    config: Config,
+    store: Store,
+    request: BaseRequest | None = None,
+    *,
+    token: str | None = None,
+    get_updates_request: BaseRequest | None = None,
+    rate_limiter: BaseRateLimiter | object | None = DEFAULT,
+) -> Application:  # type: ignore[type-arg]
+    """Return the bot's Application; `request` replaces the HTTP transport (the emulator)."""
+    builder = (
+        Application.builder()
+        .token(token or secret(config.telegram.token_env, "telegram.token_env"))
+        .base_url(config.telegram.base_url)
+        .defaults(Defaults(parse_mode=ParseMode.HTML, tzinfo=config.program.timezone))
+        .context_types(ContextTypes(context=BotContext))
+        .post_init(start_up)
+    )
+    if request is not None:
+        builder = builder.request(request).get_updates_request(get_updates_request or request)
+    if rate_limiter is DEFAULT:
+        rate_limiter = AIORateLimiter(overall_max_rate=config.reminders.rate_per_second)
+    if rate_limiter is not None:
+        builder = builder.rate_limiter(rate_limiter)  # type: ignore[arg-type]
+    app = builder.build()
+    app.bot_data[SERVICES_KEY] = build_services(config, store)
+    register(app)
+    return app
+
+
+async def start_up(app: Application) -> None:  # type: ignore[type-arg]
+    """Work done once the bot is initialised: learn its username, set the command menus.
+
+    `post_init` runs only under run_polling/run_webhook, so tests and the service call this
+    directly after `initialize()`.
+    """
+    services: Services = app.bot_data[SERVICES_KEY]
+    if not services.bot_username:
+        services.bot_username = app.bot.username
+    await set_commands(app, services.texts)
+    log.info("event=bot_started username=%s", services.bot_username)

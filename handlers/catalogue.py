@@ -1,0 +1,105 @@
+"""The text catalogue: every user-facing string by key, per language, with safe placeholders.
+
+Texts live in `handlers/texts/<feature>.toml`; a key `title` in `me.toml` is `me.title`.
+A text is either a string per language or, for counted things, a table of plural forms
+(CLDR categories: English `one`/`other`, Russian `one`/`few`/`many`/`other`). Texts are
+Telegram HTML; placeholder values are escaped unless they are `Html` already.
+"""
+
+from __future__ import annotations
+
+import html
+import string
+import tomllib
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from importlib import resources
+from typing import Any
+
+from babel import Locale
+
+from handlers.formatting import locale_for, number
+
+LANGUAGES = ("en", "ru")
+DEFAULT_LANGUAGE = "en"
+
+
+class Html(str):
+    """A string that is already safe Telegram HTML (not escaped again)."""
+
+    __slots__ = ()
+
+
+def escape(value: object) -> Html:
+    """Return `value` as safe HTML: `Html` unchanged, anything else escaped."""
+    return value if isinstance(value, Html) else Html(html.escape(str(value), quote=False))
+
+
+def join(parts: list[Html], separator: str = "\n") -> Html:
+    """Join already-safe HTML pieces."""
+    return Html(separator.join(parts))
+
+
+def placeholders(template: str) -> set[str]:
+    """Return the placeholder names used in a template."""
+    return {name for _, name, _, _ in string.Formatter().parse(template) if name}
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One key: a template per language, or plural forms per language."""
+
+    key: str
+    texts: Mapping[str, str | Mapping[str, str]]
+
+
+class Catalogue:
+    """All texts, loaded once; look them up by key and language."""
+
+    def __init__(self, entries: dict[str, Entry]) -> None:
+        self._entries = entries
+
+    @classmethod
+    def load(cls) -> Catalogue:
+        """Load every `handlers/texts/*.toml` file."""
+        entries: dict[str, Entry] = {}
+        for item in sorted(resources.files("handlers.texts").iterdir(), key=lambda i: i.name):
+            if not item.name.endswith(".toml"):
+                continue
+            feature = item.name.removesuffix(".toml")
+            for key, texts in tomllib.loads(item.read_text("utf-8")).items():
+                entries[f"{feature}.{key}"] = Entry(f"{feature}.{key}", texts)
+        return cls(entries)
+
+    def __iter__(self) -> Iterator[Entry]:
+        return iter(self._entries.values())
+
+    def __contains__(self, key: str) -> bool:
+        return key in self._entries
+
+    def _template(self, key: str, language: str) -> str | Mapping[str, str]:
+        texts = self._entries[key].texts
+        return texts.get(language) or texts[DEFAULT_LANGUAGE]
+
+    def text(self, key: str, language: str, **values: Any) -> Html:
+        """Return the text for `key` in `language` with escaped placeholder values."""
+        template = self._template(key, language)
+        if not isinstance(template, str):
+            raise TypeError(f"{key} has plural forms: use plural()")
+        return Html(template.format(**{k: escape(v) for k, v in values.items()}))
+
+    def plural(self, key: str, count: int, language: str, **values: Any) -> Html:
+        """Return the plural form of `key` for `count`; `{n}` is the count formatted."""
+        forms = self._template(key, language)
+        if isinstance(forms, str):
+            raise TypeError(f"{key} has no plural forms: use text()")
+        category = Locale.parse(locale_for(language)).plural_form(abs(count))
+        template = forms.get(category) or forms["other"]
+        values.setdefault("n", number(count, language))
+        return Html(template.format(**{k: escape(v) for k, v in values.items()}))
+
+
+def plural_categories(language: str) -> set[str]:
+    """Return the CLDR plural categories a language needs for integers."""
+    locale = Locale.parse(locale_for(language))
+    return {locale.plural_form(n) for n in range(0, 200)}

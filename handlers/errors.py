@@ -1,0 +1,44 @@
+"""When a handler fails: log it with the traceback, tell the user politely in their language."""
+
+from __future__ import annotations
+
+import logging
+
+from telegram import Update
+from telegram.error import Forbidden, NetworkError, RetryAfter
+
+from handlers.context import BotContext
+from storage import telegram_users
+
+log = logging.getLogger("loyaltybot.handlers")
+
+
+async def on_error(update: object, context: BotContext) -> None:
+    """Log the error (no personal data) and apologise to the user if there is one."""
+    error = context.error
+    user = update.effective_user if isinstance(update, Update) else None
+    if isinstance(error, Forbidden) and user is not None:
+        # The user blocked the bot: remember it so jobs skip them until they write again.
+        await telegram_users.update(context.store, user.id, unreachable=True)
+        log.info("event=user_unreachable telegram_user_id=%s", user.id)
+        return
+    update_id = update.update_id if isinstance(update, Update) else None
+    log.error(
+        "event=handler_error update_id=%s error=%s", update_id, type(error).__name__,
+        exc_info=error,
+    )  # fmt: skip
+    if not isinstance(update, Update) or isinstance(error, (NetworkError, RetryAfter)):
+        return  # Telegram itself is unreachable or throttling: a reply would fail the same way
+    chat = update.effective_chat
+    if chat is None:
+        return
+    if update.callback_query is not None:
+        try:
+            await update.callback_query.answer(context.t("common.error"), show_alert=True)
+            return
+        except Exception:  # noqa: S110 (already answered: fall back to a message)
+            pass
+    try:
+        await context.bot.send_message(chat.id, context.t("common.error"))
+    except Exception:
+        log.warning("event=apology_failed update_id=%s", update_id)

@@ -1,0 +1,68 @@
+"""Replying and keyboards: one way to answer a command or a button press."""
+
+from __future__ import annotations
+
+import logging
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
+from telegram.error import BadRequest
+
+from handlers.catalogue import Html
+from handlers.context import BotContext
+
+log = logging.getLogger(__name__)
+MAX_CALLBACK_BYTES = 64
+
+Row = list[InlineKeyboardButton]
+
+
+def button(label: str, data: str) -> InlineKeyboardButton:
+    """Return a callback button; its data must fit Telegram's 64 bytes."""
+    if len(data.encode()) > MAX_CALLBACK_BYTES:
+        raise ValueError(f"callback data too long: {data!r}")
+    return InlineKeyboardButton(label, callback_data=data)
+
+
+def link(label: str, url: str) -> InlineKeyboardButton:
+    """Return a button that opens a URL."""
+    return InlineKeyboardButton(label, url=url)
+
+
+def keyboard(*rows: Row) -> InlineKeyboardMarkup:
+    """Return an inline keyboard from rows of buttons (empty rows are dropped)."""
+    return InlineKeyboardMarkup([row for row in rows if row])
+
+
+async def reply(
+    update: Update,
+    context: BotContext,
+    text: Html,
+    markup: InlineKeyboardMarkup | None = None,
+    *,
+    edit: bool = True,
+    protect: bool = False,
+) -> Message | None:
+    """Answer an update: a pressed button's message is edited in place (unless `edit` is
+    False or `protect` is needed, which only a new message can carry); otherwise send."""
+    query = update.callback_query
+    if query is not None and edit and not protect and query.message is not None:
+        try:
+            edited = await query.edit_message_text(text, reply_markup=markup)
+        except BadRequest as exc:
+            # A double tap re-renders the same screen: Telegram refuses an identical edit.
+            if "not modified" not in exc.message.lower():
+                raise
+            return None
+        return edited if isinstance(edited, Message) else None
+    chat = update.effective_chat
+    if chat is None:
+        return None
+    return await context.bot.send_message(
+        chat.id, text, reply_markup=markup, protect_content=protect or None
+    )
+
+
+async def answer_query(update: Update, text: str | None = None, *, alert: bool = False) -> None:
+    """Acknowledge a button press (always first: the client shows a spinner until then)."""
+    if update.callback_query is not None:
+        await update.callback_query.answer(text, show_alert=alert)
