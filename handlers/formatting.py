@@ -28,8 +28,8 @@ def number(value: int, language: str) -> str:
 
 
 def day(value: date, language: str) -> str:
-    """Format a date in the locale's medium style: "Jun 30, 2027" / "30 июн. 2027 г."."""
-    return format_date(value, format="medium", locale=locale_for(language))
+    """Format a date like `moment` does, without the time: "30 Jun 2027" / "30 июн. 2027 г."."""
+    return format_date(value, format="d MMM y", locale=locale_for(language))
 
 
 def moment(value: datetime, zone: tzinfo, language: str) -> str:

@@ -27,7 +27,7 @@ async def test_new_member_needs_a_delivered_order_for_a1(ann: Person, bot_store:
     assert "1 more point to A1" in text
     assert "delivered order over $2.00" in text
     assert "Coupon exchanges left today: 3 of 3" in text
-    assert "burn at the end of Jun 30, 2026" in text
+    assert "burn at the end of 30 Jun 2026" in text
 
 
 async def test_progress_and_perks_follow_the_programme(ann: Person, bot_store: Store) -> None:
@@ -50,7 +50,7 @@ async def test_russian_plurals_and_numbers(boris: Person, bot_store: Store) -> N
     text = boris.last_reply().text
     assert "Баллы: 1\xa0605" in text
     assert "Ещё 395 баллов до уровня A4" in text
-    assert "30 июн. 2026\u202fг.\n" in text + "\n"
+    assert text.endswith("сгорают в конце дня 30 июн. 2026")
     await delivered_order(bot_store, "m-2", 39_300)  # +393 +0 (same day): 1998
     await boris.send("/me")
     assert "Ещё 2 балла до уровня A4" in boris.last_reply().text

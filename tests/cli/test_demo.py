@@ -1,0 +1,41 @@
+"""`loyaltybot demo`: the offline product in a terminal, driven by lines on stdin."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from tests.cli.conftest import ROOT
+
+
+def run_demo(lines: list[str]) -> str:
+    child = subprocess.run(
+        [sys.executable, "-m", "bot", "demo", "-c", str(ROOT / "config.example.toml")],
+        input="\n".join(lines) + "\n",
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert child.returncode == 0, child.stderr
+    assert "Traceback" not in child.stderr
+    return child.stdout
+
+
+def test_demo_member_checks_balance_and_exchanges_a_coupon() -> None:
+    out = run_demo(["1", "1", "1", "1", "/me", ":quit"])
+    assert "You are Alex (demo-alex)" in out
+    assert "Welcome back to Our shop" in out
+    assert "[1] 💰 My balance" in out
+    assert "Level: A3" in out
+    assert "Exchange 500 points for a $5.00 coupon?" in out
+    assert "bot (pop-up)> Coupon issued!" in out
+    assert "Coupon $5.00:" in out and "(protected" in out
+    assert "Coupon exchanges left today: 2 of 3" in out
+
+
+def test_demo_answers_wrong_input_and_ends_at_end_of_input() -> None:
+    out = run_demo(["42", "/nonsense"])
+    assert "there is no button 42" in out
+    assert "don't know that command" in out
