@@ -9,6 +9,7 @@ import pytest
 
 from loyalty.calendar import day_start, end_of_day, next_day_start, programme_day
 from loyalty.checkout import cap_bp, max_points
+from loyalty.clock import ManualClock
 from loyalty.coupons import coupon_expiry, expired_cutoff, next_burn
 from loyalty.earning import coins_for_streak_day, next_streak, order_points, review_points
 from loyalty.levels import Standing, next_level, tier_for, window_start
@@ -374,3 +375,30 @@ def test_level_without_checkout_gets_zero() -> None:
     assert regular is not None
     assert max_points(VIP, regular, 1_000, 0) == 0
     assert max_points(VIP, regular, 1_000, -20_000) == 0
+
+
+# --- the manual clock -----------------------------------------------------------------------
+
+
+def test_manual_clock_moves_elapsed_time_across_dst() -> None:
+    clock = ManualClock(datetime(2026, 3, 7, 12, tzinfo=LOS_ANGELES))
+    clock.advance(hours=24)  # across the spring change: 24 real hours, 13:00 local
+    assert clock() == datetime(2026, 3, 8, 20, tzinfo=UTC)
+    assert clock().tzinfo is LOS_ANGELES
+    assert clock().hour == 13
+    clock.set(datetime(2026, 11, 1, 0, 30, tzinfo=LOS_ANGELES))  # 07:30 UTC
+    clock.advance(hours=1)
+    clock.advance(timedelta(hours=1))
+    # Two hours later, not three: 01:30 local for the second time (PST). `==` across zones is
+    # always False for an ambiguous local time (PEP 495), so compare in UTC.
+    assert clock().astimezone(UTC) == datetime(2026, 11, 1, 9, 30, tzinfo=UTC)
+    assert (clock().hour, clock().fold) == (1, 1)
+    assert clock.advance(seconds=1).astimezone(UTC) == datetime(2026, 11, 1, 9, 30, 1, tzinfo=UTC)
+
+
+def test_manual_clock_needs_aware_instants() -> None:
+    with pytest.raises(ValueError):
+        ManualClock(datetime(2026, 3, 10, 9))  # noqa: DTZ001
+    clock = ManualClock(utc(2026, 3, 10, 9))
+    with pytest.raises(ValueError):
+        clock.set(datetime(2026, 3, 10, 9))  # noqa: DTZ001

@@ -7,6 +7,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from loyalty.calendar import programme_day
 from loyalty.clock import ManualClock
 from storage import daily, members
 from storage.check import check
@@ -144,3 +145,26 @@ async def test_coins_only_programme(make_store: StoreFactory) -> None:
     assert (c.coins, c.points, c.level_change) == (10, 0, None)
     found = await rows(store, "SELECT reason FROM ledger")
     assert [r[0] for r in found] == ["daily_coins"]
+
+
+async def test_streak_across_the_dst_change_in_los_angeles(
+    make_store: StoreFactory, clock: ManualClock
+) -> None:
+    store = await make_store("marketplace", timezone="America/Los_Angeles")
+    la = ZoneInfo("America/Los_Angeles")
+    await member(store)
+    # 8 March 2026 is 23 hours long: claims 23 hours apart are on consecutive days.
+    clock.set(datetime(2026, 3, 7, 23, 30, tzinfo=la))
+    first = await daily.claim(store, "m-1")
+    assert first.next_claim_at.astimezone(UTC) == datetime(2026, 3, 8, 8, tzinfo=UTC)
+    clock.advance(hours=23)  # 23:30 PDT on 8 March
+    second = await daily.claim(store, "m-1")
+    assert (second.claimed, second.streak) == (True, 2)
+    assert second.next_claim_at.astimezone(UTC) == datetime(2026, 3, 9, 7, tzinfo=UTC)
+    # From 23:30 on 7 March, 24 real hours end at 00:30 on 9 March: 8 March was skipped.
+    clock.set(datetime(2026, 3, 7, 23, 30, tzinfo=la))
+    await member(store, "m-2")
+    await daily.claim(store, "m-2")
+    clock.advance(hours=24)
+    assert programme_day(store.program, clock()) == date(2026, 3, 9)
+    assert (await daily.claim(store, "m-2")).streak == 1
