@@ -27,7 +27,10 @@ class ManualClock:
 
     def advance(self, delta: timedelta | None = None, **kwargs: float) -> datetime:
         """Move the clock forward by `delta` (or timedelta keyword arguments) and return now."""
-        self.now += delta if delta is not None else timedelta(**kwargs)
+        step = delta if delta is not None else timedelta(**kwargs)
+        # Aware arithmetic in one zone is wall-clock arithmetic (24 hours across a DST change
+        # would move 23 or 25 real hours); move in UTC and keep the instant's zone.
+        self.now = (self.now.astimezone(UTC) + step).astimezone(self.now.tzinfo)
         return self.now
 
     def set(self, instant: datetime) -> None:

@@ -117,6 +117,9 @@ async def hold(
         row = await standing_row(tx, store, member_id)
         if not store.program.checkout.enabled:
             raise Refused("this programme does not let points pay at checkout", code="disabled")
+        # Checked here as well as in the cap: without an order amount there is no cap check.
+        if not tier_for(store.program, standing_from_row(row)).checkout:
+            raise Refused("the member's level may not pay with points", code="level")
         if amount_cents is None:
             orders = await tx.execute_fetchall(
                 "SELECT amount_cents FROM orders WHERE order_id = ? AND member_id = ?",

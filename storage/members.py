@@ -222,6 +222,10 @@ async def upsert_in(
     referred_by: str | None,
 ) -> UpsertResult:
     """The upsert inside the caller's transaction (shop events compose it with idempotency)."""
+    if referred_by == member_id:
+        # Checked here, not only in `upsert`: shop events reach this function directly, and an
+        # existing member naming themselves would otherwise be stored as their own referrer.
+        raise Invalid("a member cannot refer themselves")
     now = store.now()
     earning = store.program.earning
     rows = await tx.execute_fetchall(

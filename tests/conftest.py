@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import itertools
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -43,6 +43,37 @@ async def vip_store(tmp_path: Path, clock: ManualClock) -> AsyncIterator[Store]:
     await s.close()
 
 
+StoreFactory = Callable[..., Awaitable[Store]]
+
+
+@pytest.fixture
+async def make_store(tmp_path: Path, clock: ManualClock) -> AsyncIterator[StoreFactory]:
+    """Open extra stores on the shared clock: `await make_store("vip-shop", timezone=...)`."""
+    opened: list[Store] = []
+
+    async def make(preset: str = "marketplace", **overrides: Any) -> Store:
+        program = load_program({"preset": preset, **overrides})
+        s = await open_store(tmp_path / f"store-{len(opened)}.db", program, clock)
+        opened.append(s)
+        return s
+
+    yield make
+    for s in opened:
+        await s.close()
+
+
+async def rows(store: Store, sql: str, params: Any = ()) -> list[Any]:
+    """Read rows through the store's reader connection."""
+    return list(await store.db.read(sql, params))
+
+
+async def scalar(store: Store, sql: str, params: Any = ()) -> Any:
+    """Read one value through the store's reader connection."""
+    row = await store.db.read_one(sql, params)
+    assert row is not None
+    return row[0]
+
+
 def event_body(store: Store, type_: str, event_id: str | None = None, **data: Any) -> dict:
     """Build a shop event body dated now by the store's clock."""
     return {
@@ -73,3 +104,18 @@ async def delivered_order(
                amount_cents=amount_cents)  # fmt: skip
     await send(store, "order.delivered", order_id=order_id)
     return order_id
+
+
+TABLES = (
+    "members", "orders", "ledger", "coupons", "holds", "idempotency",
+    "link_tokens", "telegram_links", "outbox",
+)  # fmt: skip
+
+
+async def snapshot(store: Store, *, skip: tuple[str, ...] = ()) -> dict[str, list[tuple]]:
+    """Return every row of every table (but `skip`): compare two to prove nothing changed."""
+    return {
+        table: [tuple(r) for r in await rows(store, f"SELECT * FROM {table} ORDER BY rowid")]
+        for table in TABLES
+        if table not in skip
+    }
