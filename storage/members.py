@@ -245,16 +245,13 @@ async def upsert_in(
         if referred_by == member_id:
             raise Invalid("a member cannot refer themselves")
     if existing is not None:
-        # Profile fields follow the shop; the referrer is fixed once set (bonuses depend on it).
+        # Profile fields follow the shop. A referral counts only at registration: adding a
+        # referrer later would let two existing members refer each other for the bonuses.
         await tx.execute(
             "UPDATE members SET email = COALESCE(?, email), name = COALESCE(?, name),"
             " language = COALESCE(?, language), updated_at = ? WHERE member_id = ?",
             (email, name, language, to_db(now), member_id),
         )
-        if existing["referred_by"] is None and referred_by is not None:
-            await tx.execute(
-                "UPDATE members SET referred_by = ? WHERE member_id = ?", (referred_by, member_id)
-            )
         return UpsertResult(member_id=member_id, created=False, level_changes=[])
     first_tier = store.program.levels.tiers[0]
     await tx.execute(

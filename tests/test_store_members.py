@@ -44,6 +44,14 @@ async def test_referrer_is_fixed_once_set(store: Store) -> None:
     assert await scalar(store, "SELECT points FROM members WHERE member_id = 'b'") == 0
 
 
+async def test_a_referral_counts_only_at_registration(store: Store) -> None:
+    await member(store, "a")
+    await member(store, "b")
+    await members.upsert(store, "b", referred_by="a")  # b was already a member: no referral
+    assert await scalar(store, "SELECT referred_by FROM members WHERE member_id = 'b'") is None
+    assert await scalar(store, "SELECT points FROM members WHERE member_id = 'a'") == 0
+
+
 async def test_verify_email_operation_once(vip_store: Store) -> None:
     await member(vip_store)
     changes = await members.verify_email(vip_store, "m-1")

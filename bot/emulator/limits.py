@@ -97,7 +97,9 @@ class RateLimiter:
         refill = self.limits.private_refill_per_second
         bucket.tokens = min(capacity, bucket.tokens + (now - bucket.updated) * refill)
         bucket.updated = now
-        if bucket.tokens >= 1:
+        # Float refills land a hair under a whole token (0.9999999999999996 after exactly the
+        # announced wait); a client that waited retry_after must get through.
+        if bucket.tokens >= 1 - 1e-9:
             return None
         return (1 - bucket.tokens) / refill
 
