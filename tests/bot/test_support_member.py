@@ -5,9 +5,12 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+from telegram import Update
+from telegram.ext import Application, MessageHandler, filters
 
 from bot.config import Config
 from bot.emulator import Group, Person
+from handlers.registry import FEATURE_GROUP
 from loyalty.clock import ManualClock
 from storage import members, tickets
 from storage.store import Store
@@ -278,3 +281,26 @@ async def test_russian_member_gets_russian_texts_and_agents_keep_theirs(
     assert boris.last_reply().button_labels[0] == "1 ⭐"
     await boris.press("5 ⭐")
     assert boris.last_reply().text == "Спасибо за оценку: 5 из 5. ⭐"
+
+
+async def test_ticket_messages_never_reach_the_free_text_faq(
+    app: Application,
+    ann: Person,
+    agnes: Person,
+    desk: Group,  # type: ignore[type-arg]
+) -> None:
+    seen: list[str] = []
+
+    async def faq(update: Update, context: object) -> None:  # stands in for the FAQ handler
+        assert update.effective_message is not None
+        seen.append(update.effective_message.text or "")
+
+    app.add_handler(MessageHandler(filters.TEXT & ~filters.COMMAND, faq), FEATURE_GROUP)
+    await ann.send("what are coins?")  # no ticket: the FAQ answers
+    await ask(ann, "my points are missing")
+    await ann.send("order o-1")
+    thread = only_topic(desk).thread_id
+    await agnes.send("checking", chat=desk, thread_id=thread)
+    await agnes.send("coffee?", chat=desk)
+    assert seen == ["what are coins?"]
+    assert [m.text for m in desk.bot_messages(thread)[1:]] == ["my points are missing", "order o-1"]
