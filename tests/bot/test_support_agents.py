@@ -5,13 +5,14 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from telegram.ext import Application
 
 from bot.config import Config
 from bot.emulator import Group, Person, TelegramEmulator
-from handlers.agents import flag_overdue
+from handlers.agents import flag_overdue, sla_job
 from handlers.context import SERVICES_KEY
 from loyalty.clock import ManualClock
 from storage import coupons, ledger, members
@@ -265,6 +266,9 @@ async def test_sla_flag_once_per_ticket_waiting_for_a_first_answer(
     assert f'<a href="https://t.me/c/1000000077/{boris_thread}">#2</a>' in flag.html
     clock.advance(hours=3)
     assert await flag_overdue(app.bot, services) == 0
+    # The JobQueue callback the scheduler registers runs the same check.
+    await sla_job(SimpleNamespace(bot=app.bot, bot_data=app.bot_data))  # type: ignore[arg-type]
+    assert sum("has waited" in m.text for m in desk.messages()) == 1
 
 
 async def test_sla_counts_working_time_only(

@@ -9,6 +9,8 @@ import pytest
 
 from bot.config import Config
 from bot.emulator import Group, Person, TelegramEmulator
+from handlers.agents import flag_overdue
+from handlers.context import SERVICES_KEY
 from handlers.formatting import money, number
 from loyalty.clock import ManualClock
 from storage import telegram_users, tickets
@@ -108,7 +110,7 @@ async def test_closing_after_the_topic_was_deleted_still_reaches_the_member(
 async def test_no_agent_chat_means_support_is_unavailable(
     emu: TelegramEmulator, bot_store: Store
 ) -> None:
-    async with running(emu, bot_store, make_config()):
+    async with running(emu, bot_store, make_config()) as app:
         ann = emu.user(1001, "Ann")
         await ann.send("/support")
         assert ann.last_reply().text.startswith("Sorry, live support is not available")
@@ -119,6 +121,7 @@ async def test_no_agent_chat_means_support_is_unavailable(
         await ann.send("hello?")  # free text is not swallowed: it goes on to the features
         assert ann.messages_since(mark) == []
         assert await ticket_count(bot_store) == 0
+        assert await flag_overdue(app.bot, app.bot_data[SERVICES_KEY]) == 0
 
 
 async def test_restart_in_the_middle_of_a_ticket_carries_on(
