@@ -304,3 +304,16 @@ async def test_ticket_messages_never_reach_the_free_text_faq(
     await agnes.send("coffee?", chat=desk)
     assert seen == ["what are coins?"]
     assert [m.text for m in desk.bot_messages(thread)[1:]] == ["my points are missing", "order o-1"]
+
+
+async def test_a_subject_picked_after_writing_renames_the_topic(
+    ann: Person, desk: Group, bot_store: Store
+) -> None:
+    await ann.send("/support")
+    prompt = ann.last_reply()
+    await ann.send("It is about my parcel")
+    assert only_topic(desk).name == "#1 Ann · not linked"
+    await ann.press("📦 An order", message=prompt)
+    assert only_topic(desk).name == "#1 Ann · not linked · order"
+    ticket = await ticket_of(bot_store, ann)
+    assert (ticket.subject, ticket.topic_name) == ("order", "#1 Ann · not linked · order")
