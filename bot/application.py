@@ -9,10 +9,12 @@ from telegram.ext import AIORateLimiter, Application, BaseRateLimiter, ContextTy
 from telegram.request import BaseRequest
 
 from bot.config import Config, secret
+from handlers.agents import set_agent_commands
 from handlers.catalogue import Catalogue
 from handlers.context import SERVICES_KEY, BotContext
 from handlers.registry import register, set_commands
-from handlers.services import Services, ShopLinks
+from handlers.services import Services, ShopLinks, SupportSettings
+from loyalty.hours import BusinessHours
 from storage.store import Store
 
 log = logging.getLogger("loyaltybot.application")
@@ -28,6 +30,22 @@ def build_services(config: Config, store: Store, texts: Catalogue | None = None)
         shop=ShopLinks(name=shop.name, account_url=shop.account_url, signup_url=shop.signup_url),
         default_language=config.bot.default_language,
         bot_username=config.telegram.bot_username,
+        support=support_settings(config),
+    )
+
+
+def support_settings(config: Config) -> SupportSettings:
+    """Turn the [support] section into the live chat's settings (hours in the programme zone)."""
+    support = config.support
+    return SupportSettings(
+        agent_chat_id=support.agent_chat_id,
+        admin_ids=frozenset(support.admin_ids),
+        language=support.language,
+        sla_minutes=support.sla_minutes,
+        hours=BusinessHours.from_names(
+            support.hours_start, support.hours_end, support.days, config.program.timezone
+        ),
+        canned=dict(support.canned),
     )
 
 
@@ -71,4 +89,5 @@ async def start_up(app: Application) -> None:  # type: ignore[type-arg]
     if not services.bot_username:
         services.bot_username = app.bot.username
     await set_commands(app, services.texts)
+    await set_agent_commands(app.bot, services)
     log.info("event=bot_started username=%s", services.bot_username)

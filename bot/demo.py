@@ -2,12 +2,15 @@
 
 A fresh database gets demo members and orders; the real Application runs against the Telegram
 emulator; you chat as a demo member: type text and /commands, press inline buttons by number,
-and type `:help` for the demo's own commands.
+and type `:help` for the demo's own commands. The support agents' forum group is emulated too:
+`/support` opens a ticket, what the bot posts for the agents is shown as `desk #N>`, and
+`:agent TEXT` lets you answer as an agent, so a newcomer can play both roles.
 """
 
 from __future__ import annotations
 
 import asyncio
+import re
 import sys
 import tempfile
 from collections.abc import Awaitable, Callable
@@ -20,16 +23,28 @@ from telegram.ext import Application
 
 from bot.application import build_application, start_up
 from bot.config import Config, StorageConfig
-from bot.emulator import EmulatorRequest, MessageView, Person, TelegramEmulator
+from bot.emulator import (
+    EmulatorRequest,
+    Group,
+    MessageView,
+    Person,
+    RateLimits,
+    TelegramEmulator,
+)
 from storage import links
 from storage.events import apply_event
 from storage.store import Store
 
 DEMO_MEMBER = "demo-alex"
 DEMO_USER_ID = 700_001
+DEMO_AGENTS = -1_007_000_000_001  # the agents' forum supergroup inside the emulator
+DEMO_AGENT_ID = 700_101  # Sam, a support agent (and admin) you can play with :agent
 META_HELP = """Demo commands:
   <number>        press that button of the last message with buttons
-  /command, text  talk to the bot as the member
+  /command, text  talk to the bot as the member (/support reaches the agents)
+  :agent TEXT     be Sam, a support agent: write TEXT in the newest ticket's topic, e.g.
+                  an answer, /card, /grant 50 reason, /coupon 5 reason, /canned, /close
+  :desk           show the newest ticket's topic as the agents see it
   :help           this help
   :quit           leave the demo"""
 
@@ -118,8 +133,70 @@ def changed(me: Person, before: dict[int, tuple[str, Any]]) -> list[MessageView]
     return [m for m in me.bot_messages() if before.get(m.message_id) != (m.text, m.buttons)]
 
 
-async def chat_loop(me: Person, terminal: Terminal) -> None:
-    """Read your lines, act on the bot, print what it answered."""
+@dataclass
+class Desk:
+    """The emulated agents' side: their forum group and the agent you can act as."""
+
+    group: Group
+    agent: Person
+    seen: dict[int, str]  # message id -> text, of every message shown so far
+    topics: dict[int, str]  # thread id -> name, as last shown
+
+    @classmethod
+    def open(cls, emu: TelegramEmulator) -> Desk:
+        """Create the agents' forum group with Sam in it."""
+        group = emu.supergroup(DEMO_AGENTS, "Support desk", forum=True)
+        agent = emu.user(DEMO_AGENT_ID, "Sam", language_code="en")
+        group.add_member(agent)
+        return cls(group, agent, {}, {})
+
+    def newest_topic(self) -> int | None:
+        """Return the thread id of the newest live topic (the newest ticket)."""
+        live = [t.thread_id for t in self.group.topics.values() if not t.deleted]
+        return max(live) if live else None
+
+    def news(self) -> list[str]:
+        """Return lines for what changed on the agents' side since the last call."""
+        lines = []
+        for thread, topic in self.group.topics.items():
+            if self.topics.get(thread) != topic.name:
+                verb = "new topic" if thread not in self.topics else "topic is now"
+                lines.append(f"desk> {verb} «{topic.name}»{' (closed)' if topic.closed else ''}")
+                self.topics[thread] = topic.name
+        for message in self.group.bot_messages():
+            if self.seen.get(message.message_id) != message.text:
+                self.seen[message.message_id] = message.text
+                lines += desk_lines(self.group, message)
+        return lines
+
+    def transcript(self) -> list[str]:
+        """Return the newest ticket's topic, every message, as the agents see it."""
+        thread = self.newest_topic()
+        if thread is None:
+            return ["(no ticket yet: send /support as the member)"]
+        lines = [f"desk> topic «{self.group.topics[thread].name}»"]
+        for message in self.group.messages(thread):
+            lines += desk_lines(self.group, message)
+        return lines
+
+
+def desk_lines(group: Group, message: MessageView) -> list[str]:
+    """Render one message of the agents' group, prefixed with its ticket topic."""
+    topic = group.topics.get(message.thread_id) if message.thread_id else None
+    number = re.search(r"#\d+", topic.name) if topic else None
+    where = number.group(0) if number else "general"
+    who = "" if message.from_bot else "Sam: "
+    text = f"[{message.kind}] {message.text}".strip() if message.kind != "text" else message.text
+    pinned = " (pinned)" if message.pinned else ""
+    prefix = f"desk {where}> "
+    return [
+        f"{prefix}{who}{line}{pinned if i == 0 else ''}" if i == 0 else f"{' ' * len(prefix)}{line}"
+        for i, line in enumerate(text.splitlines() or [""])
+    ]
+
+
+async def chat_loop(me: Person, terminal: Terminal, desk: Desk | None = None) -> None:
+    """Read your lines, act on the bot (as the member, or as an agent), print the answers."""
     numbers: dict[int, tuple[MessageView, str]] = {}
     terminal.show(f"You are Alex ({DEMO_MEMBER}), a member of the demo shop.\n{META_HELP}\n")
     before = snapshot(me)
@@ -128,6 +205,8 @@ async def chat_loop(me: Person, terminal: Terminal) -> None:
         for message in changed(me, before):
             for line in render(message, numbers if message.buttons else {}):
                 terminal.show(line)
+        for line in desk.news() if desk is not None else []:
+            terminal.show(line)
         terminal.show("")
         line = await terminal.read_line()
         if line is not None and terminal.echo:
@@ -140,6 +219,15 @@ async def chat_loop(me: Person, terminal: Terminal) -> None:
             continue
         if text == ":help":
             terminal.show(META_HELP)
+        elif text == ":desk" and desk is not None:
+            for desk_line in desk.transcript():
+                terminal.show(desk_line)
+        elif text.startswith(":agent") and desk is not None:
+            said = text.removeprefix(":agent").strip()
+            if not said:
+                terminal.show("(write what the agent says: :agent Hello!)")
+                continue
+            await desk.agent.send(said, chat=desk.group, thread_id=desk.newest_topic())
         elif text.isdigit():
             target = numbers.get(int(text))
             if target is None:
@@ -161,8 +249,18 @@ async def run_demo(
     with tempfile.TemporaryDirectory(prefix="loyaltybot-demo-") as scratch:
         path = Path(db_path) if db_path else Path(scratch) / "demo.db"
         config = replace(config, storage=StorageConfig(path=str(path), synchronous="NORMAL"))
+        # The agents' group lives in the emulator too, with Sam as an admin agent.
+        support = replace(
+            config.support,
+            agent_chat_id=DEMO_AGENTS,
+            admin_ids=(*config.support.admin_ids, DEMO_AGENT_ID),
+        )
+        config = replace(config, support=support)
         store = await Store.open(path, config.program, synchronous="NORMAL")
-        emu = TelegramEmulator(bot_username="loyalty_demo_bot")
+        # A script piped into the demo goes faster than a person types: a roomier burst in the
+        # member's private chat keeps Telegram's sustained limit out of the way.
+        emu = TelegramEmulator(bot_username="loyalty_demo_bot", limits=RateLimits(private_burst=50))
+        desk = Desk.open(emu)
         try:
             await seed(store, DEMO_USER_ID)
             app: Application = build_application(  # type: ignore[type-arg]
@@ -172,7 +270,7 @@ async def run_demo(
             async with app:
                 await start_up(app)
                 me = emu.user(DEMO_USER_ID, "Alex", language_code="en")
-                await chat_loop(me, terminal)
+                await chat_loop(me, terminal, desk)
         finally:
             await emu.aclose()
             await store.close()

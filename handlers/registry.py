@@ -5,23 +5,37 @@ from __future__ import annotations
 from telegram import BotCommand, Update
 from telegram.ext import Application, TypeHandler
 
-from handlers import coupons, fallback, me, start
+from handlers import agents, coupons, fallback, me, start, support
 from handlers.catalogue import LANGUAGES, Catalogue
 from handlers.errors import on_error
 from handlers.gate import load_profile
 
-# Group order is policy: the gate loads who wrote before any feature runs (a lower group
-# always runs first); all member features share one group so that exactly one answers, and
-# the fallbacks are added last to it so they only see what no feature claimed.
+# Group order is policy (a lower group always runs first):
+# - AGENT_GROUP: the agent chat's handlers, filtered to `support.agent_chat_id` alone; each one
+#   stops the update once handled. They need no member profile, so they come before the gate.
+# - GROUP_CHATS_GATE: every other update from a group or channel stops here (a stranger group,
+#   or what no agent handler took): member features are private-chat only, so a /me typed in
+#   a group never shows a balance there, and no other group's message counts as an agent's.
+# - GATE_GROUP loads who wrote before any member handler runs.
+# - RELAY_GROUP: a member message that belongs to a support ticket goes to the agents and stops
+#   here, so the FAQ's free-text handler in the feature group does not answer it as well.
+# - FEATURE_GROUP: all member features share one group so that exactly one answers, and the
+#   fallbacks are added last to it so they only see what no feature claimed.
+AGENT_GROUP = -20
+GROUP_CHATS_GATE = -19
 GATE_GROUP = -10
+RELAY_GROUP = -5
 FEATURE_GROUP = 0
-FEATURES = (start, me, coupons)
+FEATURES = (start, me, coupons, support)
 COMMANDS = ("start", "me", "coupons", "daily", "history", "support", "settings", "help", "unlink")
 
 
 def register(app: Application) -> None:  # type: ignore[type-arg]
     """Add every handler and the error handler to the application."""
+    agents.register(app, AGENT_GROUP)
+    app.add_handler(TypeHandler(Update, agents.ignore_other_chats), GROUP_CHATS_GATE)
     app.add_handler(TypeHandler(Update, load_profile), GATE_GROUP)
+    support.register_relay(app, RELAY_GROUP)
     for feature in FEATURES:
         feature.register(app, FEATURE_GROUP)
     fallback.register(app, FEATURE_GROUP)

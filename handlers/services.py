@@ -5,9 +5,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 from handlers.catalogue import Catalogue
+from loyalty.hours import BusinessHours
 from storage.store import Store
 
 
@@ -24,6 +27,31 @@ class ShopLinks:
         return self.signup_url.replace("{code}", code)
 
 
+@dataclass(frozen=True)
+class SupportSettings:
+    """Live chat with agents: their forum supergroup, admins, language, hours and canned answers."""
+
+    agent_chat_id: int = 0
+    admin_ids: frozenset[int] = frozenset()
+    language: str = "en"  # agent-facing texts
+    sla_minutes: int = 30
+    hours: BusinessHours | None = None  # None: always open
+    canned: Mapping[str, str] = field(default_factory=dict)
+    # A member writing this soon after a ticket closed is still talking to support: it opens a
+    # new ticket linked to the old one. Later, free text goes back to the FAQ.
+    follow_up: timedelta = timedelta(hours=24)
+
+    @property
+    def enabled(self) -> bool:
+        """Tell whether an agent chat is configured."""
+        return self.agent_chat_id != 0
+
+    @property
+    def sla(self) -> timedelta:
+        """Return how long a first answer may take (working time)."""
+        return timedelta(minutes=self.sla_minutes)
+
+
 @dataclass
 class Services:
     """Long-lived objects shared by every handler, kept in `application.bot_data`."""
@@ -33,6 +61,7 @@ class Services:
     shop: ShopLinks
     default_language: str = "en"
     bot_username: str = ""
+    support: SupportSettings = field(default_factory=SupportSettings)
     extras: dict[str, object] = field(default_factory=dict)
 
     def invite_link(self, code: str) -> str:

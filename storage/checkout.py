@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from datetime import datetime
 
 import aiosqlite
 
 from loyalty import checkout as rules
 from loyalty.levels import tier_for
 from storage import outbox
-from storage.db import Row, to_db
+from storage.db import Row, from_db, to_db
 from storage.errors import Conflict, Invalid, NotFound, Refused
 from storage.ledger import post
 from storage.members import check_member_id, read_standing, standing_from_row, standing_row
@@ -44,6 +45,14 @@ class Hold:
         return asdict(self)
 
 
+@dataclass(frozen=True)
+class HeldPoints:
+    """An open hold and when it was placed (support's member card lists them)."""
+
+    hold: Hold
+    since: datetime
+
+
 def check_amount(amount_cents: object) -> int:
     """Return a valid order amount in cents or raise Invalid."""
     if not isinstance(amount_cents, int) or isinstance(amount_cents, bool):
@@ -71,6 +80,22 @@ def _quote(store: Store, member_id: str, amount_cents: int, balance: int, row: R
         max_points=points,
         value_cents=points * program.point_value_cents,
     )
+
+
+async def open_holds(store: Store, member_id: str, *, limit: int = 20) -> list[HeldPoints]:
+    """Return a member's holds still waiting for capture or release, oldest first."""
+    rows = await store.db.read(
+        "SELECT hold_id, member_id, order_id, points, status, created_at FROM holds"
+        " WHERE member_id = ? AND status = 'held' ORDER BY created_at LIMIT ?",
+        (member_id, max(1, limit)),
+    )
+    return [
+        HeldPoints(
+            Hold(r["hold_id"], r["member_id"], r["order_id"], r["points"], r["status"]),
+            from_db(r["created_at"]),
+        )
+        for r in rows
+    ]
 
 
 async def _hold_row(tx: aiosqlite.Connection, hold_id: str) -> Hold | None:

@@ -39,3 +39,20 @@ def test_demo_answers_wrong_input_and_ends_at_end_of_input() -> None:
     out = run_demo(["42", "/nonsense"])
     assert "there is no button 42" in out
     assert "don't know that command" in out
+
+
+def test_demo_plays_both_sides_of_a_support_ticket() -> None:
+    out = run_demo([
+        "/support", "1", "My points for A-1003 are missing",
+        ":agent Hello Alex, checking now", ":agent /grant 50 sorry for the wait",
+        ":agent /close", "5", ":desk", ":quit",
+    ])  # fmt: skip
+    assert "desk> new topic «#1 Alex · A3 · points missing»" in out
+    assert "desk #1> 🪪 Ticket #1 · points missing (pinned)" in out
+    assert "Shop id: demo-alex" in out and "desk #1> My points for A-1003 are missing" in out
+    assert "bot> Hello Alex, checking now" in out
+    assert "bot> 🎁 Our support team added 50 points to your account: sorry for the wait" in out
+    assert "desk> topic is now «✅ #1 Alex · A3 · points missing» (closed)" in out
+    assert "bot> Thank you for your rating: 5 of 5. ⭐" in out
+    assert "desk #1> ⭐ The member rated the help 5/5." in out
+    assert "desk #1> Sam: Hello Alex, checking now" in out  # :desk shows the whole topic

@@ -1,0 +1,440 @@
+"""Live chat, the agents' side: their forum supergroup (`support.agent_chat_id`).
+
+What an agent writes in a ticket's topic is copied to the member; commands in a topic act on
+its ticket: /close, /card, /grant and /coupon (admins only), /canned, /ban, /unban. Every
+handler here is filtered to the agent chat, so a message from any other group never counts as
+an agent's, and each one stops the update once handled (see `handlers/registry.py`).
+
+`flag_overdue` is the SLA check the scheduler runs.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import re
+from collections.abc import Awaitable, Callable
+
+from telegram import Bot, BotCommand, BotCommandScopeChat, Message, Update
+from telegram.constants import ChatType
+from telegram.error import TelegramError
+from telegram.ext import (
+    Application,
+    ApplicationHandlerStop,
+    CommandHandler,
+    MessageHandler,
+    filters,
+)
+
+from handlers import desk
+from handlers.catalogue import Html, escape, join
+from handlers.context import SERVICES_KEY, BotContext
+from handlers.formatting import moment, money
+from handlers.services import Services
+from storage import coupons, grants, tickets
+from storage.errors import Conflict, Invalid, NotFound, Refused
+from storage.tickets import Ticket
+
+log = logging.getLogger("loyaltybot.agents")
+Callback = Callable[[Update, BotContext], Awaitable[None]]
+AMOUNT = re.compile(r"^[+-]?\d{1,8}$")
+AGENT_COMMANDS = ("close", "card", "grant", "coupon", "canned", "ban", "unban")
+
+
+def _stops(callback: Callback) -> Callback:
+    """Run an agent-chat handler, then stop the update: nothing else may act on it."""
+
+    @functools.wraps(callback)
+    async def wrapped(update: Update, context: BotContext) -> None:
+        await callback(update, context)
+        raise ApplicationHandlerStop
+
+    return wrapped
+
+
+def _t(context: BotContext, key: str, /, **values: object) -> Html:
+    return desk.agent_text(context.services, f"agents.{key}", **values)
+
+
+async def _say(update: Update, context: BotContext, text: Html) -> None:
+    """Answer in the topic (or the General topic) the command came from."""
+    message = update.effective_message
+    if message is None:
+        return
+    thread = message.message_thread_id if message.is_topic_message else None
+    await context.bot.send_message(message.chat.id, text, message_thread_id=thread)
+
+
+async def _here(update: Update, context: BotContext, *, quiet: bool = False) -> Ticket | None:
+    """Return the ticket whose topic the message is in; otherwise say so (unless quiet)."""
+    message = update.effective_message
+    ticket = None
+    if message is not None and message.is_topic_message and message.message_thread_id:
+        ticket = await tickets.by_topic(context.store, message.chat.id, message.message_thread_id)
+    if ticket is None and not quiet:
+        await _say(update, context, _t(context, "not_a_ticket"))
+    return ticket
+
+
+async def _admin(update: Update, context: BotContext) -> bool:
+    user = update.effective_user
+    if user is not None and user.id in context.services.support.admin_ids:
+        return True
+    await _say(update, context, _t(context, "admins_only"))
+    return False
+
+
+def _agent(update: Update) -> tuple[int, str]:
+    user = update.effective_user
+    assert user is not None
+    return user.id, user.first_name
+
+
+async def _member_language(context: BotContext, ticket: Ticket) -> str:
+    _, profile = await desk.ticket_member(context.services, ticket)
+    return desk.member_language(context.services, profile)
+
+
+# -- the relay ------------------------------------------------------------------------------
+
+
+async def relay(update: Update, context: BotContext) -> None:
+    """An agent's message in a ticket's topic: copy it to the member and record it."""
+    message, user = update.message, update.effective_user
+    if message is None or user is None or user.is_bot:
+        return
+    ticket = await _here(update, context, quiet=True)
+    if ticket is None:
+        return  # the General topic, or a topic that is not a ticket: the agents' own talk
+    if not ticket.is_open:
+        await _say(update, context, _t(context, "closed_not_sent"))
+        return
+    services, bot = context.services, context.bot
+    markup = desk.solved_keyboard(services, ticket.id, await _member_language(context, ticket))
+    copied = await desk.to_member(
+        bot,
+        services,
+        ticket,
+        lambda: bot.copy_message(
+            ticket.telegram_user_id, message.chat.id, message.message_id, reply_markup=markup
+        ),
+    )
+    if copied is None:
+        return
+    await _record(context, ticket, message, user.id, copied.message_id)
+
+
+async def _record(
+    context: BotContext,
+    ticket: Ticket,
+    message: Message,
+    author_id: int,
+    copy_id: int,
+    *,
+    text: str | None = None,
+) -> None:
+    await tickets.record_message(
+        context.store,
+        ticket.id,
+        direction="agent",
+        kind="text" if text is not None else desk.message_kind(message),
+        author_id=author_id,
+        source_chat_id=message.chat.id,
+        source_message_id=message.message_id,
+        copy_chat_id=ticket.telegram_user_id,
+        copy_message_id=copy_id,
+        text=text if text is not None else (message.text or message.caption),
+        file_id=desk.file_id(message) if text is None else None,
+    )
+
+
+# -- commands -------------------------------------------------------------------------------
+
+
+async def close(update: Update, context: BotContext) -> None:
+    """/close: close the ticket, mark the topic, ask the member for a rating."""
+    ticket = await _here(update, context)
+    if ticket is None:
+        return
+    agent_id, name = _agent(update)
+    done = ticket.is_open and await desk.close_ticket(
+        context.bot, context.services, ticket, by=f"agent:{agent_id}", agent_name=name
+    )
+    if not done:
+        await _say(update, context, _t(context, "already_closed"))
+
+
+async def card(update: Update, context: BotContext) -> None:
+    """/card: post the member card afresh and pin it."""
+    ticket = await _here(update, context)
+    if ticket is not None:
+        await desk.post_card(context.bot, context.services, ticket)
+
+
+async def _echo(context: BotContext, ticket: Ticket, text: Html, *, protect: bool = False) -> None:
+    bot = context.bot
+    await desk.to_member(
+        bot,
+        context.services,
+        ticket,
+        lambda: bot.send_message(ticket.telegram_user_id, text, protect_content=protect or None),
+    )
+
+
+def _key(update: Update) -> str:
+    """An idempotency key from the command message: a redelivered update changes nothing."""
+    message = update.effective_message
+    assert message is not None
+    return f"tg:{message.chat.id}:{message.message_id}"
+
+
+async def grant(update: Update, context: BotContext) -> None:
+    """/grant N reason (admins): add or take points, in the ledger with the agent as actor."""
+    ticket = await _here(update, context)
+    if ticket is None or not await _admin(update, context):
+        return
+    args = context.args or []
+    reason = " ".join(args[1:]).strip()
+    if not args or not AMOUNT.match(args[0]) or int(args[0]) == 0 or not reason:
+        await _say(update, context, _t(context, "grant_usage"))
+        return
+    amount = int(args[0])
+    member_id, _ = await desk.ticket_member(context.services, ticket)
+    if member_id is None:
+        await _say(update, context, _t(context, "not_linked"))
+        return
+    agent_id, name = _agent(update)
+    texts, lang = context.services.texts, context.services.support.language
+    try:
+        result = await grants.grant(
+            context.store, member_id, amount, reason=reason, actor=f"agent:{agent_id}",
+            key=_key(update),
+        )  # fmt: skip
+    except Refused as refusal:
+        balance = texts.plural("coupons.points", int(refusal.context.get("balance", 0)), lang)
+        await _say(update, context, _t(context, "grant_insufficient", balance=balance))
+        return
+    except (Invalid, Conflict, NotFound) as error:
+        await _say(update, context, _t(context, "grant_invalid", problem=error.message))
+        return
+    log.info("event=support_grant ticket=%s amount=%s", ticket.id, amount)
+    member_lang = await _member_language(context, ticket)
+    key = "support.grant_added" if amount > 0 else "support.grant_removed"
+    echo = texts.text(
+        key,
+        member_lang,
+        amount=texts.plural("coupons.points", abs(amount), member_lang),
+        reason=reason,
+        balance=texts.plural("coupons.points", result.balance_after, member_lang),
+    )
+    await _echo(context, ticket, echo)
+    signed = f"+{amount}" if amount > 0 else f"−{abs(amount)}"
+    balance = texts.plural("coupons.points", result.balance_after, lang)
+    done = _t(context, "granted", agent=name, amount=signed, reason=reason, balance=balance)
+    await _say(update, context, done)
+
+
+async def goodwill_coupon(update: Update, context: BotContext) -> None:
+    """/coupon 5|10|20 reason (admins): a coupon on the house, sent to the member."""
+    ticket = await _here(update, context)
+    if ticket is None or not await _admin(update, context):
+        return
+    program = context.store.program
+    if not program.coupons.enabled:
+        await _say(update, context, _t(context, "coupons_disabled"))
+        return
+    values = [o.value_cents for o in program.coupons.options]
+    usage = _t(context, "coupon_usage", values="|".join(str(v // 100) for v in values))
+    args = context.args or []
+    reason = " ".join(args[1:]).strip()
+    if not args or not args[0].isdigit() or int(args[0]) * 100 not in values or not reason:
+        await _say(update, context, usage)
+        return
+    member_id, _ = await desk.ticket_member(context.services, ticket)
+    if member_id is None:
+        await _say(update, context, _t(context, "not_linked"))
+        return
+    agent_id, name = _agent(update)
+    try:
+        coupon = await coupons.issue_goodwill(
+            context.store, member_id, int(args[0]) * 100, reason=reason,
+            actor=f"agent:{agent_id}", key=_key(update),
+        )  # fmt: skip
+    except (Invalid, Conflict, NotFound, Refused) as error:
+        await _say(update, context, _t(context, "grant_invalid", problem=error.message))
+        return
+    log.info("event=support_coupon ticket=%s value_cents=%s", ticket.id, coupon.value_cents)
+    texts, zone = context.services.texts, program.timezone
+    member_lang, lang = await _member_language(context, ticket), context.services.support.language
+    echo = texts.text(
+        "support.coupon_gift",
+        member_lang,
+        value=money(coupon.value_cents, program.currency, member_lang),
+        code=coupon.code,
+        expires=moment(coupon.expires_at, zone, member_lang),
+        reason=reason,
+    )
+    await _echo(context, ticket, echo, protect=True)
+    done = _t(
+        context,
+        "coupon_issued",
+        agent=name,
+        value=money(coupon.value_cents, program.currency, lang),
+        code=coupon.code,
+        expires=moment(coupon.expires_at, zone, lang),
+        reason=reason,
+    )
+    await _say(update, context, done)
+
+
+async def canned(update: Update, context: BotContext) -> None:
+    """/canned lists the canned answers; /canned KEY sends one to the member."""
+    answers = context.services.support.canned
+    args = context.args or []
+    if not args:
+        if not answers:
+            await _say(update, context, _t(context, "canned_none"))
+            return
+        lines = [_t(context, "canned_list")]
+        lines += [_t(context, "canned_item", answer=k, text=v) for k, v in answers.items()]
+        await _say(update, context, join(lines))
+        return
+    key = args[0]
+    if key not in answers:
+        available = ", ".join(answers) or "—"
+        await _say(update, context, _t(context, "canned_unknown", answer=key, available=available))
+        return
+    ticket = await _here(update, context)
+    if ticket is None:
+        return
+    if not ticket.is_open:
+        await _say(update, context, _t(context, "closed_not_sent"))
+        return
+    text, bot, services = answers[key], context.bot, context.services
+    markup = desk.solved_keyboard(services, ticket.id, await _member_language(context, ticket))
+    sent = await desk.to_member(
+        bot,
+        services,
+        ticket,
+        lambda: bot.send_message(ticket.telegram_user_id, escape(text), reply_markup=markup),
+    )
+    if sent is None:
+        return
+    message = update.effective_message
+    assert message is not None
+    await _record(context, ticket, message, _agent(update)[0], sent.message_id, text=text)
+    await _say(update, context, _t(context, "canned_sent", answer=key, text=text))
+
+
+async def ban(update: Update, context: BotContext) -> None:
+    """/ban [reason]: stop relaying this ticket's user; they get a polite answer instead."""
+    ticket = await _here(update, context)
+    if ticket is None:
+        return
+    agent_id, name = _agent(update)
+    reason = " ".join(context.args or []).strip() or None
+    if await tickets.ban(context.store, ticket.telegram_user_id, by=agent_id, reason=reason):
+        log.info("event=support_ban ticket=%s", ticket.id)
+        await _say(update, context, _t(context, "banned", agent=name))
+    else:
+        await _say(update, context, _t(context, "already_banned"))
+
+
+async def unban(update: Update, context: BotContext) -> None:
+    """/unban: relay this ticket's user again."""
+    ticket = await _here(update, context)
+    if ticket is None:
+        return
+    _, name = _agent(update)
+    if await tickets.unban(context.store, ticket.telegram_user_id):
+        log.info("event=support_unban ticket=%s", ticket.id)
+        await _say(update, context, _t(context, "unbanned", agent=name))
+    else:
+        await _say(update, context, _t(context, "not_banned"))
+
+
+# -- policy: groups, commands, the SLA check -------------------------------------------------
+
+
+async def ignore_other_chats(update: Update, context: BotContext) -> None:
+    """Stop every update from a group or channel: member features are private-chat only.
+
+    It runs after the agent handlers, so it also takes what they did not (service messages,
+    unknown commands) and any update from a stranger group, which never counts as an agent's.
+    """
+    chat = update.effective_chat
+    if chat is not None and chat.type != ChatType.PRIVATE:
+        raise ApplicationHandlerStop
+
+
+async def set_agent_commands(bot: Bot, services: Services) -> None:
+    """Show the agent commands in the agent chat's menu (in the support language)."""
+    support = services.support
+    if not support.enabled:
+        return
+    commands = [
+        BotCommand(name, services.texts.text(f"agents.cmd_{name}", support.language))
+        for name in AGENT_COMMANDS
+    ]
+    try:
+        await bot.set_my_commands(commands, scope=BotCommandScopeChat(support.agent_chat_id))
+    except TelegramError as exc:  # a wrong chat id must not stop the bot: members come first
+        log.warning("event=agent_commands_failed error=%s", type(exc).__name__)
+
+
+async def flag_overdue(bot: Bot, services: Services) -> int:
+    """Flag in the agent chat, once each, tickets waiting past the SLA for a first answer.
+
+    Returns how many tickets were flagged. The scheduler calls it every few minutes.
+    """
+    support, store = services.support, services.store
+    if not support.enabled:
+        return 0
+    flagged = 0
+    for item in await tickets.overdue(store):
+        # Claimed before sending: a flag is posted at most once, even by two schedulers.
+        if not await tickets.claim_flag(store, item.ticket.id):
+            continue
+        minutes = int(item.waiting.total_seconds() // 60)
+        text = services.texts.plural(
+            "agents.sla_flag",
+            minutes,
+            support.language,
+            link=desk.ticket_link(item.ticket),
+            name=item.ticket.display_name,
+        )
+        try:
+            await bot.send_message(support.agent_chat_id, text)
+        except TelegramError as exc:
+            log.warning("event=sla_flag_failed ticket=%s error=%s", item.ticket.id,
+                        type(exc).__name__)  # fmt: skip
+            continue
+        log.info("event=sla_flagged ticket=%s minutes=%s", item.ticket.id, minutes)
+        flagged += 1
+    return flagged
+
+
+async def sla_job(context: BotContext) -> None:
+    """JobQueue callback: `app.job_queue.run_repeating(sla_job, interval=60)`."""
+    await flag_overdue(context.bot, context.bot_data[SERVICES_KEY])
+
+
+def register(app: Application, group: int) -> None:  # type: ignore[type-arg]
+    """Add the agent chat's handlers (nothing when no agent chat is configured)."""
+    services: Services = app.bot_data[SERVICES_KEY]
+    if not services.support.enabled:
+        return
+    agents = filters.Chat(chat_id=services.support.agent_chat_id) & filters.UpdateType.MESSAGE
+    commands: dict[str, Callback] = {
+        "close": close,
+        "card": card,
+        "grant": grant,
+        "coupon": goodwill_coupon,
+        "canned": canned,
+        "ban": ban,
+        "unban": unban,
+    }
+    for name, callback in commands.items():
+        app.add_handler(CommandHandler(name, _stops(callback), filters=agents), group)
+    messages = agents & filters.IS_TOPIC_MESSAGE & ~filters.COMMAND & ~filters.StatusUpdate.ALL
+    app.add_handler(MessageHandler(messages, _stops(relay)), group)

@@ -1,0 +1,452 @@
+"""Support tickets: open (never twice at once), messages either way, close, rate, bans, SLA.
+
+A ticket belongs to a Telegram user (linked to a member or not). Each public function is one
+transaction or one read, like every operation in `storage/`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Literal
+
+import aiosqlite
+
+from loyalty.hours import BusinessHours
+from storage.db import Row, from_db, to_db
+from storage.errors import Conflict, Invalid, NotFound, Refused
+from storage.store import Store
+
+Subject = Literal["points", "coupon", "order", "other"]
+Direction = Literal["member", "agent"]
+SUBJECTS: tuple[Subject, ...] = ("points", "coupon", "order", "other")
+MAX_NAME = 128
+MAX_TEXT = 8_192
+
+
+@dataclass(frozen=True)
+class Ticket:
+    """One support conversation and where it lives in the agents' chat."""
+
+    id: int
+    telegram_user_id: int
+    member_id: str | None
+    status: str
+    subject: str | None
+    display_name: str
+    username: str | None
+    previous_id: int | None
+    chat_id: int | None
+    thread_id: int | None
+    topic_name: str | None
+    card_message_id: int | None
+    opened_at: datetime
+    first_message_at: datetime | None
+    sla_due_at: datetime | None
+    first_answer_at: datetime | None
+    sla_flagged_at: datetime | None
+    closed_at: datetime | None
+    closed_by: str | None
+    rating: int | None
+
+    @property
+    def is_open(self) -> bool:
+        """Tell whether the ticket is still open."""
+        return self.status == "open"
+
+
+@dataclass(frozen=True)
+class SupportState:
+    """What a member message needs to know, read in one query: the newest ticket, the ban."""
+
+    telegram_user_id: int
+    latest: Ticket | None
+    banned: bool
+
+    @property
+    def open(self) -> Ticket | None:
+        """Return the open ticket, if any (only the newest ticket can be open)."""
+        return self.latest if self.latest is not None and self.latest.is_open else None
+
+    def closed_within(self, now: datetime, window: timedelta) -> Ticket | None:
+        """Return the newest ticket if it was closed less than `window` ago."""
+        latest = self.latest
+        if latest is None or latest.closed_at is None:
+            return None
+        return latest if now - latest.closed_at < window else None
+
+
+@dataclass(frozen=True)
+class TicketMessage:
+    """One relayed message."""
+
+    id: int
+    ticket_id: int
+    direction: str
+    kind: str
+    author_id: int
+    text: str | None
+    file_id: str | None
+    source_chat_id: int
+    source_message_id: int
+    copy_chat_id: int | None
+    copy_message_id: int | None
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """What recording a message changed: whether it was the ticket's first of its direction."""
+
+    ticket: Ticket
+    first_of_direction: bool
+    duplicate: bool
+
+
+@dataclass(frozen=True)
+class Overdue:
+    """A ticket waiting past its SLA for a first answer."""
+
+    ticket: Ticket
+    waiting: timedelta
+
+
+def _time(value: str | None) -> datetime | None:
+    return from_db(value) if value else None
+
+
+def _ticket(row: Row) -> Ticket:
+    return Ticket(
+        id=row["id"],
+        telegram_user_id=row["telegram_user_id"],
+        member_id=row["member_id"],
+        status=row["status"],
+        subject=row["subject"],
+        display_name=row["display_name"],
+        username=row["username"],
+        previous_id=row["previous_id"],
+        chat_id=row["chat_id"],
+        thread_id=row["thread_id"],
+        topic_name=row["topic_name"],
+        card_message_id=row["card_message_id"],
+        opened_at=from_db(row["opened_at"]),
+        first_message_at=_time(row["first_message_at"]),
+        sla_due_at=_time(row["sla_due_at"]),
+        first_answer_at=_time(row["first_answer_at"]),
+        sla_flagged_at=_time(row["sla_flagged_at"]),
+        closed_at=_time(row["closed_at"]),
+        closed_by=row["closed_by"],
+        rating=row["rating"],
+    )
+
+
+async def _one(tx: aiosqlite.Connection, ticket_id: int) -> Ticket:
+    rows = await tx.execute_fetchall("SELECT * FROM tickets WHERE id = ?", (ticket_id,))
+    row = next(iter(rows), None)
+    if row is None:
+        raise NotFound(f"unknown ticket {ticket_id}")
+    return _ticket(row)
+
+
+async def state(store: Store, telegram_user_id: int) -> SupportState:
+    """Return a user's newest ticket and whether support takes their messages (one read)."""
+    rows = list(
+        await store.db.read(
+            "SELECT (SELECT 1 FROM support_bans WHERE telegram_user_id = :u) AS banned, t.*"
+            " FROM (SELECT 1) LEFT JOIN tickets t ON t.id ="
+            " (SELECT MAX(id) FROM tickets WHERE telegram_user_id = :u)",
+            {"u": telegram_user_id},
+        )
+    )
+    row = rows[0]
+    latest = _ticket(row) if row["id"] is not None else None
+    return SupportState(telegram_user_id, latest, bool(row["banned"]))
+
+
+async def get(store: Store, ticket_id: int) -> Ticket:
+    """Return a ticket by number, or NotFound."""
+    row = await store.db.read_one("SELECT * FROM tickets WHERE id = ?", (ticket_id,))
+    if row is None:
+        raise NotFound(f"unknown ticket {ticket_id}")
+    return _ticket(row)
+
+
+async def by_topic(store: Store, chat_id: int, thread_id: int) -> Ticket | None:
+    """Return the ticket whose forum topic this is, or None."""
+    row = await store.db.read_one(
+        "SELECT * FROM tickets WHERE chat_id = ? AND thread_id = ?", (chat_id, thread_id)
+    )
+    return _ticket(row) if row is not None else None
+
+
+def _check_subject(subject: str | None) -> None:
+    if subject is not None and subject not in SUBJECTS:
+        raise Invalid(f"subject must be one of {', '.join(SUBJECTS)}")
+
+
+async def open_or_get(
+    store: Store,
+    telegram_user_id: int,
+    *,
+    display_name: str,
+    username: str | None = None,
+    member_id: str | None = None,
+    subject: str | None = None,
+) -> tuple[Ticket, bool]:
+    """Return the user's open ticket, opening one if there is none; and whether it is new.
+
+    Two quick messages never open two tickets: the check and the insert share one IMMEDIATE
+    transaction, and the partial unique index on open tickets refuses a second one regardless.
+    A new ticket links to the user's previous one.
+    """
+    _check_subject(subject)
+    name = (display_name.strip() or str(telegram_user_id))[:MAX_NAME]
+    now = to_db(store.now())
+    async with store.db.transaction() as tx:
+        rows = await tx.execute_fetchall(
+            "SELECT * FROM tickets WHERE telegram_user_id = ? ORDER BY id DESC LIMIT 1",
+            (telegram_user_id,),
+        )
+        latest = next(iter(rows), None)
+        if latest is not None and latest["status"] == "open":
+            return _ticket(latest), False
+        if member_id is not None:
+            known = await tx.execute_fetchall(
+                "SELECT 1 FROM members WHERE member_id = ?", (member_id,)
+            )
+            member_id = member_id if known else None
+        rows = await tx.execute_fetchall(
+            "INSERT INTO tickets (telegram_user_id, member_id, status, subject, display_name,"
+            " username, previous_id, opened_at) VALUES (?, ?, 'open', ?, ?, ?, ?, ?)"
+            " ON CONFLICT (telegram_user_id) WHERE status = 'open' DO NOTHING RETURNING *",
+            (telegram_user_id, member_id, subject, name, username,
+             latest["id"] if latest is not None else None, now),
+        )  # fmt: skip
+        created = next(iter(rows), None)
+        if created is None:  # pragma: no cover - the transaction above already excludes it
+            rows = await tx.execute_fetchall(
+                "SELECT * FROM tickets WHERE telegram_user_id = ? AND status = 'open'",
+                (telegram_user_id,),
+            )
+            return _ticket(next(iter(rows))), False
+        return _ticket(created), True
+
+
+async def set_subject(store: Store, ticket_id: int, telegram_user_id: int, subject: str) -> Ticket:
+    """Set what an open ticket is about; only its own user may, only while open."""
+    _check_subject(subject)
+    async with store.db.transaction() as tx:
+        ticket = await _one(tx, ticket_id)
+        if ticket.telegram_user_id != telegram_user_id:
+            raise NotFound(f"unknown ticket {ticket_id}")
+        if not ticket.is_open:
+            raise Conflict("the ticket is closed", code="closed")
+        await tx.execute("UPDATE tickets SET subject = ? WHERE id = ?", (subject, ticket_id))
+        return await _one(tx, ticket_id)
+
+
+async def attach_topic(
+    store: Store,
+    ticket_id: int,
+    chat_id: int,
+    thread_id: int,
+    topic_name: str,
+    *,
+    replacing: int | None = None,
+) -> bool:
+    """Record the ticket's forum topic; False if another one was attached meanwhile.
+
+    `replacing` names the (deleted) topic this one replaces; the update only happens while the
+    ticket still points at it, so two racing recreations keep exactly one topic.
+    """
+    async with store.db.transaction() as tx:
+        cursor = await tx.execute(
+            "UPDATE tickets SET chat_id = ?, thread_id = ?, topic_name = ?, card_message_id = NULL"
+            " WHERE id = ? AND thread_id IS ?",
+            (chat_id, thread_id, topic_name, ticket_id, replacing),
+        )
+        return cursor.rowcount == 1
+
+
+async def set_card(store: Store, ticket_id: int, message_id: int) -> None:
+    """Remember the member card message pinned at the top of the ticket's topic."""
+    async with store.db.transaction() as tx:
+        await tx.execute(
+            "UPDATE tickets SET card_message_id = ? WHERE id = ?", (message_id, ticket_id)
+        )
+
+
+async def rename_topic(store: Store, ticket_id: int, topic_name: str) -> None:
+    """Remember the topic's current name."""
+    async with store.db.transaction() as tx:
+        await tx.execute("UPDATE tickets SET topic_name = ? WHERE id = ?", (topic_name, ticket_id))
+
+
+async def record_message(
+    store: Store,
+    ticket_id: int,
+    *,
+    direction: Direction,
+    kind: str,
+    author_id: int,
+    source_chat_id: int,
+    source_message_id: int,
+    copy_chat_id: int | None = None,
+    copy_message_id: int | None = None,
+    text: str | None = None,
+    file_id: str | None = None,
+    hours: BusinessHours | None = None,
+    sla: timedelta | None = None,
+) -> Recorded:
+    """Store one relayed message; the first member message starts the SLA clock (working
+    time per `hours`), the first agent message stops it.
+
+    A message recorded before (the same source message) changes nothing.
+    """
+    if direction not in ("member", "agent"):
+        raise Invalid("direction must be member or agent")
+    now = store.now()
+    async with store.db.transaction() as tx:
+        ticket = await _one(tx, ticket_id)
+        cursor = await tx.execute(
+            "INSERT INTO ticket_messages (ticket_id, direction, kind, author_id, text, file_id,"
+            " source_chat_id, source_message_id, copy_chat_id, copy_message_id, created_at)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            " ON CONFLICT (source_chat_id, source_message_id) DO NOTHING",
+            (ticket_id, direction, kind, author_id, (text or None) and text[:MAX_TEXT], file_id,
+             source_chat_id, source_message_id, copy_chat_id, copy_message_id, to_db(now)),
+        )  # fmt: skip
+        if cursor.rowcount == 0:
+            return Recorded(ticket, first_of_direction=False, duplicate=True)
+        first = False
+        if direction == "member" and ticket.first_message_at is None:
+            first = True
+            due = now + sla if sla is not None else None
+            if sla is not None and hours is not None:
+                due = hours.add_working_time(now, sla)
+            await tx.execute(
+                "UPDATE tickets SET first_message_at = ?, sla_due_at = ? WHERE id = ?",
+                (to_db(now), to_db(due) if due else None, ticket_id),
+            )
+        elif direction == "agent" and ticket.first_answer_at is None:
+            first = True
+            await tx.execute(
+                "UPDATE tickets SET first_answer_at = ? WHERE id = ?", (to_db(now), ticket_id)
+            )
+        return Recorded(await _one(tx, ticket_id), first_of_direction=first, duplicate=False)
+
+
+async def messages(store: Store, ticket_id: int, *, last: int = 100) -> list[TicketMessage]:
+    """Return a ticket's newest `last` messages, oldest first."""
+    rows = await store.db.read(
+        "SELECT * FROM (SELECT * FROM ticket_messages WHERE ticket_id = ? ORDER BY id DESC"
+        " LIMIT ?) ORDER BY id",
+        (ticket_id, max(1, last)),
+    )
+    return [
+        TicketMessage(
+            id=r["id"],
+            ticket_id=r["ticket_id"],
+            direction=r["direction"],
+            kind=r["kind"],
+            author_id=r["author_id"],
+            text=r["text"],
+            file_id=r["file_id"],
+            source_chat_id=r["source_chat_id"],
+            source_message_id=r["source_message_id"],
+            copy_chat_id=r["copy_chat_id"],
+            copy_message_id=r["copy_message_id"],
+            created_at=from_db(r["created_at"]),
+        )
+        for r in rows
+    ]
+
+
+async def close(
+    store: Store, ticket_id: int, *, by: str, telegram_user_id: int | None = None
+) -> tuple[Ticket, bool]:
+    """Close a ticket; return it and whether this call closed it (False: already closed).
+
+    With `telegram_user_id` (the member's own button) the ticket must be theirs.
+    """
+    now = to_db(store.now())
+    async with store.db.transaction() as tx:
+        ticket = await _one(tx, ticket_id)
+        if telegram_user_id is not None and ticket.telegram_user_id != telegram_user_id:
+            raise NotFound(f"unknown ticket {ticket_id}")
+        if not ticket.is_open:
+            return ticket, False
+        await tx.execute(
+            "UPDATE tickets SET status = 'closed', closed_at = ?, closed_by = ? WHERE id = ?",
+            (now, by[:64], ticket_id),
+        )
+        return await _one(tx, ticket_id), True
+
+
+async def rate(store: Store, ticket_id: int, telegram_user_id: int, stars: int) -> Ticket:
+    """Record the member's rating (1..5) of a closed ticket, once.
+
+    Refused("already_rated") on a second rating, Conflict while open, NotFound for a ticket
+    that is not the user's (callback data is untrusted).
+    """
+    if not isinstance(stars, int) or isinstance(stars, bool) or not 1 <= stars <= 5:
+        raise Invalid("a rating is a whole number from 1 to 5")
+    now = to_db(store.now())
+    async with store.db.transaction() as tx:
+        ticket = await _one(tx, ticket_id)
+        if ticket.telegram_user_id != telegram_user_id:
+            raise NotFound(f"unknown ticket {ticket_id}")
+        if ticket.is_open:
+            raise Conflict("an open ticket cannot be rated", code="open")
+        if ticket.rating is not None:
+            raise Refused(
+                "this ticket was already rated", code="already_rated", rating=ticket.rating
+            )
+        await tx.execute(
+            "UPDATE tickets SET rating = ?, rated_at = ? WHERE id = ?", (stars, now, ticket_id)
+        )
+        return await _one(tx, ticket_id)
+
+
+async def ban(store: Store, telegram_user_id: int, *, by: int, reason: str | None = None) -> bool:
+    """Stop relaying a user's messages; return False if they were banned already."""
+    now = to_db(store.now())
+    async with store.db.transaction() as tx:
+        cursor = await tx.execute(
+            "INSERT INTO support_bans (telegram_user_id, banned_by, reason, created_at)"
+            " VALUES (?, ?, ?, ?) ON CONFLICT (telegram_user_id) DO NOTHING",
+            (telegram_user_id, by, reason, now),
+        )
+        return cursor.rowcount == 1
+
+
+async def unban(store: Store, telegram_user_id: int) -> bool:
+    """Relay a banned user's messages again; return False if they were not banned."""
+    async with store.db.transaction() as tx:
+        cursor = await tx.execute(
+            "DELETE FROM support_bans WHERE telegram_user_id = ?", (telegram_user_id,)
+        )
+        return cursor.rowcount == 1
+
+
+async def overdue(store: Store, *, limit: int = 100) -> list[Overdue]:
+    """Return open tickets past their SLA with no answer yet and not flagged, oldest first."""
+    now = store.now()
+    rows = await store.db.read(
+        "SELECT * FROM tickets WHERE status = 'open' AND first_answer_at IS NULL"
+        " AND sla_flagged_at IS NULL AND sla_due_at <= ? ORDER BY sla_due_at LIMIT ?",
+        (to_db(now), max(1, limit)),
+    )
+    found = [_ticket(r) for r in rows]
+    return [Overdue(t, now - (t.first_message_at or t.opened_at)) for t in found]
+
+
+async def claim_flag(store: Store, ticket_id: int) -> bool:
+    """Mark a ticket flagged for its SLA; True only for the one caller that flags it."""
+    async with store.db.transaction() as tx:
+        cursor = await tx.execute(
+            "UPDATE tickets SET sla_flagged_at = ? WHERE id = ? AND sla_flagged_at IS NULL"
+            " AND first_answer_at IS NULL AND status = 'open'",
+            (to_db(store.now()), ticket_id),
+        )
+        return cursor.rowcount == 1
