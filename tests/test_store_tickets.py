@@ -10,7 +10,7 @@ import pytest
 
 from loyalty.clock import ManualClock
 from loyalty.hours import BusinessHours
-from storage import checkout, grants, tickets
+from storage import checkout, grants, members, tickets
 from storage.errors import Conflict, Invalid, NotFound, Refused
 from storage.store import Store
 from tests.conftest import member
@@ -206,6 +206,7 @@ async def test_rating_once_from_one_to_five_by_its_user(store: Store) -> None:
 
 async def test_open_holds_for_the_member_card(vip_store: Store) -> None:
     await member(vip_store, "m-1")
+    await members.verify_email(vip_store, "m-1")
     await grants.grant(vip_store, "m-1", 1000, reason="test", actor="test")
     await checkout.hold(vip_store, "h-1", "m-1", "o-1", 10)
     await checkout.hold(vip_store, "h-2", "m-1", "o-2", 20)

@@ -16,7 +16,7 @@ from telegram.ext import Application
 from bot.application import build_application, start_up
 from bot.config import Config
 from bot.emulator import EmulatorRequest, Group, Person, TelegramEmulator, TopicView
-from storage import checkout, coupons, grants, tickets
+from storage import checkout, coupons, grants, members, tickets
 from storage.store import Store
 from tests.bot.conftest import linked, make_config
 from tests.conftest import delivered_order
@@ -112,6 +112,7 @@ async def rich_member(store: Store, person: Person, member_id: str = "m-1") -> s
 async def held_member(store: Store, person: Person, member_id: str = "m-1") -> str:
     """A linked member of the vip-shop programme with points held for an unpaid order."""
     await linked(store, person, member_id)
+    await members.verify_email(store, member_id)  # an Unverified member may not pay with points
     await grants.grant(store, member_id, 50, reason="test", actor="test")
     await checkout.hold(store, "h-1", member_id, "o-77", 12)
     return member_id
