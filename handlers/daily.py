@@ -75,9 +75,9 @@ def render(context: BotContext, claim: Claim) -> Html:
     balance = [context.tp("units.points", claim.points_balance)]
     if coins_on:
         balance.append(context.tp("units.coins", claim.coins_balance))
-    lines += ["", t("daily.balance", balance=join(balance, " · "))]
+    lines += [Html(""), t("daily.balance", balance=join(balance, " · "))]
     if claim.level_change is not None:
-        lines += ["", level_text(context, claim.level_change)]
+        lines += [Html(""), level_text(context, claim.level_change)]
     return join(lines)
 
 

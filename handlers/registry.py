@@ -5,7 +5,7 @@ from __future__ import annotations
 from telegram import BotCommand, Update
 from telegram.ext import Application, TypeHandler
 
-from handlers import coupons, daily, fallback, history, me, start
+from handlers import coupons, daily, fallback, help, history, me, start
 from handlers.catalogue import LANGUAGES, Catalogue
 from handlers.errors import on_error
 from handlers.gate import load_profile
@@ -15,7 +15,7 @@ from handlers.gate import load_profile
 # the fallbacks are added last to it so they only see what no feature claimed.
 GATE_GROUP = -10
 FEATURE_GROUP = 0
-FEATURES = (start, me, coupons, daily, history)
+FEATURES = (start, me, coupons, daily, history, help)
 COMMANDS = ("start", "me", "coupons", "daily", "history", "support", "settings", "help", "unlink")
 
 
@@ -24,6 +24,9 @@ def register(app: Application) -> None:  # type: ignore[type-arg]
     app.add_handler(TypeHandler(Update, load_profile), GATE_GROUP)
     for feature in FEATURES:
         feature.register(app, FEATURE_GROUP)
+    # Free text answers whatever plain message no feature claimed (a feature that takes text,
+    # such as a live-chat reply, must be registered before it), and the fallbacks stay last.
+    help.register_free_text(app, FEATURE_GROUP)
     fallback.register(app, FEATURE_GROUP)
     app.add_error_handler(on_error)  # type: ignore[arg-type]
 

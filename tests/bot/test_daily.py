@@ -126,6 +126,9 @@ async def test_wrong_input_around_the_check_in(ann: Person, bot_store: Store) ->
     await linked(bot_store, ann)
     await ann.send("/daily")
     claimed = ann.last_reply()
+    # Text where a button was expected: the FAQ answers, nothing is claimed again.
+    await ann.send("yes please")
+    assert "not sure I understood" in ann.last_reply().text
     answer = await ann.press_data("nav:daily:again", message=claimed)
     assert answer is not None and "no longer active" in answer.text
     await ann.send("/daily extra words")

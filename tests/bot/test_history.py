@@ -138,6 +138,16 @@ async def test_garbage_callback_data_changes_nothing(ann: Person, bot_store: Sto
     assert "+5 points: adjustment (gift)" in ann.last_reply().text
 
 
+async def test_text_instead_of_a_button(ann: Person, bot_store: Store, clock: ManualClock) -> None:
+    await linked(bot_store, ann)
+    await _grants(bot_store, "m-1", 12, clock)
+    await ann.send("/history")
+    page = ann.last_reply()
+    await ann.send("older")
+    assert "not sure I understood" in ann.last_reply().text
+    assert ann.bot_messages()[-2].text == page.text  # the page is untouched
+
+
 async def test_long_notes_are_shortened(ann: Person, bot_store: Store) -> None:
     await linked(bot_store, ann)
     for _ in range(10):
