@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import date, datetime, tzinfo
 from decimal import Decimal
 
-from babel.dates import format_date, format_datetime
-from babel.numbers import format_currency, format_decimal
+from babel.dates import format_date, format_datetime, format_skeleton
+from babel.numbers import format_currency, format_decimal, format_percent
 
 LOCALES = {"en": "en_US", "ru": "ru_RU"}
 
@@ -37,3 +37,16 @@ def moment(value: datetime, zone: tzinfo, language: str) -> str:
     return format_datetime(
         value.astimezone(zone), format="d MMM y, HH:mm", tzinfo=zone, locale=locale_for(language)
     )
+
+
+def percent(basis_points: int, language: str) -> str:
+    """Format basis points as a percentage: 50 -> "0.5%" / "0,5%", 500 -> "5%"."""
+    return format_percent(
+        Decimal(basis_points).scaleb(-4), format="#,##0.##%", locale=locale_for(language)
+    )
+
+
+def month_day(month: int, day_of_month: int, language: str) -> str:
+    """Format a yearly date without a year: "June 30" / "30 июня"."""
+    # A leap year, so that 29 February is a valid yearly date too.
+    return format_skeleton("MMMMd", date(2000, month, day_of_month), locale=locale_for(language))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from telegram import BotCommand, Update
 from telegram.ext import Application, TypeHandler
 
-from handlers import agents, coupons, fallback, me, start, support
+from handlers import agents, coupons, daily, fallback, help, history, me, start, support
 from handlers.catalogue import LANGUAGES, Catalogue
 from handlers.errors import on_error
 from handlers.gate import load_profile
@@ -26,7 +26,7 @@ GROUP_CHATS_GATE = -19
 GATE_GROUP = -10
 RELAY_GROUP = -5
 FEATURE_GROUP = 0
-FEATURES = (start, me, coupons, support)
+FEATURES = (start, me, coupons, daily, history, help, support)
 COMMANDS = ("start", "me", "coupons", "daily", "history", "support", "settings", "help", "unlink")
 
 
@@ -38,6 +38,9 @@ def register(app: Application) -> None:  # type: ignore[type-arg]
     support.register_relay(app, RELAY_GROUP)
     for feature in FEATURES:
         feature.register(app, FEATURE_GROUP)
+    # Free text answers whatever plain message no feature claimed (a feature that takes text,
+    # such as a live-chat reply, must be registered before it), and the fallbacks stay last.
+    help.register_free_text(app, FEATURE_GROUP)
     fallback.register(app, FEATURE_GROUP)
     app.add_error_handler(on_error)  # type: ignore[arg-type]
 

@@ -36,14 +36,20 @@ class Entry:
     actor: str | None
     shortfall: int
     created_at: datetime
+    # The value of the coupon this row paid for (or gave, for goodwill), else None.
+    coupon_value_cents: int | None = None
 
 
 @dataclass(frozen=True)
 class HistoryPage:
-    """Ledger rows, newest first, and the cursor for the next (older) page."""
+    """Ledger rows, newest first, and the cursors for the older and the newer page.
+
+    `next_before_id` is None on the oldest page, `newer_after_id` None on the newest.
+    """
 
     entries: list[Entry]
     next_before_id: int | None
+    newer_after_id: int | None = None
 
 
 async def post(
@@ -98,15 +104,50 @@ async def post(
     return Posting(ledger_id=cursor.lastrowid, balance_after=balance)
 
 
+# One read for a page in either direction. A "newer" request (after_id) is turned into the
+# before_id of the page just above it: the (limit+1)-th of the member's rows after after_id,
+# or the newest page when there are not that many, so paging back up always lands on the
+# same pages as paging down. Every row, and the cursor itself, is the member's own.
+_HISTORY_SQL = """
+WITH cursor (before_id) AS (
+    SELECT CASE WHEN :after IS NULL THEN :before ELSE COALESCE(
+        (SELECT id FROM ledger WHERE member_id = :member AND id > :after
+            ORDER BY id LIMIT 1 OFFSET :limit),
+        :top) END
+)
+SELECT l.id, l.currency, l.amount, l.balance_after, l.reason, l.ref, l.note, l.actor,
+    l.shortfall, l.created_at, c.value_cents AS coupon_value_cents,
+    EXISTS (SELECT 1 FROM ledger WHERE member_id = :member
+        AND id >= (SELECT before_id FROM cursor)) AS newer
+FROM ledger l LEFT JOIN coupons c ON c.ledger_id = l.id
+WHERE l.member_id = :member AND l.id < (SELECT before_id FROM cursor)
+ORDER BY l.id DESC LIMIT :limit + 1
+"""
+_TOP = 2**62
+
+
 async def history(
-    store: Store, member_id: str, *, before_id: int | None = None, limit: int = 10
+    store: Store,
+    member_id: str,
+    *,
+    before_id: int | None = None,
+    after_id: int | None = None,
+    limit: int = 10,
 ) -> HistoryPage:
-    """Return a page of a member's ledger, newest first, older than `before_id` if given."""
+    """Return a page of a member's ledger, newest first: older than `before_id`, or the page
+    just newer than `after_id`, or the newest page; only ever the member's own rows."""
     limit = max(1, min(limit, MAX_PAGE))
-    rows = await store.db.read(
-        "SELECT id, currency, amount, balance_after, reason, ref, note, actor, shortfall,"
-        " created_at FROM ledger WHERE member_id = ? AND id < ? ORDER BY id DESC LIMIT ?",
-        (member_id, before_id if before_id is not None else 2**62, limit + 1),
+    rows = list(
+        await store.db.read(
+            _HISTORY_SQL,
+            {
+                "member": member_id,
+                "before": max(-1, min(before_id, _TOP)) if before_id is not None else _TOP,
+                "after": max(-1, min(after_id, _TOP)) if after_id is not None else None,
+                "limit": limit,
+                "top": _TOP,
+            },
+        )
     )
     entries = [
         Entry(
@@ -120,9 +161,15 @@ async def history(
             actor=r["actor"],
             shortfall=r["shortfall"],
             created_at=from_db(r["created_at"]),
+            coupon_value_cents=r["coupon_value_cents"],
         )
         for r in rows
     ]
     more = len(entries) > limit
+    newer = bool(rows[0]["newer"]) if rows else False
     entries = entries[:limit]
-    return HistoryPage(entries=entries, next_before_id=entries[-1].id if more else None)
+    return HistoryPage(
+        entries=entries,
+        next_before_id=entries[-1].id if more else None,
+        newer_after_id=entries[0].id if newer and entries else None,
+    )

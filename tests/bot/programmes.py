@@ -1,0 +1,30 @@
+"""Run the bot on another programme than the default fixture's (a preset, a zone, overrides)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from bot.application import build_application, start_up
+from bot.config import Config
+from bot.emulator import EmulatorRequest, TelegramEmulator
+from loyalty.clock import ManualClock
+from storage.store import Store
+from tests.conftest import open_store
+
+
+@asynccontextmanager
+async def running(
+    config: Config, tmp_path: Path, clock: ManualClock, emu: TelegramEmulator
+) -> AsyncIterator[Store]:
+    """Build the real application for `config` on the emulator; yield its store."""
+    store = await open_store(tmp_path / f"{config.program.preset}.db", config.program, clock)
+    app = build_application(config, store, EmulatorRequest(emu), token=emu.token)
+    emu.connect(app, raise_errors=True)
+    try:
+        async with app:
+            await start_up(app)
+            yield store
+    finally:
+        await store.close()
