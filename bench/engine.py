@@ -306,8 +306,11 @@ class _History:
     def insert(self, table: str, rows: list[tuple[Any, ...]]) -> None:
         if rows:
             started = time.perf_counter()
-            marks = ", ".join("?" * len(rows[0]))
-            self.conn.executemany(f"INSERT INTO {table} VALUES ({marks})", rows)
+            columns = _COLUMNS[table]
+            marks = ", ".join("?" * len(columns))
+            self.conn.executemany(
+                f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})", rows
+            )
             self.inserting += time.perf_counter() - started
 
     def play(self, n_ledger: int, n_placed: int, built: Built) -> None:
@@ -387,6 +390,28 @@ class _History:
         built.orders_delivered, built.orders_placed = self.n_orders, n_placed
         built.coupons, built.telegram_links = self.n_exchanges, len(links)
 
+
+# The columns the history fills, in its tuples' order; later columns keep their defaults.
+_COLUMNS = {
+    "ledger": (
+        "id", "member_id", "currency", "amount", "balance_after", "reason", "ref", "idem_key",
+        "level_points", "counted_at", "shortfall", "actor", "note", "created_at",
+    ),
+    "orders": (
+        "order_id", "member_id", "amount_cents", "status", "paid", "reviewed", "placed_at",
+        "delivered_at", "updated_at",
+    ),
+    "coupons": (
+        "code", "member_id", "value_cents", "paid_with", "cost", "ledger_id", "status",
+        "issued_at", "issued_day", "expires_at", "burns", "used_at", "order_id",
+    ),
+    "members": (
+        "member_id", "email", "name", "language", "email_verified", "referred_by", "points",
+        "points_held", "coins", "level_code", "coin_streak", "last_claim_day", "created_at",
+        "updated_at",
+    ),
+    "telegram_links": ("member_id", "telegram_user_id", "linked_at"),
+}  # fmt: skip
 
 # Every event and exchange the history contains has its idempotency record, as in production
 # (nothing prunes that table): made in SQL from the rows above, the fingerprint a random
@@ -972,7 +997,8 @@ GOAL_RATIO, GOAL_LOOKUP_MS = 0.70, 1.0
 
 
 def verdict(name: str, result: dict[str, Any]) -> str:
-    ok = result["ratio"] >= GOAL_RATIO
+    # Met only when both estimates agree: the whole run's ratio and the chunks' median.
+    ok = min(result["ratio"], result["ratio_chunk_median"]) >= GOAL_RATIO
     text = f"{'ok' if ok else 'BELOW'} (>= {GOAL_RATIO:.0%})"
     if name.startswith("lookup"):
         fast = result["engine"]["p50_ms"] < GOAL_LOOKUP_MS
