@@ -20,8 +20,10 @@ from storage.store import Store
 
 MAX_ID_LENGTH = 128
 
-# Standing in one query: the level-relevant facts of one member. The partial index on
-# ledger(member_id, counted_at) WHERE level_points != 0 serves the points sum.
+# Standing in one query: the level-relevant facts of one member. Each aggregate is read from
+# an index alone (migration 0005): ledger (member_id, counted_at, level_points) WHERE
+# level_points != 0 for the points, orders (member_id, status, delivered_at, amount_cents)
+# for the spend and the best order.
 _STANDING_SQL = """
 SELECT m.*,
     (SELECT COALESCE(SUM(level_points), 0) FROM ledger
