@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta, tzinfo
+from functools import lru_cache
 
 from loyalty.program import Program
 
@@ -21,7 +22,13 @@ def day_start(program: Program, day: date) -> datetime:
 
 def next_day_start(program: Program, instant: datetime) -> datetime:
     """Return when the programme day after the one containing `instant` begins."""
-    return day_start(program, programme_day(program, instant) + timedelta(days=1))
+    return _day_after(program.timezone, programme_day(program, instant))
+
+
+@lru_cache(maxsize=64)
+def _day_after(zone: tzinfo, day: date) -> datetime:
+    # Asked on every /me and every exchange; the answer only changes once a day.
+    return datetime.combine(day + timedelta(days=1), time(0), tzinfo=zone)
 
 
 def end_of_day(program: Program, day: date) -> datetime:

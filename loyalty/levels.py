@@ -35,45 +35,45 @@ def meets(requirement: Requirement, standing: Standing) -> bool:
     return standing.best_delivered_order_cents > requirement.cents
 
 
-def _measure(program: Program, standing: Standing) -> int:
-    return standing.points if program.levels.basis == "points" else standing.spend_cents
+def climb(program: Program, standing: Standing) -> tuple[Tier, NextLevel | None]:
+    """Return the member's level and the next one up (None at the top) in one walk.
 
-
-def _threshold(program: Program, tier: Tier) -> int:
-    return tier.min_points if program.levels.basis == "points" else tier.min_spend_cents
+    The level is the highest whose threshold and requirements (its own and those of every
+    level below it: the ladder is climbed, not jumped) the member meets.
+    """
+    tiers = program.levels.tiers
+    by_points = program.levels.basis == "points"
+    measure = standing.points if by_points else standing.spend_cents
+    index = 0
+    for i in range(1, len(tiers)):
+        tier = tiers[i]
+        if tier.requires and not all(meets(r, standing) for r in tier.requires):
+            break
+        if measure >= (tier.min_points if by_points else tier.min_spend_cents):
+            index = i
+    if index + 1 == len(tiers):
+        return tiers[index], None
+    target = tiers[index + 1]
+    needed = max(0, (target.min_points if by_points else target.min_spend_cents) - measure)
+    missing = tuple(
+        dict.fromkeys(r for t in tiers[: index + 2] for r in t.requires if not meets(r, standing))
+    )
+    return tiers[index], NextLevel(
+        tier=target,
+        points_needed=needed if by_points else 0,
+        spend_needed_cents=0 if by_points else needed,
+        missing=missing,
+    )
 
 
 def tier_for(program: Program, standing: Standing) -> Tier:
-    """Return the highest level whose threshold and requirements (its own and those of every
-    level below it: the ladder is climbed, not jumped) the member meets."""
-    tiers = program.levels.tiers
-    reached = tiers[0]
-    measure = _measure(program, standing)
-    for tier in tiers[1:]:
-        if not all(meets(r, standing) for r in tier.requires):
-            break
-        if measure >= _threshold(program, tier):
-            reached = tier
-    return reached
+    """Return the member's level (see `climb`)."""
+    return climb(program, standing)[0]
 
 
 def next_level(program: Program, standing: Standing) -> NextLevel | None:
     """Return the level right above the member's, or None at the top."""
-    tiers = program.levels.tiers
-    current = tier_for(program, standing)
-    index = tiers.index(current)
-    if index + 1 == len(tiers):
-        return None
-    target = tiers[index + 1]
-    needed = max(0, _threshold(program, target) - _measure(program, standing))
-    missing = tuple(r for t in tiers[: index + 2] for r in t.requires if not meets(r, standing))
-    by_points = program.levels.basis == "points"
-    return NextLevel(
-        tier=target,
-        points_needed=needed if by_points else 0,
-        spend_needed_cents=0 if by_points else needed,
-        missing=tuple(dict.fromkeys(missing)),
-    )
+    return climb(program, standing)[1]
 
 
 def window_start(program: Program, now: datetime) -> datetime | None:

@@ -10,7 +10,7 @@ import aiosqlite
 
 from loyalty.calendar import next_day_start, programme_day
 from loyalty.coupons import next_burn
-from loyalty.levels import NextLevel, Standing, next_level, tier_for, window_start
+from loyalty.levels import NextLevel, Standing, climb, tier_for, window_start
 from loyalty.program import Tier
 from storage import outbox
 from storage.db import Row, from_db, to_db
@@ -47,9 +47,12 @@ class LevelChange:
     up: bool
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class MemberView:
-    """Everything a member, an agent or the shop sees about a member, read in one go."""
+    """Everything a member, an agent or the shop sees about a member, read in one go.
+
+    Not frozen: it is built on every lookup, and a frozen dataclass pays for each field.
+    """
 
     member_id: str
     name: str | None
@@ -328,13 +331,14 @@ async def view(store: Store, member_id: str) -> MemberView:
     )
     if row is None:
         raise NotFound(f"unknown member {member_id!r}", member_id=member_id)
-    return view_from_row(store, row)
+    return view_from_row(store, row, now)
 
 
-def view_from_row(store: Store, row: Row) -> MemberView:
-    """Build a MemberView from a row of `view`'s query."""
+def view_from_row(store: Store, row: Row, now: datetime) -> MemberView:
+    """Build a MemberView from a row of `view`'s query read at `now`."""
     standing = standing_from_row(row)
-    program, now = store.program, store.now()
+    program = store.program
+    tier, next_ = climb(program, standing)
     return MemberView(
         member_id=row["member_id"],
         name=row["name"],
@@ -344,8 +348,8 @@ def view_from_row(store: Store, row: Row) -> MemberView:
         points=row["points"],
         points_held=row["points_held"],
         coins=row["coins"],
-        tier=tier_for(program, standing),
-        next=next_level(program, standing),
+        tier=tier,
+        next=next_,
         standing=standing,
         telegram_user_id=row["telegram_user_id"],
         coin_streak=row["coin_streak"],
