@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import aiosqlite
@@ -30,6 +30,9 @@ from storage.store import Store
 
 # How far in the future an event may claim to have happened (clock skew between systems).
 MAX_CLOCK_SKEW = timedelta(hours=1)
+# The earliest time an event may claim: older is a bug on the caller's side, and instants near
+# year 1 cannot even be converted between time zones.
+EARLIEST_EVENT = datetime(2000, 1, 1, tzinfo=UTC)
 
 _ID = ("string", MAX_ID_LENGTH)
 EVENT_FIELDS: dict[str, dict[str, tuple[str, int, bool]]] = {
@@ -107,6 +110,9 @@ def _parse_instant(raw: object, now: datetime, problems: list[str]) -> datetime 
         return None
     if instant > now + MAX_CLOCK_SKEW:
         problems.append("occurred_at: is in the future")
+        return None
+    if instant < EARLIEST_EVENT:
+        problems.append(f"occurred_at: before {EARLIEST_EVENT.date().isoformat()}")
         return None
     return instant
 
