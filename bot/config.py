@@ -55,7 +55,6 @@ class ServerConfig:
     api_key_env: str = "SHOP_API_KEY"
     max_body_bytes: int = 65_536
     link_token_minutes: int = 1_440
-    read_timeout_seconds: int = 10
 
 
 @dataclass(frozen=True)
@@ -200,7 +199,6 @@ def _server(r: TableReader) -> ServerConfig:
         api_key_env=r.text("api_key_env", "SHOP_API_KEY"),
         max_body_bytes=r.integer("max_body_bytes", 65_536, low=1_024, high=10_485_760),
         link_token_minutes=r.integer("link_token_minutes", 1_440, low=1, high=43_200),
-        read_timeout_seconds=r.integer("read_timeout_seconds", 10, low=1, high=300),
     )
 
 

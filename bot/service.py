@@ -104,16 +104,10 @@ async def serve(
                 store,
                 api_key=api_key,
                 bot_username=await resolve_bot_username(config),
-                read_timeout=float(config.server.read_timeout_seconds),
             )
             # The Telegram bot and the scheduler start here, before the server takes requests.
             listening = await parts.enter_async_context(
-                http_server(
-                    app,
-                    config.server.host,
-                    config.server.port,
-                    header_timeout=float(config.server.read_timeout_seconds),
-                )
+                http_server(app, config.server.host, config.server.port)
             )
             stopper.on_force.append(listening.stop_now)
             log.info("listening", extra=kv(host=listening.host, port=listening.port,

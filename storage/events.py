@@ -82,8 +82,11 @@ def parse_event(body: object, now: datetime) -> ShopEvent:
     if not isinstance(event_id, str) or not event_id.strip() or len(event_id) > MAX_ID_LENGTH:
         problems.append(f"id: required, a non-empty string of at most {MAX_ID_LENGTH} characters")
     event_type = body.get("type")
-    if event_type not in EVENT_FIELDS:
-        problems.append(f"type: unknown event type {event_type!r}; one of {', '.join(EVENT_TYPES)}")
+    if not isinstance(event_type, str) or event_type not in EVENT_FIELDS:
+        # Only a string is looked up: a JSON object or list is not even hashable.
+        shown = repr(event_type) if isinstance(event_type, str | None) else "(not a string)"
+        problems.append(f"type: unknown event type {shown}; one of {', '.join(EVENT_TYPES)}")
+        event_type = None
     occurred_at = _parse_instant(body.get("occurred_at"), now, problems)
     data = body.get("data")
     if not isinstance(data, Mapping):

@@ -19,16 +19,12 @@ from bot.api.errors import (
     on_operation_error,
     on_unexpected,
 )
-from bot.api.limits import BearerAuth, RequestLimits
+from bot.api.limits import DEFAULT_READ_TIMEOUT, BearerAuth, RequestLimits
 from bot.api.metrics import ApiMetrics, Observe
 from bot.api.routes import checkout, coupons, events, members, system
 from bot.config import Config
 from storage.errors import OperationError
 from storage.store import Store
-
-# Seconds a client may take to send a request's body (408 after), and its headers (the
-# connection is closed after): slow or stuck clients hold nothing for long.
-DEFAULT_READ_TIMEOUT = 10.0
 
 ROUTES = [
     Route("/api/v1/events", events.post_event, methods=["POST"]),

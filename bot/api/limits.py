@@ -14,6 +14,10 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from bot.api.errors import error_response
 
 API_PREFIX = "/api/v1/"
+# Seconds a client may take to send a request's body (408 after), and its headers (the
+# connection is closed after): slow or stuck clients hold nothing for long. A shop's backend
+# sends a few KiB at once, so this is generous.
+DEFAULT_READ_TIMEOUT = 10.0
 
 
 def _header(scope: Scope, name: bytes) -> bytes | None:

@@ -53,16 +53,19 @@ COUPON_STATUS = {"type": "string", "enum": ["active", "used", "expired", "burned
 
 def _event_data(fields: dict[str, tuple[str, int, bool]]) -> Schema:
     properties: dict[str, Schema] = {}
-    for key, (kind, limit, _required) in fields.items():
+    for key, (kind, limit, required) in fields.items():
         if kind == "cents":
-            properties[key] = {"type": "integer", "minimum": 0, "maximum": limit}
+            schema: Schema = {"type": "integer", "minimum": 0, "maximum": limit}
         else:
-            properties[key] = {
+            schema = {
                 "type": "string",
                 "minLength": 1,
                 "maxLength": limit,
                 "pattern": "@" if kind == "email" else r"\S",
             }
+        if not required:  # the store reads null as "not given"
+            schema["type"] = [schema["type"], "null"]
+        properties[key] = schema
     required = [key for key, (_k, _l, needed) in fields.items() if needed]
     return _obj(required, properties)
 
@@ -250,7 +253,7 @@ def _schemas() -> dict[str, Schema]:
                 "order_id": _id("the order being paid"),
                 "points": {"type": "integer", "minimum": 1, "maximum": MAX_HOLD_POINTS},
                 "amount_cents": {
-                    "type": "integer",
+                    "type": ["integer", "null"],
                     "minimum": 1,
                     "maximum": MAX_ORDER_CENTS,
                     "description": "the order's amount, when the order.placed event has not "

@@ -22,6 +22,7 @@ import uvicorn
 from starlette.types import ASGIApp
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
+from bot.api.limits import DEFAULT_READ_TIMEOUT
 from bot.logs import kv
 
 log = logging.getLogger("bot.api.server")
@@ -39,7 +40,7 @@ class TimedH11Protocol(H11Protocol):
     connection opening or of the first byte after a keep-alive pause.
     """
 
-    header_timeout: float = 10.0
+    header_timeout: float = DEFAULT_READ_TIMEOUT
     _header_timer: asyncio.TimerHandle | None = None
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
@@ -132,7 +133,7 @@ async def http_server(
     host: str,
     port: int,
     *,
-    header_timeout: float = 10.0,
+    header_timeout: float = DEFAULT_READ_TIMEOUT,
     keep_alive: int = 5,
     graceful_shutdown: int = GRACEFUL_SHUTDOWN_SECONDS,
     **uvicorn_options: Any,

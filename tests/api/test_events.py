@@ -82,6 +82,7 @@ async def test_422_for_amounts_types_and_unknown_type(
                                           "occurred_at": "2099-01-01T00:00:00+00:00"},
         "data: required, a JSON object": {**event("order.paid", now), "data": [1]},
         "body: must be a JSON object": [1, 2],
+        "type: unknown event type (not a string)": {**event("order.paid", now), "type": {}},
     }  # fmt: skip
     for expected, body in cases.items():
         found = error(await client.post("/api/v1/events", json=body), 422)

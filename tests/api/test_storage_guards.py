@@ -40,3 +40,11 @@ async def test_event_times_before_2000_are_invalid(store: Store, instant: str) -
     with pytest.raises(Invalid) as caught:
         await events.apply_event(store, {**body, "occurred_at": instant})
     assert caught.value.details == ["occurred_at: before 2000-01-01"]
+
+
+@pytest.mark.parametrize("type_", [{}, [], 1.5, None])
+async def test_an_event_type_that_is_not_a_string_is_invalid(store: Store, type_: object) -> None:
+    body = {**event_body(store, "order.paid", order_id="o-1"), "type": type_}
+    with pytest.raises(Invalid) as caught:
+        await events.apply_event(store, body)
+    assert caught.value.details[0].startswith("type: unknown event type")

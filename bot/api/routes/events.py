@@ -23,8 +23,8 @@ async def post_event(request: Request) -> Response:
     """
     ctx = api(request)
     body = await read_json(request)
-    known = isinstance(body, Mapping) and body.get("type") in events.EVENT_FIELDS
-    type_ = str(body["type"]) if known else "unknown"
+    given = body.get("type") if isinstance(body, Mapping) else None
+    type_ = given if isinstance(given, str) and given in events.EVENT_FIELDS else "unknown"
     if isinstance(body, Mapping) and isinstance(body.get("id"), str):
         note(request, event_id=body["id"][:128], type=type_)
     start = time.perf_counter()
