@@ -326,6 +326,8 @@ def main() -> None:
     parser.add_argument("--sync", nargs="+", default=["FULL", "NORMAL"])
     args = parser.parse_args()
     results = []
+    # Other work on the machine skews every figure: say how busy it was.
+    print(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())}", flush=True)
     for mode in args.sync:
         with tempfile.TemporaryDirectory(prefix="bench-http-") as tmp:
             result = asyncio.run(run_mode(args, mode, Path(tmp)))
@@ -344,10 +346,17 @@ def main() -> None:
             f"max {p['max_ms']} ms",
             flush=True,
         )
+    load = os.getloadavg()
+    print(f"load average after: {' '.join(f'{x:.2f}' for x in load)}", flush=True)
     out = ROOT / "bench" / "out"
     out.mkdir(parents=True, exist_ok=True)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-    report = {"args": vars(args), "cpus": os.cpu_count(), "results": [asdict(r) for r in results]}
+    report = {
+        "args": vars(args),
+        "cpus": os.cpu_count(),
+        "load_after": load,
+        "results": [asdict(r) for r in results],
+    }
     (out / f"http_events-{stamp}.json").write_text(json.dumps(report, indent=2))
 
 
