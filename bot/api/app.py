@@ -107,5 +107,7 @@ def build_api(
             Exception: on_unexpected,
         },
     )
+    # An API answers the URL it was given: no 307 to the path without a trailing slash.
+    app.router.redirect_slashes = False
     app.state.api = context
     return app

@@ -15,6 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from bot.service import Stopper
 from storage.db import Database
 from tests.cli.conftest import ROOT, write_config
 
@@ -118,3 +119,13 @@ def test_run_without_a_database_is_one_error_line(tmp_path: Path) -> None:
     errors = [line for line in child.stderr.splitlines() if line.startswith("error:")]
     assert len(errors) == 1 and "loyaltybot db migrate" in errors[0]
     assert "Traceback" not in child.stderr
+
+
+async def test_a_second_stop_request_forces_the_stop() -> None:
+    stopper = Stopper()
+    forced: list[bool] = []
+    stopper.on_force.append(lambda: forced.append(True))
+    stopper.request(signal.SIGTERM)
+    assert stopper.event.is_set() and forced == []
+    stopper.request(signal.SIGINT)
+    assert forced == [True]

@@ -119,6 +119,7 @@ async def test_unknown_paths_and_methods_answer_in_the_error_format(
 ) -> None:
     assert error(await client.get("/nowhere"), 404)["code"] == "not_found"
     assert error(await client.get("/api/v1/nowhere"), 404)["code"] == "not_found"
+    assert error(await client.get("/api/v1/members/m-1/"), 404)["code"] == "not_found"
     response = await client.delete("/api/v1/events")
     assert error(response, 405)["code"] == "method_not_allowed"
     assert response.headers["allow"] == "POST"
