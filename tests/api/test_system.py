@@ -83,7 +83,10 @@ async def test_metrics_count_requests_by_route_template_and_status(shop: Shop) -
     await shop.card("m-1")
     await shop.client.get("/api/v1/members/m-2")
     await shop.client.get("/api/v1/members/m-1", headers={"Authorization": "Bearer no"})
+    for method in ("BREW", "TRACE"):
+        await shop.client.request(method, "/api/v1/events")
     text = (await shop.client.get("/metrics")).text
+    assert 'method="other",route="/api/v1/events",status="405"} 2.0' in text
     for line in (
         'loyalty_http_requests_total{method="GET",route="/api/v1/members/{member_id}",'
         'status="200"} 1.0',
