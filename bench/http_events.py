@@ -6,14 +6,16 @@
 For each SQLite `synchronous` mode (FULL, the default, and NORMAL), in one run:
 
 1. direct: the events applied one after another through `storage.events.apply_event` on a
-   fresh database (no HTTP at all);
+   database of its own (no HTTP at all);
 2. http, 1 connection: the same kind of events POSTed one after another to `loyaltybot run`
    (a separate process) on 127.0.0.1, like-for-like with (1);
 3. http, N connections: the same, N keep-alive connections at once (what a shop with a few
    workers does);
+   (1), (2) and (3) run in alternating rounds (default 3) and each figure is the median, so
+   other work on the machine weighs on all three about equally;
 4. paced: events sent at a fixed rate (default 200/s) whatever the answers do (open loop), the
    latency of each measured from its scheduled send time, so a stall is not hidden
-   (no coordinated omission); p50/p99/max reported.
+   (no coordinated omission); p50/p90/p99/max reported.
 
 The load generator is this process; the server is a child process. The client is a minimal
 HTTP/1.1 keep-alive client on asyncio streams, so that on a small machine the numbers are
@@ -94,17 +96,13 @@ def flatten(all_stories: list[list[Event]]) -> Iterator[Event]:
 # --- the direct path ------------------------------------------------------------------------
 
 
-async def direct(db: Path, synchronous: str, events: list[Event]) -> float:
+async def direct(store: Store, events: list[Event]) -> float:
     """Apply events one after another through the store operation; return events/s."""
-    store = await Store.open(db, load_program({"preset": "marketplace"}), synchronous=synchronous)  # type: ignore[arg-type]
-    try:
-        start = time.perf_counter()
-        for body in events:
-            answer = await apply_event(store, body)
-            assert answer["status"] == "processed", answer
-        return len(events) / (time.perf_counter() - start)
-    finally:
-        await store.close()
+    start = time.perf_counter()
+    for body in events:
+        answer = await apply_event(store, body)
+        assert answer["status"] == "processed", answer
+    return len(events) / (time.perf_counter() - start)
 
 
 # --- the server -----------------------------------------------------------------------------
@@ -272,6 +270,7 @@ async def http_paced(
 class Result:
     synchronous: str
     events: int
+    rounds: dict[str, list[float]]
     direct_per_s: float
     http_1_per_s: float
     http_n_per_s: float
@@ -282,16 +281,25 @@ class Result:
 
 
 async def run_mode(args: argparse.Namespace, synchronous: str, workdir: Path) -> Result:
-    measured = stories(args.stories, args.orders, f"{synchronous}-direct")
-    flat = list(flatten(measured))
-    direct_rate = await direct(workdir / "direct.db", synchronous, flat)
+    """Measure one sync mode: rounds of direct / HTTP x1 / HTTP xN, then the paced run.
+
+    The rounds alternate the three paths, so that other work on the machine weighs on each
+    about equally; each figure is the median of its rounds.
+    """
+    program = load_program({"preset": "marketplace"})
+    store = await Store.open(workdir / "direct.db", program, synchronous=synchronous)  # type: ignore[arg-type]
     (workdir / "server").mkdir()
     server = start_server(workdir / "server", synchronous)
+    rates: dict[str, list[float]] = {"direct": [], "http_1": [], "http_n": []}
     try:
-        seq = stories(args.stories, args.orders, f"{synchronous}-seq")
-        http_1 = await http_closed_loop(server.port, seq, 1)
-        par = stories(args.stories, args.orders, f"{synchronous}-par")
-        http_n = await http_closed_loop(server.port, par, args.connections)
+        for r in range(args.rounds):
+            tag = f"{synchronous}-{r}"
+            chunk = list(flatten(stories(args.stories, args.orders, f"{tag}-direct")))
+            rates["direct"].append(await direct(store, chunk))
+            seq = stories(args.stories, args.orders, f"{tag}-seq")
+            rates["http_1"].append(await http_closed_loop(server.port, seq, 1))
+            par = stories(args.stories, args.orders, f"{tag}-par")
+            rates["http_n"].append(await http_closed_loop(server.port, par, args.connections))
         paced_count = int(args.rate * args.paced_seconds)
         # Enough stories that two events of one story are >= 1.5 s apart in the schedule.
         spread = max(int(args.rate * 1.5), paced_count // 8)
@@ -301,11 +309,14 @@ async def run_mode(args: argparse.Namespace, synchronous: str, workdir: Path) ->
         )
     finally:
         code = server.stop()
+        await store.close()
     if code != 0:
         raise RuntimeError(f"the server exited with {code}")
+    direct_rate, http_1, http_n = (statistics.median(rates[k]) for k in rates)
     return Result(
         synchronous=synchronous,
-        events=len(flat),
+        events=len(chunk),
+        rounds={k: [round(x, 1) for x in v] for k, v in rates.items()},
         direct_per_s=round(direct_rate, 1),
         http_1_per_s=round(http_1, 1),
         http_n_per_s=round(http_n, 1),
@@ -318,7 +329,8 @@ async def run_mode(args: argparse.Namespace, synchronous: str, workdir: Path) ->
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--stories", type=int, default=150, help="members per measured run")
+    parser.add_argument("--stories", type=int, default=100, help="members per measured chunk")
+    parser.add_argument("--rounds", type=int, default=3, help="chunks per path (median taken)")
     parser.add_argument("--orders", type=int, default=4, help="orders per member")
     parser.add_argument("--connections", type=int, default=8, help="concurrent connections")
     parser.add_argument("--rate", type=float, default=200.0, help="paced run: events per second")
@@ -334,12 +346,13 @@ def main() -> None:
         results.append(result)
         p = result.paced
         print(
-            f"synchronous={mode}: {result.events} events\n"
+            f"synchronous={mode}: {result.events} events per chunk, median of {args.rounds}\n"
             f"  direct (apply_event)      {result.direct_per_s:8.1f} events/s\n"
             f"  HTTP, 1 connection        {result.http_1_per_s:8.1f} events/s"
             f"   direct/HTTP = {result.ratio_1}\n"
             f"  HTTP, {result.connections} connections       {result.http_n_per_s:8.1f} events/s"
             f"   direct/HTTP = {result.ratio_n}\n"
+            f"  (rounds: {result.rounds})\n"
             f"  paced {p['rate_target']:.0f}/s ({p['events']} events, achieved "
             f"{p['rate_achieved']}/s): p50 {p['p50_ms']} ms, p90 {p['p90_ms']} ms, "
             f"p99 {p['p99_ms']} ms, "
