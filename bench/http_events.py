@@ -143,7 +143,9 @@ def start_server(workdir: Path, synchronous: str) -> Server:
         if process.poll() is not None:
             raise RuntimeError(f"the server ended:\n{log.read_text()}")
         time.sleep(0.05)  # polling a log file for the start line; not part of any measurement
-    raise RuntimeError("the server did not start")
+    process.kill()
+    process.wait()
+    raise RuntimeError(f"the server did not start:\n{log.read_text()}")
 
 
 # --- a minimal keep-alive HTTP/1.1 client ------------------------------------------------------

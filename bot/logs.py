@@ -7,12 +7,14 @@ their text as `msg="..."`. Never pass personal data (names, e-mails, message tex
 from __future__ import annotations
 
 import logging
+import re
 import sys
-from datetime import UTC, datetime
+import time
 from typing import Any
 
 FIELDS = "kv"
-_PLAIN = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./:{}<>@+,")
+# Values made only of these characters are written bare; anything else is quoted.
+_NEEDS_QUOTES = re.compile(r"[^A-Za-z0-9\-_./:{}<>@+,]")
 
 
 def kv(**fields: Any) -> dict[str, Any]:
@@ -23,7 +25,7 @@ def kv(**fields: Any) -> dict[str, Any]:
 def quote(value: object) -> str:
     """Render a value so that a line splits back into its fields: quoted when it must be."""
     text = "" if value is None else str(value)
-    if text and all(c in _PLAIN for c in text):
+    if text and not _NEEDS_QUOTES.search(text):
         return text
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
 
@@ -33,9 +35,9 @@ class KeyValueFormatter(logging.Formatter):
 
     def format(self, record: logging.LogRecord) -> str:
         """Return the record as one line."""
-        moment = datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds")
+        seconds = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
         parts = [
-            f"ts={moment.replace('+00:00', 'Z')}",
+            f"ts={seconds}.{int(record.msecs):03d}Z",
             f"level={record.levelname}",
             f"logger={record.name}",
             f"msg={quote(record.getMessage())}",
