@@ -48,10 +48,10 @@ class Fields:
 
     def identifier(self, key: str) -> str:
         """Return a required id: a non-empty string of at most MAX_ID_LENGTH characters."""
-        value = self.body.get(key)
         if not self.is_object:
-            pass
-        elif value is None:
+            return ""
+        value = self.body.get(key)
+        if value is None:
             self.problems.append(f"{key}: required")
         elif not isinstance(value, str) or not value.strip():
             self.problems.append(f"{key}: must be a non-empty string")
@@ -82,9 +82,12 @@ class Fields:
             raise Invalid(f"invalid request: {self.problems[0]}", details=self.problems)
 
 
+_PATH_NAMES = {"member_id": "member", "hold_id": "hold", "code": "coupon"}
+
+
 def path_id(request: Request, key: str) -> str:
     """Return an id from the path; one that cannot exist is simply not found (404)."""
     value = str(request.path_params[key])
     if not value.strip() or len(value) > MAX_ID_LENGTH:
-        raise ApiError(404, f"unknown {key.removesuffix('_id')} {value[:MAX_ID_LENGTH]!r}")
+        raise ApiError(404, f"unknown {_PATH_NAMES.get(key, key)} {value[:MAX_ID_LENGTH]!r}")
     return value
