@@ -137,7 +137,10 @@ async def hold(
                 order_id,
                 points,
             ):
-                raise Conflict(f"hold {hold_id!r} already exists with a different body")
+                raise Conflict(
+                    f"hold {hold_id!r} already exists with a different body",
+                    code="idempotency_conflict",
+                )
             return existing, False
         row = await standing_row(tx, store, member_id)
         if not store.program.checkout.enabled:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import aiosqlite
@@ -30,6 +30,9 @@ from storage.store import Store
 
 # How far in the future an event may claim to have happened (clock skew between systems).
 MAX_CLOCK_SKEW = timedelta(hours=1)
+# The earliest time an event may claim: older is a bug on the caller's side, and instants near
+# year 1 cannot even be converted between time zones.
+EARLIEST_EVENT = datetime(2000, 1, 1, tzinfo=UTC)
 
 _ID = ("string", MAX_ID_LENGTH)
 EVENT_FIELDS: dict[str, dict[str, tuple[str, int, bool]]] = {
@@ -79,8 +82,11 @@ def parse_event(body: object, now: datetime) -> ShopEvent:
     if not isinstance(event_id, str) or not event_id.strip() or len(event_id) > MAX_ID_LENGTH:
         problems.append(f"id: required, a non-empty string of at most {MAX_ID_LENGTH} characters")
     event_type = body.get("type")
-    if event_type not in EVENT_FIELDS:
-        problems.append(f"type: unknown event type {event_type!r}; one of {', '.join(EVENT_TYPES)}")
+    if not isinstance(event_type, str) or event_type not in EVENT_FIELDS:
+        # Only a string is looked up: a JSON object or list is not even hashable.
+        shown = repr(event_type) if isinstance(event_type, str | None) else "(not a string)"
+        problems.append(f"type: unknown event type {shown}; one of {', '.join(EVENT_TYPES)}")
+        event_type = None
     occurred_at = _parse_instant(body.get("occurred_at"), now, problems)
     data = body.get("data")
     if not isinstance(data, Mapping):
@@ -107,6 +113,9 @@ def _parse_instant(raw: object, now: datetime, problems: list[str]) -> datetime 
         return None
     if instant > now + MAX_CLOCK_SKEW:
         problems.append("occurred_at: is in the future")
+        return None
+    if instant < EARLIEST_EVENT:
+        problems.append(f"occurred_at: before {EARLIEST_EVENT.date().isoformat()}")
         return None
     return instant
 

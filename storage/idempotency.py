@@ -28,7 +28,11 @@ async def recall(tx: aiosqlite.Connection, key: str, print_: str) -> dict[str, A
     if row is None:
         return None
     if row["fingerprint"] != print_:
-        raise Conflict(f"{key!r} was already used for a different request", key=key)
+        raise Conflict(
+            f"{key!r} was already used for a different request",
+            code="idempotency_conflict",
+            key=key,
+        )
     return json.loads(row["response"])
 
 

@@ -1,0 +1,379 @@
+"""Shop events per second through HTTP on loopback, beside the same events applied directly.
+
+    python bench/http_events.py                      # both sync modes, default sizes
+    python bench/http_events.py --stories 300 --rate 200 --paced-seconds 20
+
+For each SQLite `synchronous` mode (FULL, the default, and NORMAL), in one run:
+
+1. direct: the events applied one after another through `storage.events.apply_event` on a
+   database of its own (no HTTP at all);
+2. http, 1 connection: the same kind of events POSTed one after another to `loyaltybot run`
+   (a separate process) on 127.0.0.1, like-for-like with (1);
+3. http, N connections: the same, N keep-alive connections at once (what a shop with a few
+   workers does);
+   (1), (2) and (3) run in alternating rounds (default 3) and each figure is the median, so
+   other work on the machine weighs on all three about equally;
+4. paced: events sent at a fixed rate (default 200/s) whatever the answers do (open loop), the
+   latency of each measured from its scheduled send time, so a stall is not hidden
+   (no coordinated omission); p50/p90/p99/max reported.
+
+The load generator is this process; the server is a child process. The client is a minimal
+HTTP/1.1 keep-alive client on asyncio streams, so that on a small machine the numbers are
+the server's, not an HTTP library's. Results are printed and written as JSON to bench/out/.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from loyalty.loader import load_program  # noqa: E402
+from storage.events import apply_event  # noqa: E402
+from storage.store import Store  # noqa: E402
+
+KEY = "bench-key"
+Event = dict[str, Any]
+
+
+def stories(count: int, orders: int, tag: str) -> list[list[Event]]:
+    """Independent member stories: sign-up, then orders placed, paid, delivered, reviewed.
+
+    Events of one story must be sent in order; different stories may interleave freely.
+    """
+    at = (datetime.now(UTC) - timedelta(minutes=30)).isoformat()
+    out = []
+    for s in range(count):
+        member = f"{tag}-m{s}"
+        story = [_event(f"{tag}-{s}-0", "member.upserted", at, member_id=member, language="en")]
+        for o in range(orders):
+            order = f"{tag}-o{s}-{o}"
+            story += [
+                _event(
+                    f"{tag}-{s}-{o}-p",
+                    "order.placed",
+                    at,
+                    order_id=order,
+                    member_id=member,
+                    amount_cents=1_000 + 137 * (s + o) % 50_000,
+                ),
+                _event(f"{tag}-{s}-{o}-y", "order.paid", at, order_id=order),
+                _event(f"{tag}-{s}-{o}-d", "order.delivered", at, order_id=order),
+            ]
+            if o % 2 == 0:
+                story.append(_event(f"{tag}-{s}-{o}-r", "review.submitted", at, order_id=order))
+        out.append(story)
+    return out
+
+
+def _event(event_id: str, type_: str, at: str, **data: Any) -> Event:
+    return {"id": event_id, "type": type_, "occurred_at": at, "data": data}
+
+
+def flatten(all_stories: list[list[Event]]) -> Iterator[Event]:
+    """Interleave stories round-robin, each story in its own order."""
+    longest = max(len(s) for s in all_stories)
+    for i in range(longest):
+        for story in all_stories:
+            if i < len(story):
+                yield story[i]
+
+
+# --- the direct path ------------------------------------------------------------------------
+
+
+async def direct(store: Store, events: list[Event]) -> float:
+    """Apply events one after another through the store operation; return events/s."""
+    start = time.perf_counter()
+    for body in events:
+        answer = await apply_event(store, body)
+        assert answer["status"] == "processed", answer
+    return len(events) / (time.perf_counter() - start)
+
+
+# --- the server -----------------------------------------------------------------------------
+
+
+@dataclass
+class Server:
+    process: subprocess.Popen[bytes]
+    port: int
+    log: Path
+
+    def stop(self) -> int:
+        self.process.terminate()
+        return self.process.wait(timeout=30)
+
+
+def start_server(workdir: Path, synchronous: str) -> Server:
+    """Start `loyaltybot run` on a free port with a fresh database; wait until it listens."""
+    config = workdir / "config.toml"
+    config.write_text(
+        f'[storage]\npath = "{workdir / "loyalty.db"}"\nsynchronous = "{synchronous}"\n'
+        '[telegram]\nbot_username = "bench_bot"\n[server]\nport = 0\n'
+        '[program]\npreset = "marketplace"\n'
+    )
+    env = {**os.environ, "SHOP_API_KEY": KEY}
+    command = [sys.executable, "-m", "bot"]
+    subprocess.run([*command, "db", "migrate", "-c", str(config)], cwd=ROOT, env=env,
+                   check=True, capture_output=True)  # fmt: skip
+    log = workdir / "server.log"
+    with log.open("wb") as sink:  # the server logs a line per request: never to a pipe
+        process = subprocess.Popen([*command, "run", "-c", str(config)], cwd=ROOT, env=env,
+                                   stdout=subprocess.DEVNULL, stderr=sink)  # fmt: skip
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        for line in log.read_text().splitlines():
+            if "msg=listening" in line:
+                return Server(process, int(line.split(" port=")[1].split()[0]), log)
+        if process.poll() is not None:
+            raise RuntimeError(f"the server ended:\n{log.read_text()}")
+        time.sleep(0.05)  # polling a log file for the start line; not part of any measurement
+    process.kill()
+    process.wait()
+    raise RuntimeError(f"the server did not start:\n{log.read_text()}")
+
+
+# --- a minimal keep-alive HTTP/1.1 client ------------------------------------------------------
+
+
+class Connection:
+    """One keep-alive connection; one request at a time."""
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.reader, self.writer = reader, writer
+
+    @classmethod
+    async def open(cls, port: int) -> Connection:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        return cls(reader, writer)
+
+    async def post(self, path: str, body: Event) -> tuple[int, bytes]:
+        payload = json.dumps(body, separators=(",", ":")).encode()
+        self.writer.write(
+            f"POST {path} HTTP/1.1\r\nHost: bench\r\nAuthorization: Bearer {KEY}\r\n"
+            f"Content-Type: application/json\r\nContent-Length: {len(payload)}\r\n\r\n".encode()
+            + payload
+        )
+        head = await self.reader.readuntil(b"\r\n\r\n")
+        status = int(head[9:12])
+        length = 0
+        for line in head.split(b"\r\n"):
+            if line[:15].lower() == b"content-length:":
+                length = int(line[15:])
+        return status, await self.reader.readexactly(length)
+
+    def close(self) -> None:
+        self.writer.close()
+
+
+async def send_checked(conn: Connection, body: Event) -> None:
+    status, answer = await conn.post("/api/v1/events", body)
+    if status != 200 or b'"processed"' not in answer:
+        raise RuntimeError(f"{body['id']}: {status} {answer[:300]!r}")
+
+
+async def http_closed_loop(port: int, all_stories: list[list[Event]], connections: int) -> float:
+    """Send every story through `connections` connections as fast as answers come; events/s."""
+    queue: asyncio.Queue[list[Event]] = asyncio.Queue()
+    for story in all_stories:
+        queue.put_nowait(story)
+    total = sum(len(s) for s in all_stories)
+
+    async def worker() -> None:
+        conn = await Connection.open(port)
+        try:
+            while not queue.empty():
+                for body in queue.get_nowait():
+                    await send_checked(conn, body)
+        finally:
+            conn.close()
+
+    start = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(connections)))
+    return total / (time.perf_counter() - start)
+
+
+async def http_paced(
+    port: int, paced_stories: list[list[Event]], count: int, rate: float, pool: int
+) -> dict[str, Any]:
+    """Send `count` events at `rate` per second (open loop); latency from each scheduled time.
+
+    Stories are interleaved round-robin, so two events of one story are far apart in the
+    schedule; should an answer be so late that the next event of its story is due, that event
+    waits for it (the shop would too) and its own latency, still counted from its scheduled
+    time, shows the wait.
+    """
+    free: asyncio.Queue[Connection] = asyncio.Queue()
+    for _ in range(pool):
+        free.put_nowait(await Connection.open(port))
+    latencies: list[float] = []
+    schedule: list[tuple[Event, asyncio.Future[None] | None, asyncio.Future[None]]] = []
+    loop = asyncio.get_running_loop()
+    previous: dict[int, asyncio.Future[None]] = {}
+    longest = max(len(s) for s in paced_stories)
+    for i in range(longest):
+        for n, story in enumerate(paced_stories):
+            if i < len(story) and len(schedule) < count:
+                done = loop.create_future()
+                schedule.append((story[i], previous.get(n), done))
+                previous[n] = done
+    start = time.perf_counter() + 0.1
+
+    async def one(
+        i: int, body: Event, after: asyncio.Future[None] | None, done: asyncio.Future[None]
+    ) -> None:
+        due = start + i / rate
+        await asyncio.sleep(max(0.0, due - time.perf_counter()))  # the schedule, not a wait
+        if after is not None:
+            await after
+        conn = await free.get()
+        try:
+            await send_checked(conn, body)
+        finally:
+            free.put_nowait(conn)
+            done.set_result(None)
+        latencies.append(time.perf_counter() - due)
+
+    await asyncio.gather(*(one(i, *entry) for i, entry in enumerate(schedule)))
+    took = time.perf_counter() - start
+    while not free.empty():
+        free.get_nowait().close()
+    ordered = sorted(latencies)
+    return {
+        "rate_target": rate,
+        "rate_achieved": round(len(schedule) / took, 1),
+        "events": len(schedule),
+        "p50_ms": round(statistics.median(ordered) * 1000, 2),
+        "p90_ms": round(ordered[int(len(ordered) * 0.90) - 1] * 1000, 2),
+        "p99_ms": round(ordered[int(len(ordered) * 0.99) - 1] * 1000, 2),
+        "max_ms": round(ordered[-1] * 1000, 2),
+    }
+
+
+# --- the run --------------------------------------------------------------------------------
+
+
+@dataclass
+class Result:
+    synchronous: str
+    events: int
+    rounds: dict[str, list[float]]
+    direct_per_s: float
+    http_1_per_s: float
+    http_n_per_s: float
+    connections: int
+    ratio_1: float
+    ratio_n: float
+    paced: dict[str, Any]
+
+
+async def run_mode(args: argparse.Namespace, synchronous: str, workdir: Path) -> Result:
+    """Measure one sync mode: rounds of direct / HTTP x1 / HTTP xN, then the paced run.
+
+    The rounds alternate the three paths, so that other work on the machine weighs on each
+    about equally; each figure is the median of its rounds.
+    """
+    program = load_program({"preset": "marketplace"})
+    store = await Store.open(workdir / "direct.db", program, synchronous=synchronous)  # type: ignore[arg-type]
+    (workdir / "server").mkdir()
+    server = start_server(workdir / "server", synchronous)
+    rates: dict[str, list[float]] = {"direct": [], "http_1": [], "http_n": []}
+    try:
+        for r in range(args.rounds):
+            tag = f"{synchronous}-{r}"
+            chunk = list(flatten(stories(args.stories, args.orders, f"{tag}-direct")))
+            rates["direct"].append(await direct(store, chunk))
+            seq = stories(args.stories, args.orders, f"{tag}-seq")
+            rates["http_1"].append(await http_closed_loop(server.port, seq, 1))
+            par = stories(args.stories, args.orders, f"{tag}-par")
+            rates["http_n"].append(await http_closed_loop(server.port, par, args.connections))
+        paced_count = int(args.rate * args.paced_seconds)
+        # Enough stories that two events of one story are >= 1.5 s apart in the schedule.
+        spread = max(int(args.rate * 1.5), paced_count // 8)
+        paced_stories = stories(spread, args.orders, f"{synchronous}-paced")
+        paced = await http_paced(
+            server.port, paced_stories, paced_count, args.rate, args.connections
+        )
+    finally:
+        code = server.stop()
+        await store.close()
+    if code != 0:
+        raise RuntimeError(f"the server exited with {code}")
+    direct_rate, http_1, http_n = (statistics.median(rates[k]) for k in rates)
+    return Result(
+        synchronous=synchronous,
+        events=len(chunk),
+        rounds={k: [round(x, 1) for x in v] for k, v in rates.items()},
+        direct_per_s=round(direct_rate, 1),
+        http_1_per_s=round(http_1, 1),
+        http_n_per_s=round(http_n, 1),
+        connections=args.connections,
+        ratio_1=round(direct_rate / http_1, 2),
+        ratio_n=round(direct_rate / http_n, 2),
+        paced=paced,
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--stories", type=int, default=100, help="members per measured chunk")
+    parser.add_argument("--rounds", type=int, default=3, help="chunks per path (median taken)")
+    parser.add_argument("--orders", type=int, default=4, help="orders per member")
+    parser.add_argument("--connections", type=int, default=8, help="concurrent connections")
+    parser.add_argument("--rate", type=float, default=200.0, help="paced run: events per second")
+    parser.add_argument("--paced-seconds", type=float, default=10.0)
+    parser.add_argument("--sync", nargs="+", default=["FULL", "NORMAL"])
+    args = parser.parse_args()
+    results = []
+    # Other work on the machine skews every figure: say how busy it was.
+    print(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())}", flush=True)
+    for mode in args.sync:
+        with tempfile.TemporaryDirectory(prefix="bench-http-") as tmp:
+            result = asyncio.run(run_mode(args, mode, Path(tmp)))
+        results.append(result)
+        p = result.paced
+        print(
+            f"synchronous={mode}: {result.events} events per chunk, median of {args.rounds}\n"
+            f"  direct (apply_event)      {result.direct_per_s:8.1f} events/s\n"
+            f"  HTTP, 1 connection        {result.http_1_per_s:8.1f} events/s"
+            f"   direct/HTTP = {result.ratio_1}\n"
+            f"  HTTP, {result.connections} connections       {result.http_n_per_s:8.1f} events/s"
+            f"   direct/HTTP = {result.ratio_n}\n"
+            f"  (rounds: {result.rounds})\n"
+            f"  paced {p['rate_target']:.0f}/s ({p['events']} events, achieved "
+            f"{p['rate_achieved']}/s): p50 {p['p50_ms']} ms, p90 {p['p90_ms']} ms, "
+            f"p99 {p['p99_ms']} ms, "
+            f"max {p['max_ms']} ms",
+            flush=True,
+        )
+    load = os.getloadavg()
+    print(f"load average after: {' '.join(f'{x:.2f}' for x in load)}", flush=True)
+    out = ROOT / "bench" / "out"
+    out.mkdir(parents=True, exist_ok=True)
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    report = {
+        "args": vars(args),
+        "cpus": os.cpu_count(),
+        "load_after": load,
+        "results": [asdict(r) for r in results],
+    }
+    (out / f"http_events-{stamp}.json").write_text(json.dumps(report, indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,113 @@
+"""The shop API as a Starlette app: routes, middleware and error rendering, built per store."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from prometheus_client import CollectorRegistry
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.routing import Match, Route
+from starlette.types import Scope
+
+from bot.api.context import ApiContext, TelegramWebhook
+from bot.api.errors import (
+    ApiError,
+    on_api_error,
+    on_http_exception,
+    on_operation_error,
+    on_unexpected,
+)
+from bot.api.limits import DEFAULT_READ_TIMEOUT, BearerAuth, RequestLimits
+from bot.api.metrics import ApiMetrics, Observe
+from bot.api.routes import checkout, coupons, events, members, system
+from bot.config import Config
+from storage.errors import OperationError
+from storage.store import Store
+
+ROUTES = [
+    Route("/api/v1/events", events.post_event, methods=["POST"]),
+    Route("/api/v1/members/{member_id}", members.get_member, methods=["GET"]),
+    Route("/api/v1/members/{member_id}/link-token", members.post_link_token, methods=["POST"]),
+    Route("/api/v1/checkout/quote", checkout.post_quote, methods=["POST"]),
+    Route("/api/v1/checkout/holds", checkout.post_hold, methods=["POST"]),
+    Route("/api/v1/checkout/holds/{hold_id}/capture", checkout.post_capture, methods=["POST"]),
+    Route("/api/v1/checkout/holds/{hold_id}/release", checkout.post_release, methods=["POST"]),
+    Route("/api/v1/coupons/{code}", coupons.get_coupon, methods=["GET"]),
+    Route("/api/v1/coupons/{code}/redeem", coupons.post_redeem, methods=["POST"]),
+    Route("/api/v1/openapi.json", system.get_openapi, methods=["GET"]),
+    Route("/healthz", system.get_health, methods=["GET"]),
+    Route("/metrics", system.get_metrics, methods=["GET"]),
+    Route("/telegram/webhook", system.post_telegram_webhook, methods=["POST"]),
+]
+_TEMPLATES = {route.endpoint: route.path for route in ROUTES}
+
+
+def route_template(scope: Scope) -> str | None:
+    """Return the template of the route `scope` was for (None when no route fits its path).
+
+    Requests answered before routing (401, 413, 408) are matched here, so that they are
+    counted under their route too.
+    """
+    template = _TEMPLATES.get(scope.get("endpoint"))  # type: ignore[arg-type]
+    if template is None:
+        for route in ROUTES:
+            match, _ = route.matches(scope)
+            if match is not Match.NONE:
+                return route.path
+    return template
+
+
+def build_api(
+    config: Config,
+    store: Store,
+    *,
+    api_key: str,
+    bot_username: str,
+    telegram_webhook: TelegramWebhook | None = None,
+    webhook_secret: str | None = None,
+    metrics_registry: CollectorRegistry | None = None,
+    read_timeout: float = DEFAULT_READ_TIMEOUT,
+) -> Starlette:
+    """Return the shop API for `store`: every endpoint of INTERFACES.md section 3.
+
+    `api_key` is the shop's bearer key. `bot_username` makes link-token URLs (empty: link
+    tokens answer 503). `telegram_webhook`, an `async (update: dict) -> None`, takes Telegram
+    updates at POST /telegram/webhook, checked against `webhook_secret` (without it the route
+    answers 404). Metrics go to `metrics_registry` (default: a fresh registry of this app).
+    """
+    if telegram_webhook is not None and not webhook_secret:
+        raise ValueError("a Telegram webhook needs a secret token")
+    metrics = ApiMetrics(metrics_registry)
+    context = ApiContext(
+        store=store,
+        api_key=api_key,
+        bot_username=bot_username,
+        link_ttl=timedelta(minutes=config.server.link_token_minutes),
+        metrics=metrics,
+        telegram_webhook=telegram_webhook,
+        webhook_secret=webhook_secret,
+    )
+    # Outermost first: every answer (401, 413, 408 included) is counted and logged once.
+    middleware = [
+        Middleware(Observe, metrics=metrics, route_of=route_template),
+        Middleware(BearerAuth, api_key=api_key),
+        Middleware(
+            RequestLimits, max_body_bytes=config.server.max_body_bytes, body_timeout=read_timeout
+        ),
+    ]
+    app = Starlette(
+        routes=ROUTES,
+        middleware=middleware,
+        exception_handlers={
+            ApiError: on_api_error,
+            OperationError: on_operation_error,
+            HTTPException: on_http_exception,
+            Exception: on_unexpected,
+        },
+    )
+    # An API answers the URL it was given: no 307 to the path without a trailing slash.
+    app.router.redirect_slashes = False
+    app.state.api = context
+    return app

@@ -1,0 +1,68 @@
+"""Health, metrics, the OpenAPI document and the Telegram webhook."""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import json
+import logging
+from collections.abc import Mapping
+from functools import cache
+
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from bot.api.body import read_json
+from bot.api.context import api
+from bot.api.errors import ApiError
+from bot.api.openapi import document
+
+log = logging.getLogger("bot.api")
+HEALTH_TIMEOUT = 2.0
+
+
+async def get_health(request: Request) -> Response:
+    """Answer 200 when the database answers a query, 503 otherwise."""
+    ctx = api(request)
+    try:
+        async with asyncio.timeout(HEALTH_TIMEOUT):
+            await ctx.store.db.read_one("SELECT 1")
+    except Exception as exc:  # any failure to answer is "unhealthy", whatever its kind
+        log.warning("health check failed", exc_info=exc)
+        raise ApiError(503, "the database does not answer", code="unavailable") from None
+    return JSONResponse({"status": "ok"})
+
+
+async def get_metrics(request: Request) -> Response:
+    """Return the metrics in the Prometheus text format."""
+    registry = api(request).metrics.registry
+    return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+
+
+@cache
+def _openapi_json() -> bytes:
+    return json.dumps(document(), ensure_ascii=False, separators=(",", ":")).encode()
+
+
+async def get_openapi(request: Request) -> Response:
+    """Return this API's OpenAPI 3.1 document."""
+    return Response(_openapi_json(), media_type="application/json")
+
+
+async def post_telegram_webhook(request: Request) -> Response:
+    """Pass a Telegram update to the bot; 403 without the right secret token header.
+
+    404 while the service runs without a webhook (polling mode, or no bot at all).
+    """
+    ctx = api(request)
+    if ctx.telegram_webhook is None or not ctx.webhook_secret:
+        raise ApiError(404, "this service does not take Telegram updates by webhook")
+    given = request.headers.get("x-telegram-bot-api-secret-token", "").encode()
+    if not hmac.compare_digest(given, ctx.webhook_secret.encode()):
+        raise ApiError(403, "wrong or missing X-Telegram-Bot-Api-Secret-Token", code="forbidden")
+    update = await read_json(request)
+    if not isinstance(update, Mapping):
+        raise ApiError(422, "a Telegram update is a JSON object", code="invalid")
+    await ctx.telegram_webhook(dict(update))
+    return Response(status_code=200)

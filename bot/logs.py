@@ -1,0 +1,63 @@
+"""Structured logs: one `key=value` line per record, easy to grep and to ship.
+
+Call sites pass their fields with `extra=kv(...)`; records from libraries (uvicorn, PTB) keep
+their text as `msg="..."`. Never pass personal data (names, e-mails, message text): ids only.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import sys
+import time
+from typing import Any
+
+FIELDS = "kv"
+# Values made only of these characters are written bare; anything else is quoted.
+_NEEDS_QUOTES = re.compile(r"[^A-Za-z0-9\-_./:{}<>@+,]")
+
+
+def kv(**fields: Any) -> dict[str, Any]:
+    """Return `extra` for a log call that adds `fields` to the line."""
+    return {FIELDS: fields}
+
+
+def quote(value: object) -> str:
+    """Render a value so that a line splits back into its fields: quoted when it must be."""
+    text = "" if value is None else str(value)
+    if text and not _NEEDS_QUOTES.search(text):
+        return text
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
+
+
+class KeyValueFormatter(logging.Formatter):
+    """Format records as `ts=... level=... logger=... msg=... key=value...` on one line."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        """Return the record as one line."""
+        seconds = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
+        parts = [
+            f"ts={seconds}.{int(record.msecs):03d}Z",
+            f"level={record.levelname}",
+            f"logger={record.name}",
+            f"msg={quote(record.getMessage())}",
+        ]
+        fields = getattr(record, FIELDS, None) or {}
+        parts.extend(f"{key}={quote(value)}" for key, value in fields.items())
+        if record.exc_info:
+            parts.append(f"exc={quote(self.formatException(record.exc_info))}")
+        return " ".join(parts)
+
+
+def setup_logging(level: int = logging.INFO) -> None:
+    """Send every log record to stderr as key=value lines (once per process)."""
+    root = logging.getLogger()
+    if any(getattr(h, "_loyaltybot", False) for h in root.handlers):
+        return
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(KeyValueFormatter())
+    handler._loyaltybot = True  # type: ignore[attr-defined]
+    root.addHandler(handler)
+    root.setLevel(level)
+    # httpx logs every outgoing request URL at INFO, and Bot API URLs contain the token.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
