@@ -2,8 +2,8 @@
 
 Each part is an async context manager, entered in order and left in reverse, so a part
 starts only on top of what it needs and stops before it: the store opens first and closes
-last; the HTTP server stops taking requests before the store closes. The Telegram bot and the
-scheduler join as two more components between the store and the server.
+last; the bot (with its scheduler) starts before the HTTP server takes requests (a webhook
+update needs a running bot) and stops after the server stopped taking them.
 """
 
 from __future__ import annotations
@@ -11,16 +11,20 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
 import signal
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from typing import Any
+
+from telegram import Update
+from telegram.ext import Application
 
 from bot.api import build_api
 from bot.api.server import Listening, http_server
-from bot.cli_commands import bot_username, open_store
+from bot.application import build_application, start_up
+from bot.cli_commands import open_store
 from bot.config import Config, secret
 from bot.logs import kv, setup_logging
-from storage.errors import OperationError
+from storage.store import Store
 
 log = logging.getLogger("bot.service")
 
@@ -63,24 +67,42 @@ class Stopper:
                 loop.remove_signal_handler(signum)
 
 
-async def resolve_bot_username(config: Config) -> str:
-    """Return the bot's username for deep links: configured, else getMe with the token.
+@contextlib.asynccontextmanager
+async def running_bot(
+    config: Config, store: Store, token: str
+) -> AsyncIterator[tuple[Application, Callable[[dict[str, Any]], Awaitable[None]] | None]]:  # type: ignore[type-arg]
+    """Run the Telegram bot (polling, or webhook updates pushed by the API server) and its jobs.
 
-    Empty when neither works: the API still serves, and link tokens answer 503 saying why.
+    Yields the application and, in webhook mode, the callable the API server hands updates to.
     """
-    if config.telegram.bot_username:
-        return config.telegram.bot_username
-    if not os.environ.get(config.telegram.token_env):
-        log.warning(
-            "bot username unknown; link tokens answer 503",
-            extra=kv(fix="set telegram.bot_username or the bot token"),
-        )
-        return ""
-    try:
-        return await bot_username(config)
-    except OperationError as exc:
-        log.warning("bot username unknown; link tokens answer 503", extra=kv(reason=exc.message))
-        return ""
+    app = build_application(config, store, token=token)
+    webhook = config.telegram.mode == "webhook"
+    async with app:  # initialize() ... shutdown()
+        await start_up(app)
+        if webhook:
+            secret_token = secret(config.telegram.webhook_secret_env, "telegram.webhook_secret_env")
+            await app.bot.set_webhook(
+                config.telegram.webhook_url,
+                secret_token=secret_token,
+                allowed_updates=Update.ALL_TYPES,
+            )
+        else:
+            await app.bot.delete_webhook()
+            assert app.updater is not None
+            await app.updater.start_polling(allowed_updates=Update.ALL_TYPES)
+        await app.start()  # processes the update queue and starts the JobQueue
+        log.info("bot running", extra=kv(mode=config.telegram.mode, username=app.bot.username))
+
+        async def push(update: dict[str, Any]) -> None:
+            await app.update_queue.put(Update.de_json(update, app.bot))
+
+        try:
+            yield app, (push if webhook else None)
+        finally:
+            if app.updater is not None and app.updater.running:
+                await app.updater.stop()
+            await app.stop()
+            log.info("bot stopped")
 
 
 async def serve(
@@ -95,19 +117,27 @@ async def serve(
     """
     setup_logging()
     api_key = secret(config.server.api_key_env, "server.api_key_env")
+    token = secret(config.telegram.token_env, "telegram.token_env")
+    webhook_secret = (
+        secret(config.telegram.webhook_secret_env, "telegram.webhook_secret_env")
+        if config.telegram.mode == "webhook"
+        else None
+    )
     stopper = Stopper(stop)
     with stopper.signals():
         async with contextlib.AsyncExitStack() as parts:
             store = await parts.enter_async_context(open_store(config))
-            app = build_api(
+            app, push = await parts.enter_async_context(running_bot(config, store, token))
+            api = build_api(
                 config,
                 store,
                 api_key=api_key,
-                bot_username=await resolve_bot_username(config),
+                bot_username=config.telegram.bot_username or app.bot.username,
+                telegram_webhook=push,
+                webhook_secret=webhook_secret,
             )
-            # The Telegram bot and the scheduler start here, before the server takes requests.
             listening = await parts.enter_async_context(
-                http_server(app, config.server.host, config.server.port)
+                http_server(api, config.server.host, config.server.port)
             )
             stopper.on_force.append(listening.stop_now)
             log.info("listening", extra=kv(host=listening.host, port=listening.port,

@@ -392,7 +392,9 @@ async def serve_asgi(
     Port 0 picks a free port. The socket is bound before uvicorn starts, so the address is
     known at once; the body runs after uvicorn reports it is serving.
     """
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    # IPPROTO_TCP explicitly: asyncio turns Nagle off only for sockets it knows are TCP,
+    # otherwise every keep-alive request waits ~40 ms for a delayed ACK.
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((host, port))
     sock.listen(128)
