@@ -5,10 +5,11 @@ from __future__ import annotations
 import logging
 
 from telegram.constants import ParseMode
-from telegram.ext import AIORateLimiter, Application, BaseRateLimiter, ContextTypes, Defaults
+from telegram.ext import Application, BaseRateLimiter, ContextTypes, Defaults
 from telegram.request import BaseRequest
 
 from bot.config import Config, secret
+from bot.ratelimit import FairRateLimiter
 from handlers.catalogue import Catalogue
 from handlers.context import SERVICES_KEY, BotContext
 from handlers.registry import register, set_commands
@@ -28,6 +29,7 @@ def build_services(config: Config, store: Store, texts: Catalogue | None = None)
         shop=ShopLinks(name=shop.name, account_url=shop.account_url, signup_url=shop.signup_url),
         default_language=config.bot.default_language,
         bot_username=config.telegram.bot_username,
+        reminders=config.reminders.policy(),
     )
 
 
@@ -52,7 +54,9 @@ def build_application(
     if request is not None:
         builder = builder.request(request).get_updates_request(get_updates_request or request)
     if rate_limiter is DEFAULT:
-        rate_limiter = AIORateLimiter(overall_max_rate=config.reminders.rate_per_second)
+        # Telegram's own windows for everything; the fan-out paced at the configured rate and
+        # always behind members' answers (see bot/ratelimit.py for why not AIORateLimiter).
+        rate_limiter = FairRateLimiter(bulk_per_second=config.reminders.rate_per_second)
     if rate_limiter is not None:
         builder = builder.rate_limiter(rate_limiter)  # type: ignore[arg-type]
     app = builder.build()

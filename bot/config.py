@@ -11,6 +11,7 @@ from typing import Any
 
 from loyalty.loader import Problem, ProgramInvalid, TableReader, load_program
 from loyalty.program import Program
+from loyalty.reminders import ReminderPolicy, minutes
 
 DEFAULT_PATH = Path("config.toml")
 EXAMPLE_PATH = Path("config.example.toml")
@@ -99,6 +100,17 @@ class RemindersConfig:
     quiet_end: time = time(8, 0)
     rate_per_second: int = 30
     interval_seconds: int = 60
+
+    def policy(self) -> ReminderPolicy:
+        """Return the defaults the planner, the sender and /settings share."""
+        return ReminderPolicy(
+            enabled=self.enabled,
+            default_hour=self.daily_hour,
+            expiry_days=self.expiry_days,
+            burn_days=self.burn_days,
+            quiet_start=minutes(self.quiet_start),
+            quiet_end=minutes(self.quiet_end),
+        )
 
 
 @dataclass(frozen=True)

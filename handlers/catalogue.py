@@ -30,6 +30,14 @@ class Html(str):
     __slots__ = ()
 
 
+def choose_language(chosen: str | None, telegram: str | None, default: str) -> str:
+    """Return the user's chosen language, else Telegram's if supported, else the default."""
+    if chosen is not None and chosen in LANGUAGES:
+        return chosen
+    code = (telegram or "")[:2].lower()
+    return code if code in LANGUAGES else default
+
+
 def escape(value: object) -> Html:
     """Return `value` as safe HTML: `Html` unchanged, anything else escaped."""
     return value if isinstance(value, Html) else Html(html.escape(str(value), quote=False))

@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from handlers.catalogue import Catalogue
+from loyalty.reminders import ReminderPolicy
 from storage.store import Store
 
 
@@ -33,6 +34,7 @@ class Services:
     shop: ShopLinks
     default_language: str = "en"
     bot_username: str = ""
+    reminders: ReminderPolicy = field(default_factory=ReminderPolicy)
     extras: dict[str, object] = field(default_factory=dict)
 
     def invite_link(self, code: str) -> str:

@@ -1,0 +1,202 @@
+"""Outgoing rate limits with priority: members' answers go before a reminder fan-out.
+
+Why not `AIORateLimiter`: it is a leaky bucket (a burst of `max_rate`, then `max_rate` a
+second), so at saturation it lets through up to twice the limit in some one-second window,
+which Telegram (and the emulator) answer with 429; and it serves requests first come, first
+served, so a fan-out that keeps the limiter busy makes every member's answer wait in line.
+PTB's docs call it a "minimal effort reference implementation" and invite a subclass.
+
+This limiter keeps Telegram's own model: sliding one-second windows (30 messages overall,
+1000 with `allow_paid_broadcast`, 20 a minute per group). A request counts from when it is
+sent until one window after its answer came back, so Telegram, which stamps it in between,
+never sees more than the limit in any window. Requests marked `BULK` (the outbox sender's)
+are also paced evenly at the configured rate and yield a slot to any interactive request
+waiting for the same window: a member's answer waits at most for the next free slot, never
+behind the fan-out's queue.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import math
+import time
+from collections import deque
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+from telegram.constants import FloodLimit
+from telegram.error import RetryAfter
+from telegram.ext import BaseRateLimiter
+
+log = logging.getLogger("loyaltybot.ratelimit")
+BULK = "bulk"  # rate_limit_args value marking a fan-out message
+FREE_PER_SECOND = FloodLimit.MESSAGES_PER_SECOND  # 30
+PAID_PER_SECOND = FloodLimit.PAID_MESSAGES_PER_SECOND  # 1000
+JSONResult = bool | dict[str, Any] | list[dict[str, Any]]
+
+
+def retry_seconds(exc: RetryAfter) -> float:
+    """Return how long Telegram asked to wait, in seconds."""
+    # `retry_after` as an int is deprecated in PTB 22.2 and warns; the timedelta behind it is
+    # what AIORateLimiter reads too.
+    wait = getattr(exc, "_retry_after", None)
+    if wait is None:
+        wait = exc.retry_after
+    return float(wait) if isinstance(wait, (int, float)) else wait.total_seconds()
+
+
+class SlidingWindow:
+    """At most `capacity` requests in any `period` seconds, counting requests in flight."""
+
+    def __init__(self, capacity: int, period: float) -> None:
+        self.capacity = capacity
+        self.period = period
+        self.stamps: deque[float] = deque()  # when answered requests came back, oldest first
+        self.in_flight = 0
+        self.waiting = 0  # interactive requests waiting for this window
+
+    def delay(self, now: float) -> float:
+        """Return seconds until one more request fits (inf: until one in flight returns)."""
+        if self.capacity <= 0:
+            return 0.0
+        stamps = self.stamps
+        while stamps and stamps[0] <= now - self.period:
+            stamps.popleft()
+        used = len(stamps) + self.in_flight
+        if used < self.capacity:
+            return 0.0
+        # The (used - capacity + 1) oldest stamps must leave before one more fits.
+        index = used - self.capacity
+        if index < len(stamps):
+            return max(0.0, stamps[index] + self.period - now)
+        return math.inf
+
+    def start(self) -> None:
+        """Count one request as sent."""
+        self.in_flight += 1
+
+    def finish(self, now: float) -> None:
+        """Count a sent request as answered at `now`."""
+        self.in_flight -= 1
+        self.stamps.append(now)
+
+
+class FairRateLimiter(BaseRateLimiter[str]):
+    """Telegram's flood limits as sliding windows; interactive requests before `BULK` ones."""
+
+    def __init__(
+        self,
+        *,
+        bulk_per_second: float = FREE_PER_SECOND,
+        overall_per_second: int = FREE_PER_SECOND,
+        paid_per_second: int = PAID_PER_SECOND,
+        group_per_minute: int = FloodLimit.MESSAGES_PER_MINUTE_PER_GROUP,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.bulk_interval = 1.0 / bulk_per_second if bulk_per_second > 0 else 0.0
+        self._clock = clock
+        self._free = SlidingWindow(overall_per_second, 1.0)
+        self._paid = SlidingWindow(paid_per_second, 1.0)
+        self._group_per_minute = group_per_minute
+        self._groups: dict[int | str, SlidingWindow] = {}
+        self._next_bulk = 0.0
+        self._bulk_blocked_until = 0.0
+        self._changed = asyncio.Event()
+
+    async def initialize(self) -> None:
+        """Nothing to set up."""
+
+    async def shutdown(self) -> None:
+        """Nothing to close."""
+
+    def bulk_blocked_for(self) -> float:
+        """Return how many seconds Telegram asked the fan-out to wait (0 when it may go on)."""
+        return max(0.0, self._bulk_blocked_until - self._clock())
+
+    def _windows(self, chat_id: object, paid: bool) -> list[SlidingWindow]:
+        if paid:
+            return [self._paid]
+        windows = [self._free]
+        with contextlib.suppress(TypeError, ValueError):
+            chat_id = int(chat_id)  # type: ignore[call-overload]
+        if isinstance(chat_id, str) or (isinstance(chat_id, int) and chat_id < 0):
+            group = self._groups.get(chat_id)
+            if group is None:
+                if len(self._groups) > 512:  # forget idle groups
+                    now = self._clock()
+                    for key, window in list(self._groups.items()):
+                        if not window.in_flight and window.delay(now) == 0 and not window.stamps:
+                            del self._groups[key]
+                group = self._groups[chat_id] = SlidingWindow(self._group_per_minute, 60.0)
+            windows.append(group)
+        return windows
+
+    async def process_request(
+        self,
+        callback: Callable[..., Coroutine[Any, Any, JSONResult]],
+        args: Any,
+        kwargs: dict[str, Any],
+        endpoint: str,
+        data: dict[str, Any],
+        rate_limit_args: str | None,
+    ) -> JSONResult:
+        """Wait for a slot in every window the request counts in, then send it."""
+        chat_id = data.get("chat_id")
+        if chat_id is None:  # getMe, answerCallbackQuery...: no flood limit applies
+            return await callback(*args, **kwargs)
+        windows = self._windows(chat_id, bool(data.get("allow_paid_broadcast")))
+        bulk = rate_limit_args == BULK
+        await self._acquire(windows, bulk)
+        try:
+            return await callback(*args, **kwargs)
+        except RetryAfter as exc:
+            seconds = retry_seconds(exc)
+            self._bulk_blocked_until = max(self._bulk_blocked_until, self._clock() + seconds)
+            log.warning("event=flood_wait endpoint=%s retry_after=%s", endpoint, seconds)
+            raise
+        finally:
+            now = self._clock()
+            for window in windows:
+                window.finish(now)
+            self._notify()
+
+    async def _acquire(self, windows: list[SlidingWindow], bulk: bool) -> None:
+        if not bulk:
+            for window in windows:
+                window.waiting += 1
+        try:
+            while True:
+                now = self._clock()
+                delay = max(window.delay(now) for window in windows)
+                if bulk:
+                    delay = max(delay, self._next_bulk - now, self._bulk_blocked_until - now)
+                    if any(window.waiting for window in windows):
+                        delay = math.inf  # a member's answer is waiting: it goes first
+                if delay <= 0:
+                    for window in windows:
+                        window.start()
+                    if bulk:
+                        # An absolute schedule: a late start does not push later ones back,
+                        # but a long pause does not turn into a burst either.
+                        slack = max(2 * self.bulk_interval, 0.05)
+                        self._next_bulk = max(self._next_bulk, now - slack) + self.bulk_interval
+                    return
+                await self._wait(delay)
+        finally:
+            if not bulk:
+                for window in windows:
+                    window.waiting -= 1
+                self._notify()
+
+    async def _wait(self, delay: float) -> None:
+        """Sleep until `delay` passes or something changes (a request returned or left)."""
+        changed = self._changed
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(None if math.isinf(delay) else delay):
+                await changed.wait()
+
+    def _notify(self) -> None:
+        self._changed.set()
+        self._changed = asyncio.Event()
