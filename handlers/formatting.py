@@ -37,3 +37,8 @@ def moment(value: datetime, zone: tzinfo, language: str) -> str:
     return format_datetime(
         value.astimezone(zone), format="d MMM y, HH:mm", tzinfo=zone, locale=locale_for(language)
     )
+
+
+def clock_time(minute_of_day: int) -> str:
+    """Format minutes after midnight as a 24-hour time, "07:30" (as `moment` shows times)."""
+    return f"{minute_of_day // 60:02d}:{minute_of_day % 60:02d}"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from telegram import BotCommand, Update
 from telegram.ext import Application, TypeHandler
 
-from handlers import coupons, fallback, me, start
+from handlers import coupons, fallback, me, settings, start
 from handlers.catalogue import LANGUAGES, Catalogue
 from handlers.errors import on_error
 from handlers.gate import load_profile
@@ -15,7 +15,7 @@ from handlers.gate import load_profile
 # the fallbacks are added last to it so they only see what no feature claimed.
 GATE_GROUP = -10
 FEATURE_GROUP = 0
-FEATURES = (start, me, coupons)
+FEATURES = (start, me, coupons, settings)
 COMMANDS = ("start", "me", "coupons", "daily", "history", "support", "settings", "help", "unlink")
 
 
