@@ -7,7 +7,7 @@ no zone of their own here, and "a day" is already a programme day everywhere els
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, tzinfo
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
 
 from loyalty.earning import coins_for_streak_day, next_streak
 from loyalty.program import Program
@@ -28,6 +28,7 @@ PLANNED_KINDS = ("daily_checkin", "coupon_expiry", "coupon_burn")
 MINUTES_PER_DAY = 24 * 60
 # After downtime, hours are planned at most this far back: older reminders are no use.
 MAX_CATCH_UP = timedelta(hours=24)
+HOUR = timedelta(hours=1)
 
 
 def category_of(kind: str) -> str:
@@ -74,12 +75,13 @@ def quiet_until(instant: datetime, zone: tzinfo, start: int, end: int) -> dateti
 
 
 def hour_start(instant: datetime, zone: tzinfo) -> datetime:
-    """Return the start of the local hour containing `instant`."""
-    return instant.astimezone(zone).replace(minute=0, second=0, microsecond=0)
+    """Return the start of the local hour containing `instant`, in UTC."""
+    local = instant.astimezone(zone)
+    return local.replace(minute=0, second=0, microsecond=0).astimezone(UTC)
 
 
 def hours_to_plan(last_planned: datetime | None, now: datetime, zone: tzinfo) -> list[datetime]:
-    """Return the local hour starts not planned yet, oldest first, at most a day back.
+    """Return the local hour starts (in UTC) not planned yet, oldest first, a day back at most.
 
     The first run ever plans only the current hour, so a new service does not send a day's
     worth of reminders at once.
@@ -87,13 +89,13 @@ def hours_to_plan(last_planned: datetime | None, now: datetime, zone: tzinfo) ->
     current = hour_start(now, zone)
     if last_planned is None:
         return [current]
-    # Adding whole hours in UTC walks local hour starts, across DST changes too.
-    step = max(last_planned + timedelta(hours=1), current - MAX_CATCH_UP)
-    step = hour_start(step, zone)
+    # Arithmetic in UTC: aware local datetimes add wall-clock time and would skip the repeated
+    # hour when DST ends.
+    step = hour_start(max(last_planned.astimezone(UTC) + HOUR, current - MAX_CATCH_UP), zone)
     hours = []
     while step <= current:
         hours.append(step)
-        step = hour_start(step + timedelta(hours=1), zone)
+        step = hour_start(step + HOUR, zone)
     return hours
 
 
