@@ -34,6 +34,7 @@ log = logging.getLogger("loyaltybot.ratelimit")
 BULK = "bulk"  # rate_limit_args value marking a fan-out message
 FREE_PER_SECOND = FloodLimit.MESSAGES_PER_SECOND  # 30
 PAID_PER_SECOND = FloodLimit.PAID_MESSAGES_PER_SECOND  # 1000
+BULK_RESERVE = 1  # slots of a window members share that the fan-out leaves to them
 JSONResult = bool | dict[str, Any] | list[dict[str, Any]]
 
 
@@ -57,18 +58,20 @@ class SlidingWindow:
         self.in_flight = 0
         self.waiting = 0  # interactive requests waiting for this window
 
-    def delay(self, now: float) -> float:
-        """Return seconds until one more request fits (inf: until one in flight returns)."""
+    def delay(self, now: float, *, reserve: int = 0) -> float:
+        """Return seconds until one more request fits (inf: until one in flight returns),
+        leaving `reserve` slots unused."""
         if self.capacity <= 0:
             return 0.0
         stamps = self.stamps
         while stamps and stamps[0] <= now - self.period:
             stamps.popleft()
+        capacity = max(1, self.capacity - reserve)
         used = len(stamps) + self.in_flight
-        if used < self.capacity:
+        if used < capacity:
             return 0.0
         # The (used - capacity + 1) oldest stamps must leave before one more fits.
-        index = used - self.capacity
+        index = used - capacity
         if index < len(stamps):
             return max(0.0, stamps[index] + self.period - now)
         return math.inf
@@ -104,6 +107,7 @@ class FairRateLimiter(BaseRateLimiter[str]):
         self._next_bulk = 0.0
         self._bulk_blocked_until = 0.0
         self._changed = asyncio.Event()
+        self._bulk_turn = asyncio.Lock()
 
     async def initialize(self) -> None:
         """Nothing to set up."""
@@ -163,32 +167,45 @@ class FairRateLimiter(BaseRateLimiter[str]):
             self._notify()
 
     async def _acquire(self, windows: list[SlidingWindow], bulk: bool) -> None:
-        if not bulk:
-            for window in windows:
-                window.waiting += 1
+        if bulk:
+            # One bulk request at a time watches the clock; the others queue in order on the
+            # lock instead of all waking on every answer (a fan-out keeps many in flight).
+            async with self._bulk_turn:
+                await self._slot(windows, bulk=True)
+            return
+        for window in windows:
+            window.waiting += 1
         try:
-            while True:
-                now = self._clock()
-                delay = max(window.delay(now) for window in windows)
-                if bulk:
-                    delay = max(delay, self._next_bulk - now, self._bulk_blocked_until - now)
-                    if any(window.waiting for window in windows):
-                        delay = math.inf  # a member's answer is waiting: it goes first
-                if delay <= 0:
-                    for window in windows:
-                        window.start()
-                    if bulk:
-                        # An absolute schedule: a late start does not push later ones back,
-                        # but a long pause does not turn into a burst either.
-                        slack = max(2 * self.bulk_interval, 0.05)
-                        self._next_bulk = max(self._next_bulk, now - slack) + self.bulk_interval
-                    return
-                await self._wait(delay)
+            await self._slot(windows, bulk=False)
         finally:
-            if not bulk:
+            for window in windows:
+                window.waiting -= 1
+            self._notify()
+
+    async def _slot(self, windows: list[SlidingWindow], *, bulk: bool) -> None:
+        """Wait until every window has room (and, for bulk, its turn), then take the slots."""
+        while True:
+            now = self._clock()
+            # The fan-out leaves one slot of a window members also use free, so an answer
+            # does not wait for a slot to free up (unless members themselves fill it).
+            delay = max(
+                window.delay(now, reserve=BULK_RESERVE if bulk and window is not self._paid else 0)
+                for window in windows
+            )
+            if bulk:
+                delay = max(delay, self._next_bulk - now, self._bulk_blocked_until - now)
+                if any(window.waiting for window in windows):
+                    delay = math.inf  # a member's answer is waiting: it goes first
+            if delay <= 0:
                 for window in windows:
-                    window.waiting -= 1
-                self._notify()
+                    window.start()
+                if bulk:
+                    # An absolute schedule: a late start does not push later ones back, but a
+                    # long pause does not turn into a burst either.
+                    slack = max(2 * self.bulk_interval, 0.01)
+                    self._next_bulk = max(self._next_bulk, now - slack) + self.bulk_interval
+                return
+            await self._wait(delay)
 
     async def _wait(self, delay: float) -> None:
         """Sleep until `delay` passes or something changes (a request returned or left)."""

@@ -42,16 +42,36 @@ def language_of(services: Services, notice: Notice) -> str:
     return choose_language(notice.language, notice.telegram_language, services.default_language)
 
 
-def render(services: Services, notice: Notice) -> tuple[Html, InlineKeyboardMarkup | None]:
+Rendered = tuple[Html, InlineKeyboardMarkup | None]
+
+
+def render(services: Services, notice: Notice) -> Rendered:
     """Return the text and buttons of a claimed notice."""
-    speaker = Speaker(services, language_of(services, notice))
     renderer = RENDERERS.get(notice.kind)
     if renderer is None:
         raise ValueError(f"no renderer for notice kind {notice.kind!r}")
-    return renderer(speaker, notice)
+    return renderer(Speaker(services, language_of(services, notice)), notice)
 
 
-Rendered = tuple[Html, InlineKeyboardMarkup | None]
+class Renderer:
+    """Renders notices for a fan-out: check-in reminders differ only by language and offer,
+    so each variant is rendered once (texts and keyboards are a third of a send's CPU)."""
+
+    def __init__(self, services: Services) -> None:
+        self.services = services
+        self._daily: dict[tuple[str, object], Rendered] = {}
+
+    def __call__(self, notice: Notice) -> Rendered:
+        """Return the text and buttons of a claimed notice."""
+        if notice.kind != "daily_checkin":
+            return render(self.services, notice)
+        key = (language_of(self.services, notice), notice.daily)
+        found = self._daily.get(key)
+        if found is None:
+            if len(self._daily) > 1_000:
+                self._daily.clear()
+            found = self._daily[key] = render(self.services, notice)
+        return found
 
 
 def _daily(s: Speaker, notice: Notice) -> Rendered:
