@@ -298,6 +298,38 @@ async def _plan_daily(
     return queued
 
 
+def _digest_sql(ranges: int, category: str) -> tuple[str, str]:
+    """Return the digest planner's statements: the members with coupons expiring in any of
+    `ranges` days (one partial-index range each), and the insert for a chunk of them."""
+    members = (
+        "SELECT DISTINCT member_id FROM ("
+        + " UNION ALL ".join(
+            f"SELECT member_id FROM coupons WHERE status = 'active' AND expires_at >= :a{i}"
+            f" AND expires_at < :b{i}"
+            for i in range(ranges)
+        )
+        + ")"
+    )
+    in_range = " OR ".join(
+        f"(c.expires_at >= :a{i} AND c.expires_at < :b{i})" for i in range(ranges)
+    )
+    insert = f"""
+        INSERT INTO outbox (member_id, kind, dedupe_key, payload, due_at, created_at, priority)
+        SELECT c.member_id, :kind, :kind || ':' || :day || ':' || c.member_id,
+            json_object('day', :day, 'codes', json_group_array(c.code)), :due, :now, :priority
+        FROM json_each(:members) j
+        JOIN coupons c ON c.member_id = j.value AND c.status = 'active'
+        JOIN telegram_links l ON l.member_id = c.member_id
+        JOIN telegram_users u ON u.telegram_user_id = l.telegram_user_id
+        WHERE c.burns = :burns AND ({in_range})
+            AND COALESCE(u.reminder_hour, :default_hour) = :hour
+            AND u.remind_{category} != 'off' AND u.reminders = 1 AND u.unreachable = 0
+        GROUP BY c.member_id
+        ON CONFLICT (dedupe_key) DO NOTHING
+    """
+    return members, insert
+
+
 async def _plan_digest(
     store: Store,
     policy: ReminderPolicy,
@@ -309,47 +341,38 @@ async def _plan_digest(
     ranges: list[tuple[str, str]],
     *,
     burns: bool,
+    batch: int = 2_000,
 ) -> int:
-    """Queue one digest per member listing their active coupons expiring in `ranges`."""
+    """Queue one digest per member listing their active coupons expiring in `ranges`.
+
+    The members are read first (only coupons in those days, by index), then queued in chunks,
+    each a short transaction, so a digest for 100,000 members never holds the write lock long.
+    """
     if not ranges:
         return 0
-    # One range per day, each served by the partial index on active coupons' expiry.
-    expiring = " UNION ALL ".join(
-        f"SELECT code FROM coupons WHERE status = 'active' AND expires_at >= :a{i}"
-        f" AND expires_at < :b{i}"
-        for i in range(len(ranges))
-    )
+    members_sql, insert_sql = _digest_sql(len(ranges), category)
     bounds = {f"a{i}": a for i, (a, _) in enumerate(ranges)}
     bounds.update({f"b{i}": b for i, (_, b) in enumerate(ranges)})
-    async with store.db.transaction() as tx:
-        cursor = await tx.execute(
-            f"""
-            INSERT INTO outbox (member_id, kind, dedupe_key, payload, due_at, created_at, priority)
-            SELECT c.member_id, :kind, :kind || ':' || :day || ':' || c.member_id,
-                json_object('day', :day, 'codes', json_group_array(c.code)), :due, :now,
-                :priority
-            FROM coupons c
-            JOIN telegram_links l ON l.member_id = c.member_id
-            JOIN telegram_users u ON u.telegram_user_id = l.telegram_user_id
-            WHERE c.code IN ({expiring}) AND c.burns = :burns
-                AND COALESCE(u.reminder_hour, :default_hour) = :hour
-                AND u.remind_{category} != 'off' AND u.reminders = 1 AND u.unreachable = 0
-            GROUP BY c.member_id
-            ON CONFLICT (dedupe_key) DO NOTHING
-            """,
-            {
-                **bounds,
-                "kind": kind,
-                "day": day.isoformat(),
-                "due": to_db(start),
-                "now": to_db(store.now()),
-                "priority": PLANNED_PRIORITY,
-                "burns": int(burns),
-                "default_hour": policy.default_hour,
-                "hour": hour,
-            },
-        )
-        return max(cursor.rowcount, 0)
+    members = [row[0] for row in await store.db.read(members_sql, bounds)]
+    params = {
+        **bounds,
+        "kind": kind,
+        "day": day.isoformat(),
+        "due": to_db(start),
+        "priority": PLANNED_PRIORITY,
+        "burns": int(burns),
+        "default_hour": policy.default_hour,
+        "hour": hour,
+    }
+    queued = 0
+    for first in range(0, len(members), batch):
+        chunk = json.dumps(members[first : first + batch])
+        async with store.db.transaction() as tx:
+            cursor = await tx.execute(
+                insert_sql, {**params, "members": chunk, "now": to_db(store.now())}
+            )
+            queued += max(cursor.rowcount, 0)
+    return queued
 
 
 # -- claiming due notices ---------------------------------------------------------------------

@@ -16,7 +16,7 @@ from bot.application import build_application, start_up
 from bot.config import Config
 from bot.emulator import EmulatorRequest, Person, RateLimits, TelegramEmulator
 from bot.emulator import ManualClock as EmulatorClock
-from bot.jobs import Scheduler, schedule_jobs, scheduler
+from bot.jobs import Scheduler, schedule_jobs, scheduler, send_soon
 from bot.ratelimit import FairRateLimiter
 from loyalty.clock import ManualClock
 from storage import coupons, daily, reminders, telegram_users
@@ -473,5 +473,7 @@ async def test_schedule_jobs_registers_each_job_and_the_sla_hook(
         assert await reminders.last_period(store, "day_start") == "2026-03-10"
         assert len(texts_since(ann, mark)) == 1
         assert scheduler(app).draining is False
-        for job in jobs:
+        send_soon(app)  # a shop event queued a notice: drain now, not at the next tick
+        assert "drain_outbox_now" in [j.name for j in app.job_queue.jobs()]
+        for job in app.job_queue.jobs():
             job.schedule_removal()
