@@ -48,42 +48,71 @@ def retry_seconds(exc: RetryAfter) -> float:
     return float(wait) if isinstance(wait, (int, float)) else wait.total_seconds()
 
 
-class SlidingWindow:
-    """At most `capacity` requests in any `period` seconds, counting requests in flight."""
+class _Usage:
+    """Requests in flight, and when answered ones came back (oldest first)."""
 
-    def __init__(self, capacity: int, period: float) -> None:
-        self.capacity = capacity
-        self.period = period
-        self.stamps: deque[float] = deque()  # when answered requests came back, oldest first
+    def __init__(self) -> None:
+        self.stamps: deque[float] = deque()
         self.in_flight = 0
-        self.waiting = 0  # interactive requests waiting for this window
 
-    def delay(self, now: float, *, reserve: int = 0) -> float:
-        """Return seconds until one more request fits (inf: until one in flight returns),
-        leaving `reserve` slots unused."""
-        if self.capacity <= 0:
-            return 0.0
+    def delay(self, now: float, period: float, capacity: int) -> float:
+        """Return seconds until one more fits under `capacity` (inf: until one returns)."""
         stamps = self.stamps
-        while stamps and stamps[0] <= now - self.period:
+        while stamps and stamps[0] <= now - period:
             stamps.popleft()
-        capacity = max(1, self.capacity - reserve)
         used = len(stamps) + self.in_flight
         if used < capacity:
             return 0.0
         # The (used - capacity + 1) oldest stamps must leave before one more fits.
         index = used - capacity
         if index < len(stamps):
-            return max(0.0, stamps[index] + self.period - now)
+            return max(0.0, stamps[index] + period - now)
         return math.inf
 
-    def start(self) -> None:
-        """Count one request as sent."""
-        self.in_flight += 1
 
-    def finish(self, now: float) -> None:
+class SlidingWindow:
+    """At most `capacity` requests in any `period` seconds, counting requests in flight.
+
+    Bulk requests are also counted apart, so the fan-out can be held to fewer slots than the
+    window has (`reserve`) without members' own requests shrinking its share further.
+    """
+
+    def __init__(self, capacity: int, period: float) -> None:
+        self.capacity = capacity
+        self.period = period
+        self.all = _Usage()
+        self.bulk = _Usage()
+        self.waiting = 0  # interactive requests waiting for this window
+
+    @property
+    def stamps(self) -> deque[float]:
+        """Return when answered requests came back, oldest first."""
+        return self.all.stamps
+
+    def delay(self, now: float, *, reserve: int = 0, bulk: bool = False) -> float:
+        """Return seconds until one more request fits (inf: until one in flight returns);
+        a bulk request also keeps the fan-out within `capacity - reserve`."""
+        if self.capacity <= 0:
+            return 0.0
+        delay = self.all.delay(now, self.period, self.capacity)
+        if bulk:
+            share = max(1, self.capacity - reserve)
+            delay = max(delay, self.bulk.delay(now, self.period, share))
+        return delay
+
+    def start(self, *, bulk: bool = False) -> None:
+        """Count one request as sent."""
+        self.all.in_flight += 1
+        if bulk:
+            self.bulk.in_flight += 1
+
+    def finish(self, now: float, *, bulk: bool = False) -> None:
         """Count a sent request as answered at `now`."""
-        self.in_flight -= 1
-        self.stamps.append(now)
+        self.all.in_flight -= 1
+        self.all.stamps.append(now)
+        if bulk:
+            self.bulk.in_flight -= 1
+            self.bulk.stamps.append(now)
 
 
 class FairRateLimiter(BaseRateLimiter[str]):
@@ -131,7 +160,11 @@ class FairRateLimiter(BaseRateLimiter[str]):
                 if len(self._groups) > 512:  # forget idle groups
                     now = self._clock()
                     for key, window in list(self._groups.items()):
-                        if not window.in_flight and window.delay(now) == 0 and not window.stamps:
+                        if (
+                            not window.all.in_flight
+                            and window.delay(now) == 0
+                            and not window.stamps
+                        ):
                             del self._groups[key]
                 group = self._groups[chat_id] = SlidingWindow(self._group_per_minute, 60.0)
             windows.append(group)
@@ -163,7 +196,7 @@ class FairRateLimiter(BaseRateLimiter[str]):
         finally:
             now = self._clock()
             for window in windows:
-                window.finish(now)
+                window.finish(now, bulk=bulk)
             self._notify()
 
     async def _acquire(self, windows: list[SlidingWindow], bulk: bool) -> None:
@@ -186,11 +219,10 @@ class FairRateLimiter(BaseRateLimiter[str]):
         """Wait until every window has room (and, for bulk, its turn), then take the slots."""
         while True:
             now = self._clock()
-            # The fan-out leaves one slot of a window members also use free, so an answer
-            # does not wait for a slot to free up (unless members themselves fill it).
+            # The fan-out takes at most all but one slot of a window members also use, so an
+            # answer finds a free slot, or waits at most for the next one to free up.
             delay = max(
-                window.delay(now, reserve=BULK_RESERVE if bulk and window is not self._paid else 0)
-                for window in windows
+                window.delay(now, reserve=self._reserve(window), bulk=bulk) for window in windows
             )
             if bulk:
                 delay = max(delay, self._next_bulk - now, self._bulk_blocked_until - now)
@@ -198,14 +230,23 @@ class FairRateLimiter(BaseRateLimiter[str]):
                     delay = math.inf  # a member's answer is waiting: it goes first
             if delay <= 0:
                 for window in windows:
-                    window.start()
+                    window.start(bulk=bulk)
                 if bulk:
-                    # An absolute schedule: a late start does not push later ones back, but a
-                    # long pause does not turn into a burst either.
-                    slack = max(2 * self.bulk_interval, 0.01)
-                    self._next_bulk = max(self._next_bulk, now - slack) + self.bulk_interval
+                    # An absolute schedule, no faster than the windows allow: the window
+                    # alone would pace by answers, and each slot would come back a send's
+                    # latency late, a few percent of the rate lost.
+                    interval = max(
+                        [self.bulk_interval]
+                        + [w.period / max(1, w.capacity - self._reserve(w)) for w in windows]
+                    )
+                    slack = max(2 * interval, 0.01)
+                    self._next_bulk = max(self._next_bulk, now - slack) + interval
                 return
             await self._wait(delay)
+
+    def _reserve(self, window: SlidingWindow) -> int:
+        """Return how many slots of `window` the fan-out leaves free (members do not pay)."""
+        return 0 if window is self._paid else BULK_RESERVE
 
     async def _wait(self, delay: float) -> None:
         """Sleep until `delay` passes or something changes (a request returned or left)."""

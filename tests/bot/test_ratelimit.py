@@ -19,6 +19,18 @@ from tests.bot.test_reminders import world
 from tests.conftest import member
 
 
+def test_the_fan_out_leaves_members_their_slot_whatever_they_used() -> None:
+    window = SlidingWindow(capacity=3, period=1.0)
+    window.start()  # a member's answer
+    window.finish(0.0)
+    for _ in range(2):  # the fan-out may use 3 - 1 slots, not 3 - 1 - the member's
+        assert window.delay(0.1, reserve=1, bulk=True) == 0
+        window.start(bulk=True)
+        window.finish(0.1, bulk=True)
+    assert window.delay(0.2, reserve=1, bulk=True) == pytest.approx(0.9)
+    assert window.delay(0.2) == pytest.approx(0.8)  # the window itself is full too
+
+
 def test_a_window_counts_requests_in_flight_and_answered() -> None:
     window = SlidingWindow(capacity=2, period=1.0)
     assert window.delay(0.0) == 0
