@@ -28,6 +28,7 @@ import statistics
 import sys
 import tempfile
 import time
+import tracemalloc
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -75,6 +76,8 @@ class Result:
     load_average: tuple[float, float, float] = (0.0, 0.0, 0.0)
     rss_before_mb: float = 0.0
     rss_peak_mb: float = 0.0
+    traced_peak_mb: float | None = None
+    traced_end_mb: dict[str, float] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
 
 
@@ -125,6 +128,22 @@ async def seed(store: Store, emu: TelegramEmulator, members: int, now: datetime)
             " VALUES ('probe', ?, ?)",
             (PROBE_USER, stamp),
         )
+
+
+def traced_by_owner(snapshot: tracemalloc.Snapshot) -> dict[str, float]:
+    """Split memory still allocated (since tracing began) by who asked for it: the emulator
+    (Telegram's side), the bench's own bookkeeping, or the bot and its libraries."""
+    owners: dict[str, float] = {"emulator": 0.0, "bench": 0.0, "bot and libraries": 0.0}
+    for stat in snapshot.statistics("traceback"):
+        names = [frame.filename for frame in stat.traceback]
+        if any("bot/emulator" in name for name in names):
+            owner = "emulator"
+        elif any("/bench/" in name for name in names):
+            owner = "bench"
+        else:
+            owner = "bot and libraries"
+        owners[owner] += stat.size / 2**20
+    return owners
 
 
 class watch_gc:
@@ -200,7 +219,14 @@ async def watch_calls(
 
 
 async def run(
-    members: int, rate: int, probe_every: float, zone: str, path: Path, *, keep_state: bool
+    members: int,
+    rate: int,
+    probe_every: float,
+    zone: str,
+    path: Path,
+    *,
+    keep_state: bool,
+    trace: bool = False,
 ) -> Result:
     """Seed, plan the hour, drain it while a probe member uses the bot; return the figures."""
     config = parse_config(
@@ -247,6 +273,8 @@ async def run(
             asyncio.create_task(loop_stalls(stop, stalls)),
             asyncio.create_task(watch_calls(emu, stop, tally, keep_state=keep_state)),
         ]
+        if trace:
+            tracemalloc.start(12)  # frames enough to see who asked, through asyncio
         started = time.perf_counter()
         drain = asyncio.create_task(runner.drain())
         latencies = []
@@ -259,6 +287,12 @@ async def run(
             latencies.append(time.perf_counter() - before)
         report = await drain
         result.drain_seconds = time.perf_counter() - started
+        if trace:
+            result.traced_peak_mb = tracemalloc.get_traced_memory()[1] / 2**20
+            stop.set()  # the snapshot stalls the loop: not a figure of the fan-out
+            snapshot = tracemalloc.take_snapshot()
+            tracemalloc.stop()
+            result.traced_end_mb = traced_by_owner(snapshot)
         stop.set()
         await asyncio.gather(*monitors)
 
@@ -320,6 +354,17 @@ def show(result: Result) -> None:
         ),
         ("longest garbage-collector pause", f"{result.gc_pause_max_ms:.1f} ms"),
         ("RSS before / peak", f"{result.rss_before_mb:.0f} / {result.rss_peak_mb:.0f} MB"),
+        *(
+            [
+                ("traced peak during the drain", f"{result.traced_peak_mb:.1f} MB"),
+                (
+                    "traced still held at the end",
+                    ", ".join(f"{k} {v:.1f} MB" for k, v in result.traced_end_mb.items()),
+                ),
+            ]
+            if result.traced_peak_mb is not None
+            else []
+        ),
         ("seeding (not part of the figures)", f"{result.seed_seconds:.1f} s"),
         ("load average at the end", " ".join(f"{x:.2f}" for x in result.load_average)),
     ]
@@ -341,6 +386,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--timezone", default="Europe/Moscow")
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
     parser.add_argument(
+        "--tracemalloc",
+        action="store_true",
+        help="trace allocations during the drain (slower: a memory run, not a speed run)",
+    )
+    parser.add_argument(
         "--keep-emulator-state",
         action="store_true",
         help="keep the emulator's messages and per-chat state in the collected heap",
@@ -355,6 +405,7 @@ def main(argv: list[str] | None = None) -> int:
                 args.timezone,
                 Path(tmp) / "bench.db",
                 keep_state=args.keep_emulator_state,
+                trace=args.tracemalloc,
             )
         )
     show(result)
