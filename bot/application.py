@@ -5,11 +5,13 @@ from __future__ import annotations
 import logging
 
 from telegram.constants import ParseMode
-from telegram.ext import AIORateLimiter, Application, BaseRateLimiter, ContextTypes, Defaults
+from telegram.ext import Application, BaseRateLimiter, ContextTypes, Defaults
 from telegram.request import BaseRequest
 
 from bot.config import Config, secret
-from handlers.agents import set_agent_commands
+from bot.jobs import schedule_jobs
+from bot.ratelimit import FairRateLimiter
+from handlers.agents import flag_overdue, set_agent_commands
 from handlers.catalogue import Catalogue
 from handlers.context import SERVICES_KEY, BotContext
 from handlers.registry import register, set_commands
@@ -31,6 +33,7 @@ def build_services(config: Config, store: Store, texts: Catalogue | None = None)
         default_language=config.bot.default_language,
         bot_username=config.telegram.bot_username,
         support=support_settings(config),
+        reminders=config.reminders.policy(),
     )
 
 
@@ -70,7 +73,9 @@ def build_application(
     if request is not None:
         builder = builder.request(request).get_updates_request(get_updates_request or request)
     if rate_limiter is DEFAULT:
-        rate_limiter = AIORateLimiter(overall_max_rate=config.reminders.rate_per_second)
+        # Telegram's own windows for everything; the fan-out paced at the configured rate and
+        # always behind members' answers (see bot/ratelimit.py for why not AIORateLimiter).
+        rate_limiter = FairRateLimiter(bulk_per_second=config.reminders.rate_per_second)
     if rate_limiter is not None:
         builder = builder.rate_limiter(rate_limiter)  # type: ignore[arg-type]
     app = builder.build()
@@ -91,3 +96,12 @@ async def start_up(app: Application) -> None:  # type: ignore[type-arg]
     await set_commands(app, services.texts)
     await set_agent_commands(app.bot, services)
     log.info("event=bot_started username=%s", services.bot_username)
+
+
+def schedule(app: Application, config: Config) -> None:  # type: ignore[type-arg]
+    """Register the scheduled jobs: the calendar, reminders, the outbox, the agents' SLA check."""
+    schedule_jobs(app, config, sla_check=_sla_check)
+
+
+async def _sla_check(app: Application) -> int:  # type: ignore[type-arg]
+    return await flag_overdue(app.bot, app.bot_data[SERVICES_KEY])

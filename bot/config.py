@@ -11,6 +11,7 @@ from typing import Any
 
 from loyalty.loader import Problem, ProgramInvalid, TableReader, load_program
 from loyalty.program import Program
+from loyalty.reminders import ReminderPolicy, minutes
 
 DEFAULT_PATH = Path("config.toml")
 EXAMPLE_PATH = Path("config.example.toml")
@@ -98,7 +99,18 @@ class RemindersConfig:
     quiet_start: time = time(22, 0)
     quiet_end: time = time(8, 0)
     rate_per_second: int = 30
-    interval_seconds: int = 60
+    interval_seconds: int = 15
+
+    def policy(self) -> ReminderPolicy:
+        """Return the defaults the planner, the sender and /settings share."""
+        return ReminderPolicy(
+            enabled=self.enabled,
+            default_hour=self.daily_hour,
+            expiry_days=self.expiry_days,
+            burn_days=self.burn_days,
+            quiet_start=minutes(self.quiet_start),
+            quiet_end=minutes(self.quiet_end),
+        )
 
 
 @dataclass(frozen=True)
@@ -245,5 +257,5 @@ def _reminders(r: TableReader) -> RemindersConfig:
         quiet_start=r.time_of_day("quiet_start", "22:00"),
         quiet_end=r.time_of_day("quiet_end", "08:00"),
         rate_per_second=r.integer("rate_per_second", 30, low=1, high=1_000),
-        interval_seconds=r.integer("interval_seconds", 60, low=1, high=3_600),
+        interval_seconds=r.integer("interval_seconds", 15, low=1, high=3_600),
     )

@@ -31,11 +31,13 @@ from bot.emulator import (
     RateLimits,
     TelegramEmulator,
 )
+from bot.jobs import Scheduler
 from storage import links
 from storage.events import apply_event
 from storage.store import Store
 
 DEMO_MEMBER = "demo-alex"
+OPEN_ORDER = "A-1004"  # paid, not delivered yet: `:ship` delivers it
 DEMO_USER_ID = 700_001
 DEMO_AGENTS = -1_007_000_000_001  # the agents' forum supergroup inside the emulator
 DEMO_AGENT_ID = 700_101  # Sam, a support agent (and admin) you can play with :agent
@@ -45,6 +47,8 @@ META_HELP = """Demo commands:
   :agent TEXT     be Sam, a support agent: write TEXT in the newest ticket's topic, e.g.
                   an answer, /card, /grant 50 reason, /coupon 5 reason, /canned, /close
   :desk           show the newest ticket's topic as the agents see it
+  :ship           be the shop: deliver Alex's open order (the "points earned" notice follows)
+  :tick           run the scheduler once now (reminders and notices that are due)
   :help           this help
   :quit           leave the demo"""
 
@@ -86,8 +90,8 @@ def demo_events(program_preset: str, now_iso: Callable[[int], str]) -> list[dict
         add(days_ago + 1, "order.paid", order_id=order_id)
         add(days_ago, "order.delivered", order_id=order_id)
     add(8, "review.submitted", order_id="A-1002")
-    add(1, "order.placed", order_id="A-1004", member_id=DEMO_MEMBER, amount_cents=8_800)
-    add(0, "order.paid", order_id="A-1004")
+    add(1, "order.placed", order_id=OPEN_ORDER, member_id=DEMO_MEMBER, amount_cents=8_800)
+    add(0, "order.paid", order_id=OPEN_ORDER)
     return events
 
 
@@ -195,7 +199,40 @@ def desk_lines(group: Group, message: MessageView) -> list[str]:
     ]
 
 
-async def chat_loop(me: Person, terminal: Terminal, desk: Desk | None = None) -> None:
+@dataclass
+class Backstage:
+    """What the demo does behind the chat: the shop's events and the scheduler's work."""
+
+    store: Store
+    scheduler: Scheduler
+    shipped: bool = False
+
+    async def ship(self) -> str:
+        """Deliver the demo member's open order through the same operation the shop API uses."""
+        if self.shipped:
+            return "(the open order was already delivered)"
+        delivered = {"order_id": OPEN_ORDER}
+        now = self.store.now().isoformat()
+        event = {
+            "id": "demo-ship",
+            "type": "order.delivered",
+            "occurred_at": now,
+            "data": delivered,
+        }
+        await apply_event(self.store, event)
+        self.shipped = True
+        await self.scheduler.drain()
+        return f"(the shop delivered order {OPEN_ORDER})"
+
+    async def tick(self) -> str:
+        """Run the day start, the reminder planning and the outbox once."""
+        report = await self.scheduler.tick()
+        return f"(scheduler: {report.sent} sent)"
+
+
+async def chat_loop(
+    me: Person, terminal: Terminal, desk: Desk | None = None, backstage: Backstage | None = None
+) -> None:
     """Read your lines, act on the bot (as the member, or as an agent), print the answers."""
     numbers: dict[int, tuple[MessageView, str]] = {}
     terminal.show(f"You are Alex ({DEMO_MEMBER}), a member of the demo shop.\n{META_HELP}\n")
@@ -228,6 +265,9 @@ async def chat_loop(me: Person, terminal: Terminal, desk: Desk | None = None) ->
                 terminal.show("(write what the agent says: :agent Hello!)")
                 continue
             await desk.agent.send(said, chat=desk.group, thread_id=desk.newest_topic())
+        elif text in (":ship", ":tick") and backstage is not None:
+            note = await (backstage.ship() if text == ":ship" else backstage.tick())
+            terminal.show(note)
         elif text.isdigit():
             target = numbers.get(int(text))
             if target is None:
@@ -270,7 +310,8 @@ async def run_demo(
             async with app:
                 await start_up(app)
                 me = emu.user(DEMO_USER_ID, "Alex", language_code="en")
-                await chat_loop(me, terminal, desk)
+                backstage = Backstage(store, Scheduler(app, config))
+                await chat_loop(me, terminal, desk, backstage)
         finally:
             await emu.aclose()
             await store.close()

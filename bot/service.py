@@ -20,7 +20,7 @@ from telegram.ext import Application
 
 from bot.api import build_api
 from bot.api.server import Listening, http_server
-from bot.application import build_application, start_up
+from bot.application import build_application, schedule, start_up
 from bot.cli_commands import open_store
 from bot.config import Config, secret
 from bot.logs import kv, setup_logging
@@ -76,6 +76,7 @@ async def running_bot(
     Yields the application and, in webhook mode, the callable the API server hands updates to.
     """
     app = build_application(config, store, token=token)
+    schedule(app, config)
     webhook = config.telegram.mode == "webhook"
     async with app:  # initialize() ... shutdown()
         await start_up(app)

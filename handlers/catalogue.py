@@ -8,6 +8,7 @@ Telegram HTML; placeholder values are escaped unless they are `Html` already.
 
 from __future__ import annotations
 
+import functools
 import html
 import string
 import tomllib
@@ -28,6 +29,14 @@ class Html(str):
     """A string that is already safe Telegram HTML (not escaped again)."""
 
     __slots__ = ()
+
+
+def choose_language(chosen: str | None, telegram: str | None, default: str) -> str:
+    """Return the user's chosen language, else Telegram's if supported, else the default."""
+    if chosen is not None and chosen in LANGUAGES:
+        return chosen
+    code = (telegram or "")[:2].lower()
+    return code if code in LANGUAGES else default
 
 
 def escape(value: object) -> Html:
@@ -93,10 +102,16 @@ class Catalogue:
         forms = self._template(key, language)
         if isinstance(forms, str):
             raise TypeError(f"{key} has no plural forms: use text()")
-        category = Locale.parse(locale_for(language)).plural_form(abs(count))
+        category = plural_form(language, abs(count))
         template = forms.get(category) or forms["other"]
         values.setdefault("n", number(count, language))
         return Html(template.format(**{k: escape(v) for k, v in values.items()}))
+
+
+@functools.lru_cache(maxsize=4_096)
+def plural_form(language: str, count: int) -> str:
+    """Return the CLDR plural category of `count` in `language` (parsing a Locale is slow)."""
+    return str(Locale.parse(locale_for(language)).plural_form(count))
 
 
 def plural_categories(language: str) -> set[str]:

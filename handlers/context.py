@@ -6,7 +6,7 @@ from typing import Any
 
 from telegram.ext import CallbackContext, ExtBot
 
-from handlers.catalogue import LANGUAGES, Html
+from handlers.catalogue import Html, choose_language
 from handlers.services import Services
 from storage.store import Store
 from storage.telegram_users import Profile
@@ -38,10 +38,8 @@ class BotContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], d
     @property
     def lang(self) -> str:
         """Return the user's language: their choice, else Telegram's if supported, else default."""
-        if self.profile and self.profile.language in LANGUAGES:
-            return self.profile.language
-        code = (self.telegram_language or "")[:2].lower()
-        return code if code in LANGUAGES else self.services.default_language
+        chosen = self.profile.language if self.profile else None
+        return choose_language(chosen, self.telegram_language, self.services.default_language)
 
     def t(self, key: str, **values: Any) -> Html:
         """Return a text in the user's language."""

@@ -50,3 +50,8 @@ def month_day(month: int, day_of_month: int, language: str) -> str:
     """Format a yearly date without a year: "June 30" / "30 июня"."""
     # A leap year, so that 29 February is a valid yearly date too.
     return format_skeleton("MMMMd", date(2000, month, day_of_month), locale=locale_for(language))
+
+
+def clock_time(minute_of_day: int) -> str:
+    """Format minutes after midnight as a 24-hour time, "07:30" (as `moment` shows times)."""
+    return f"{minute_of_day // 60:02d}:{minute_of_day % 60:02d}"

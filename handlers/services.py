@@ -11,6 +11,7 @@ from datetime import timedelta
 
 from handlers.catalogue import Catalogue
 from loyalty.hours import BusinessHours
+from loyalty.reminders import ReminderPolicy
 from storage.store import Store
 
 
@@ -62,6 +63,7 @@ class Services:
     default_language: str = "en"
     bot_username: str = ""
     support: SupportSettings = field(default_factory=SupportSettings)
+    reminders: ReminderPolicy = field(default_factory=ReminderPolicy)
     extras: dict[str, object] = field(default_factory=dict)
 
     def invite_link(self, code: str) -> str:

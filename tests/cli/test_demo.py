@@ -56,3 +56,11 @@ def test_demo_plays_both_sides_of_a_support_ticket() -> None:
     assert "bot> Thank you for your rating: 5 of 5. ⭐" in out
     assert "desk #1> ⭐ The member rated the help 5/5." in out
     assert "desk #1> Sam: Hello Alex, checking now" in out  # :desk shows the whole topic
+
+
+def test_demo_shop_delivery_sends_the_points_notice() -> None:
+    out = run_demo([":ship", ":ship", ":tick", ":quit"])
+    assert "(the shop delivered order A-1004)" in out
+    assert "You earned 93 points for order A-1004." in out  # 88 + 5 for the day
+    assert "(the open order was already delivered)" in out
+    assert "(scheduler: 0 sent)" in out

@@ -1,0 +1,439 @@
+"""Scheduled work: reminders planned into the outbox and sent, each programme day's start, SLA.
+
+The JobQueue (APScheduler) is only the trigger: every job asks the store's clock what is due,
+so tests and the demo move time with a ManualClock and call the same methods. What a job did
+is recorded in the database (the outbox rows, `scheduler_runs`), so a restart, a second
+process or a late trigger neither repeats nor loses work.
+
+Jobs (see `schedule_jobs`):
+- `day_start`, every minute: once per programme day, just after midnight in the programme's
+  time zone: the yearly burn (at the end of the burn day), coupon expiry, level recomputation
+  (members whose points aged out are told), pruning of old outbox rows.
+- `plan_reminders`, every minute: for each local hour that began, queue check-in reminders
+  (members whose hour it is and who have not checked in), coupon-expiry digests and burn
+  digests (one per member), with dedupe keys.
+- `drain_outbox`, every `reminders.interval_seconds`: claim due notices in batches and send
+  them through the rate limiter, paced at `reminders.rate_per_second`, behind members' answers.
+- `sla_check`, every minute, when the live chat provides its check (`sla_check=`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+import time
+import warnings
+from collections import Counter, deque
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from telegram.constants import ParseMode
+from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter
+from telegram.ext import Application, CallbackContext, Job
+from telegram.warnings import PTBUserWarning
+
+from bot.config import Config
+from bot.ratelimit import BULK, FREE_PER_SECOND, FairRateLimiter, retry_seconds
+from handlers import notices
+from handlers.context import SERVICES_KEY
+from handlers.services import Services
+from storage import reminders
+from storage.reminders import Claim, DayStart, Notice, PlanReport
+from storage.store import Store
+
+log = logging.getLogger("loyaltybot.jobs")
+SCHEDULER_KEY = "scheduler"
+TICK_SECONDS = 60  # how often time-of-day work (day start, planning, SLA) looks at the clock
+LEASE = timedelta(minutes=2)  # how long a claim holds its rows; a dead run's rows wait this long
+LEASE_MARGIN = timedelta(seconds=15)  # stop sending a batch this close to the lease's end
+NETWORK_RETRY = timedelta(seconds=30)  # Telegram unreachable: try the rows again after this
+
+# The fan-out calls sendMessage through do_api_request on purpose (see Scheduler._deliver);
+# PTB would suggest send_message once per process.
+warnings.filterwarnings("ignore", message=r"Please use 'Bot\.sendMessage'", category=PTBUserWarning)
+
+AnyApp = Application[Any, Any, Any, Any, Any, Any]
+SlaCheck = Callable[[AnyApp], Awaitable[object]]
+"""The live chat's first-answer SLA check, e.g. `lambda app: support.flag_overdue(...)`."""
+
+
+@dataclass
+class DrainReport:
+    """What one outbox run did, and what it cost."""
+
+    sent: int = 0
+    skipped: Counter[str] = field(default_factory=Counter)
+    deferred: int = 0
+    failed: int = 0
+    blocked: int = 0
+    released: int = 0
+    batches: int = 0
+    retry_after: float | None = None
+    select_seconds: float = 0.0  # the due-row queries
+    claim_seconds: float = 0.0  # whole claims (overlapping the sending)
+    seconds: float = 0.0
+
+
+class _SentMarks:
+    """Notices sent but not yet marked: written in small group commits, not one per message.
+
+    A crash loses at most the marks of the last `every` seconds of sends, and those notices go
+    once more after the claim expires; one commit per message would cap the fan-out instead.
+    """
+
+    def __init__(
+        self, store: Store, claim_id: str, *, every: float = 0.02, size: int = 200
+    ) -> None:
+        self.store, self.claim_id, self.every, self.size = store, claim_id, every, size
+        self.ids: list[int] = []
+        self.since = time.monotonic()
+
+    def add(self, notice_id: int) -> None:
+        """Remember a sent notice."""
+        if not self.ids:
+            self.since = time.monotonic()
+        self.ids.append(notice_id)
+
+    async def maybe_flush(self) -> None:
+        """Write the marks if enough have gathered or enough time has passed."""
+        if len(self.ids) >= self.size or time.monotonic() - self.since >= self.every:
+            await self.flush()
+
+    async def flush(self) -> None:
+        """Write every pending mark now."""
+        ids, self.ids = self.ids, []
+        await reminders.mark_sent(self.store, self.claim_id, ids)
+
+
+@dataclass
+class _BatchState:
+    """What the workers sending one batch share."""
+
+    queue: deque[list[Notice]]
+    left: list[int] = field(default_factory=list)  # claimed, not tried: given back
+    gone: set[int] = field(default_factory=set)  # users who blocked the bot during the batch
+    halt: bool = False  # stop the run (Telegram asked to wait, or is unreachable)
+    renew: bool = False  # stop this batch, claim afresh (the lease is running out)
+    not_before: datetime | None = None
+
+
+class Scheduler:
+    """The scheduled work of one application; the job callbacks and tests call its methods."""
+
+    def __init__(
+        self,
+        app: AnyApp,
+        config: Config,
+        *,
+        sla_check: SlaCheck | None = None,
+        batch_size: int | None = None,
+        concurrency: int | None = None,
+        lease: timedelta = LEASE,
+    ) -> None:
+        self.app = app
+        self.services: Services = app.bot_data[SERVICES_KEY]
+        self.policy = config.reminders.policy()
+        self.rate = config.reminders.rate_per_second
+        # Over Telegram's free 30 a second, the fan-out needs paid broadcasts.
+        self.paid = self.rate > FREE_PER_SECOND
+        # At most a second of sending per claim: a lease never runs out, and the claim (one
+        # transaction, decided in Python) never holds the loop or the write lock for long.
+        self.batch_size = batch_size or max(20, min(500, self.rate))
+        self.lease = lease
+        # Enough sends in flight to reach the rate over a ~100 ms round trip.
+        self.concurrency = concurrency or max(4, min(100, self.rate // 10))
+        self.sla_check = sla_check
+        self.draining = False
+        self.renderer = notices.Renderer(self.services)
+        self._limiter_options: dict[str, Any] = {}
+        if isinstance(app.bot.rate_limiter, FairRateLimiter):
+            self._limiter_options["rate_limit_args"] = BULK
+        self._message_options = {"allow_paid_broadcast": True} if self.paid else {}
+
+    @property
+    def store(self) -> Store:
+        """Return the store."""
+        return self.services.store
+
+    async def tick(self) -> DrainReport:
+        """Run every time-driven step once, in order: day start, planning, sending."""
+        await self.start_day()
+        await self.plan()
+        return await self.drain()
+
+    async def start_day(self) -> DayStart | None:
+        """Do the start-of-day work if today's is not done yet."""
+        done = await reminders.start_day(self.store)
+        if done is not None:
+            log.info(
+                "event=day_started day=%s burned=%d expired=%d level_changes=%d pruned=%d",
+                done.day, done.burned, done.expired, done.level_changes, done.pruned,
+            )  # fmt: skip
+        return done
+
+    async def plan(self) -> PlanReport:
+        """Queue the reminders of every hour that began since the last plan."""
+        started = time.perf_counter()
+        report = await reminders.plan(self.store, self.policy)
+        if report.hours:
+            queued = " ".join(f"{k}={v}" for k, v in sorted(report.queued.items()))
+            log.info(
+                "event=reminders_planned hours=%d %s seconds=%.3f",
+                len(report.hours), queued or "queued=0", time.perf_counter() - started,
+            )  # fmt: skip
+        return report
+
+    async def sla(self) -> None:
+        """Run the live chat's SLA check, if one was given."""
+        if self.sla_check is not None:
+            await self.sla_check(self.app)
+
+    def _limiter(self) -> FairRateLimiter | None:
+        limiter = self.app.bot.rate_limiter
+        return limiter if isinstance(limiter, FairRateLimiter) else None
+
+    async def drain(self) -> DrainReport:
+        """Send every due notice: claim a batch, send it, repeat until none is due.
+
+        Stops early (leaving the rest for a later run, not sleeping on it) when Telegram asks
+        to wait (RetryAfter) or cannot be reached.
+        """
+        report = DrainReport()
+        claim_id = secrets.token_hex(8)
+        marks = _SentMarks(self.store, claim_id)
+        limiter = self._limiter()
+        started = time.perf_counter()
+        upcoming: asyncio.Task[Claim] | None = None
+        try:
+            while limiter is None or limiter.bulk_blocked_for() <= 0:
+                batch = await (upcoming or self._claim(claim_id, report))
+                upcoming = None
+                if not batch.touched:
+                    break
+                # Claim the next batch while this one goes out: the claim's query and
+                # decisions are not dead time for the sender.
+                upcoming = asyncio.create_task(self._claim(claim_id, report))
+                if not await self._send(batch, marks, report):
+                    break
+            if limiter is not None and limiter.bulk_blocked_for() > 0:
+                report.retry_after = report.retry_after or limiter.bulk_blocked_for()
+        finally:
+            if upcoming is not None:
+                await self._give_back(upcoming, claim_id, report)
+            await marks.flush()
+            report.seconds = time.perf_counter() - started
+        if report.batches > 1 or report.sent:
+            skipped = " ".join(f"skipped_{k}={v}" for k, v in sorted(report.skipped.items()))
+            log.info(
+                "event=outbox_drained sent=%d deferred=%d failed=%d blocked=%d released=%d"
+                " retry_after=%s %s seconds=%.3f",
+                report.sent, report.deferred, report.failed, report.blocked, report.released,
+                report.retry_after, skipped, report.seconds,
+            )  # fmt: skip
+        return report
+
+    async def _claim(self, claim_id: str, report: DrainReport) -> Claim:
+        before = time.perf_counter()
+        batch = await reminders.claim(
+            self.store, self.policy, claim_id, limit=self.batch_size, lease=self.lease
+        )
+        report.claim_seconds += time.perf_counter() - before
+        report.select_seconds += batch.query_seconds
+        report.batches += 1
+        report.skipped.update(batch.skipped)
+        report.deferred += batch.deferred
+        return batch
+
+    async def _give_back(
+        self, upcoming: asyncio.Task[Claim], claim_id: str, report: DrainReport
+    ) -> None:
+        """Release what a prefetched claim holds when the run stops before sending it."""
+        try:
+            spare = await upcoming
+        except Exception:
+            log.exception("event=claim_failed")  # nothing was claimed: nothing to give back
+            return
+        ids = [n.id for n in spare.notices]
+        if ids:
+            wait = timedelta(seconds=report.retry_after or 0)
+            await reminders.release(self.store, claim_id, ids, self.store.now() + wait)
+            report.released += len(ids)
+
+    async def _send(self, batch: Claim, marks: _SentMarks, report: DrainReport) -> bool:
+        """Send one claimed batch with a few concurrent workers; False when the run must stop.
+
+        Over a network each send waits a round trip, so one message at a time would cap the
+        rate at 1/RTT; the limiter, not the worker count, sets the pace. A member's notices
+        stay in order: they go to one worker, one after another.
+        """
+        groups: dict[int, list[Notice]] = {}
+        for notice in batch.notices:
+            groups.setdefault(notice.telegram_user_id, []).append(notice)
+        state = _BatchState(queue=deque(groups.values()))
+        workers = min(self.concurrency, len(state.queue))
+        await asyncio.gather(*(self._worker(batch, marks, report, state) for _ in range(workers)))
+        await marks.flush()
+        untouched = state.left + [n.id for group in state.queue for n in group]
+        if untouched:
+            # Given back, not dropped: a later run sends them (after Telegram's wait, if any).
+            await reminders.release(
+                self.store, batch.claim_id, untouched, state.not_before or self.store.now()
+            )
+            report.released += len(untouched)
+        return not state.halt
+
+    async def _worker(
+        self, batch: Claim, marks: _SentMarks, report: DrainReport, state: _BatchState
+    ) -> None:
+        store = self.store
+        while state.queue and not (state.halt or state.renew):
+            group = state.queue.popleft()
+            for index, notice in enumerate(group):
+                if state.halt or state.renew or store.now() >= batch.lease_until - LEASE_MARGIN:
+                    # Slower than planned: give the rest back before another run may take it.
+                    state.renew = True
+                    state.left.extend(n.id for n in group[index:])
+                    break
+                if notice.telegram_user_id in state.gone:
+                    await reminders.settle(store, batch.claim_id, notice.id, "skipped", "blocked")
+                    continue
+                if not await self._deliver(notice, batch, marks, report, state):
+                    state.left.extend(n.id for n in group[index:])
+                    break
+                # Yield between sends: member updates never wait for the whole fan-out.
+                await asyncio.sleep(0)
+
+    async def _deliver(
+        self,
+        notice: Notice,
+        batch: Claim,
+        marks: _SentMarks,
+        report: DrainReport,
+        state: _BatchState,
+    ) -> bool:
+        """Send one notice and settle it; return False if it was not tried (stop sending)."""
+        store = self.store
+        try:
+            text, markup = self.renderer(notice)
+            message: dict[str, Any] = {
+                "chat_id": notice.telegram_user_id,
+                "text": text,
+                "parse_mode": ParseMode.HTML,
+                "reply_markup": markup,
+                **self._message_options,
+            }
+            if notice.silent:
+                message["disable_notification"] = True
+            # The raw call: `send_message` would build a Message object from every answer,
+            # a third of a send's CPU, and the fan-out has no use for it.
+            await self.app.bot.do_api_request(
+                "sendMessage", api_kwargs=message, **self._limiter_options
+            )
+        except Forbidden:
+            # Blocked: unreachable until they write again (the gate clears the mark).
+            await reminders.blocked(store, batch.claim_id, notice.id, notice.telegram_user_id)
+            state.gone.add(notice.telegram_user_id)
+            report.blocked += 1
+            log.info("event=member_unreachable notice_id=%d", notice.id)
+        except RetryAfter as exc:
+            seconds = retry_seconds(exc)
+            state.halt = True
+            state.not_before = store.now() + timedelta(seconds=seconds)
+            report.retry_after = seconds
+            self._drain_later(seconds)
+            return False
+        except BadRequest as exc:
+            await reminders.settle(store, batch.claim_id, notice.id, "failed", exc.message)
+            report.failed += 1
+            log.warning("event=notice_failed notice_id=%d error=%s", notice.id, exc.message)
+        except NetworkError as exc:
+            # It may or may not have arrived; sending again later risks a repeat, dropping it
+            # risks a lost warning: we repeat (a row's attempts are capped).
+            state.halt = True
+            state.not_before = store.now() + NETWORK_RETRY
+            log.warning("event=telegram_unreachable error=%s", type(exc).__name__)
+            return False
+        except Exception:
+            await reminders.settle(store, batch.claim_id, notice.id, "failed", "error")
+            report.failed += 1
+            log.exception("event=notice_error notice_id=%d kind=%s", notice.id, notice.kind)
+        else:
+            marks.add(notice.id)
+            report.sent += 1
+            await marks.maybe_flush()
+        return True
+
+    def _drain_later(self, seconds: float) -> None:
+        """Run the outbox again once Telegram's wait is over (not sleeping in this run)."""
+        queue = self.app.job_queue
+        if queue is not None and queue.scheduler.running:
+            queue.run_once(_drain_job, seconds + 0.5, name="drain_outbox_retry")
+
+
+def scheduler(app: AnyApp) -> Scheduler:
+    """Return the application's scheduler (made by `schedule_jobs`)."""
+    return app.bot_data[SCHEDULER_KEY]  # type: ignore[no-any-return]
+
+
+async def _day_start_job(context: CallbackContext[Any, Any, Any, Any]) -> None:
+    await scheduler(context.application).start_day()
+
+
+async def _plan_job(context: CallbackContext[Any, Any, Any, Any]) -> None:
+    await scheduler(context.application).plan()
+
+
+async def _drain_job(context: CallbackContext[Any, Any, Any, Any]) -> None:
+    runner = scheduler(context.application)
+    if runner.draining:  # a fan-out still running: it will pick up whatever is due
+        return
+    runner.draining = True
+    try:
+        await runner.drain()
+    finally:
+        runner.draining = False
+
+
+async def _sla_job(context: CallbackContext[Any, Any, Any, Any]) -> None:
+    await scheduler(context.application).sla()
+
+
+def schedule_jobs(app: AnyApp, config: Config, *, sla_check: SlaCheck | None = None) -> list[Job]:
+    """Register the scheduled jobs on the application's JobQueue and return them.
+
+    Call once after `build_application` (the service and the demo); the jobs start with the
+    application. `sla_check` is the live chat's overdue-ticket check (one registered job).
+    """
+    queue = app.job_queue
+    if queue is None:
+        raise RuntimeError("the JobQueue needs python-telegram-bot[job-queue]")
+    app.bot_data[SCHEDULER_KEY] = Scheduler(app, config, sla_check=sla_check)
+    # Overlap is harmless (claims and dedupe keys) but pointless: one instance at a time, and a
+    # trigger missed while the process was busy or down runs once, not once per miss.
+    options = {"coalesce": True, "max_instances": 1, "misfire_grace_time": None}
+    jobs = [
+        queue.run_repeating(_day_start_job, TICK_SECONDS, first=1, name="day_start",
+                            job_kwargs=options),
+        queue.run_repeating(_plan_job, TICK_SECONDS, first=2, name="plan_reminders",
+                            job_kwargs=options),
+        # A long fan-out outlives the interval: a second instance is allowed so the trigger
+        # does not log "skipped", and returns at once while one is draining.
+        queue.run_repeating(_drain_job, config.reminders.interval_seconds, first=3,
+                            name="drain_outbox", job_kwargs={**options, "max_instances": 2}),
+    ]  # fmt: skip
+    if sla_check is not None:
+        jobs.append(
+            queue.run_repeating(_sla_job, TICK_SECONDS, first=5, name="sla_check",
+                                job_kwargs=options)
+        )  # fmt: skip
+    return jobs
+
+
+def send_soon(app: AnyApp) -> None:
+    """Drain the outbox now (after a shop event queued a notice), not at the next tick."""
+    queue = app.job_queue
+    if queue is not None and SCHEDULER_KEY in app.bot_data:
+        queue.run_once(_drain_job, 0, name="drain_outbox_now")
