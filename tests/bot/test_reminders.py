@@ -464,7 +464,9 @@ async def test_schedule_jobs_registers_each_job_and_the_sla_hook(
             "drain_outbox",
             "sla_check",
         ]
-        assert [j.job.trigger.interval.total_seconds() for j in jobs] == [60, 60, 60, 60]
+        intervals = [j.job.trigger.interval.total_seconds() for j in jobs]
+        assert intervals == [60, 60, make_config().reminders.interval_seconds, 60]
+        assert make_config().reminders.interval_seconds == 15
         mark = ann.mark()
         clock.set(EVENING)
         for job in jobs:
