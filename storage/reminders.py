@@ -30,7 +30,7 @@ from loyalty.reminders import (
     hours_to_plan,
     quiet_until,
 )
-from storage import coupons, daily, members
+from storage import coupons, daily, members, telegram_users
 from storage.db import Row, from_db, to_db
 from storage.errors import Invalid
 from storage.store import Store
@@ -131,11 +131,7 @@ async def change_settings(
         sets["reminders"] = int(not paused)
     now = to_db(store.now())
     async with store.db.transaction() as tx:
-        await tx.execute(
-            "INSERT INTO telegram_users (telegram_user_id, first_seen, updated_at)"
-            " VALUES (?, ?, ?) ON CONFLICT (telegram_user_id) DO NOTHING",
-            (telegram_user_id, now, now),
-        )
+        await telegram_users.ensure(tx, telegram_user_id, now)
         if quiet_start is not None or quiet_end is not None:
             current = await tx.execute_fetchall(
                 "SELECT quiet_start, quiet_end FROM telegram_users WHERE telegram_user_id = ?",

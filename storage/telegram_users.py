@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import aiosqlite
+
 from storage.db import to_db
 from storage.store import Store
 
@@ -67,11 +69,7 @@ async def update(
     """Change a user's settings; None leaves a setting as it is."""
     now = to_db(store.now())
     async with store.db.transaction() as tx:
-        await tx.execute(
-            "INSERT INTO telegram_users (telegram_user_id, first_seen, updated_at)"
-            " VALUES (?, ?, ?) ON CONFLICT (telegram_user_id) DO NOTHING",
-            (telegram_user_id, now, now),
-        )
+        await ensure(tx, telegram_user_id, now)
         await tx.execute(
             "UPDATE telegram_users SET language = COALESCE(?, language),"
             " reminders = COALESCE(?, reminders), unreachable = COALESCE(?, unreachable),"
@@ -84,3 +82,12 @@ async def update(
                 telegram_user_id,
             ),
         )
+
+
+async def ensure(tx: aiosqlite.Connection, telegram_user_id: int, now: str) -> None:
+    """Create a user's settings row with defaults if it does not exist (inside `tx`)."""
+    await tx.execute(
+        "INSERT INTO telegram_users (telegram_user_id, first_seen, updated_at)"
+        " VALUES (?, ?, ?) ON CONFLICT (telegram_user_id) DO NOTHING",
+        (telegram_user_id, now, now),
+    )

@@ -82,8 +82,9 @@ def timed_h11(header_timeout: float) -> type[TimedH11Protocol]:
     return type("TimedH11Protocol", (TimedH11Protocol,), {"header_timeout": header_timeout})
 
 
-class _Server(uvicorn.Server):
-    """A uvicorn server that reports when it serves and leaves signals to the service."""
+class EmbeddedServer(uvicorn.Server):
+    """A uvicorn server run inside a bigger program: reports when it serves, leaves signals
+    to the program that embeds it (the service, the tests, the emulator)."""
 
     def __init__(self, config: uvicorn.Config) -> None:
         super().__init__(config)
@@ -161,7 +162,7 @@ async def http_server(
         h11_max_incomplete_event_size=MAX_HEADER_BYTES,
         **uvicorn_options,
     )
-    server = _Server(config)
+    server = EmbeddedServer(config)
     task = asyncio.create_task(server.serve(sockets=[sock]), name="uvicorn")
     ready = asyncio.create_task(server.ready.wait())
     await asyncio.wait({task, ready}, return_when=asyncio.FIRST_COMPLETED)

@@ -40,6 +40,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp
 
+from bot.api.server import EmbeddedServer
 from bot.emulator.core import TelegramEmulator
 from bot.emulator.errors import ApiError
 from bot.emulator.params import Upload
@@ -360,25 +361,6 @@ class _ControlApi:
         ]
 
 
-class _EmbeddedServer(uvicorn.Server):
-    """A uvicorn server for tests: reports when it listens and leaves signals alone."""
-
-    def __init__(self, config: uvicorn.Config) -> None:
-        super().__init__(config)
-        self.ready = asyncio.Event()
-
-    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
-        """Start serving, then report readiness."""
-        await super().startup(sockets=sockets)
-        self.ready.set()
-
-    @contextlib.contextmanager
-    def capture_signals(self) -> Iterator[None]:
-        """Leave signal handling to the embedding process."""
-        # The process that embeds us owns SIGINT/SIGTERM (pytest, the demo, the service).
-        yield
-
-
 @asynccontextmanager
 async def serve_asgi(
     app: ASGIApp,
@@ -399,7 +381,7 @@ async def serve_asgi(
     sock.bind((host, port))
     sock.listen(128)
     config = uvicorn.Config(app, log_level="warning", lifespan="off", timeout_graceful_shutdown=2)
-    server = _EmbeddedServer(config)
+    server = EmbeddedServer(config)
     task = asyncio.create_task(server.serve(sockets=[sock]), name="emulator-uvicorn")
     ready = asyncio.create_task(server.ready.wait())
     await asyncio.wait({task, ready}, return_when=asyncio.FIRST_COMPLETED)
