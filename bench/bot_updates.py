@@ -102,7 +102,6 @@ class User:
     member_id: str
     language: str
     points: int
-    question: int = 0
 
 
 def link_users(path: Path, n_users: int, seed: int) -> list[tuple[int, str, str, int]]:
@@ -207,7 +206,7 @@ class Scripts:
         self.rng.shuffle(self.claimers.users)
         self.buyers = Pool([u for u in users if u.points >= 4 * EXCHANGE_COST])
         self.rng.shuffle(self.buyers.users)
-        self.claims = self.exchanges = self.days = 0
+        self.claims = self.exchanges = self.days = self.questions = 0
 
     def new_day_if_needed(self, claims: int, exchanges: int) -> None:
         """Before a chunk: move to the next programme day if a claimer or buyer would repeat.
@@ -234,8 +233,8 @@ class Scripts:
 
     def text(self) -> Step:
         user = self.readers.take()
-        user.question += 1
-        question = QUESTIONS[user.language][user.question % 3]
+        self.questions += 1  # the three questions in turn
+        question = QUESTIONS[user.language][self.questions % 3]
         return Step("text", lambda: user.person.send(question))
 
     def daily(self) -> Step:
