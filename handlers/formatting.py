@@ -7,7 +7,7 @@ from decimal import Decimal
 from functools import lru_cache
 
 from babel import Locale
-from babel.dates import format_date, format_datetime, format_skeleton
+from babel.dates import format_date, format_skeleton
 from babel.numbers import format_currency, format_decimal, format_percent
 
 LOCALES = {"en": "en_US", "ru": "ru_RU"}
@@ -47,13 +47,13 @@ def day(value: date, language: str) -> str:
     return format_date(value, format="d MMM y", locale=locale(language))
 
 
-@lru_cache(maxsize=CACHED)
 def moment(value: datetime, zone: tzinfo, language: str) -> str:
     """Format an instant in the programme's time zone: date and time, no seconds."""
-    # Equal instants are equal keys whatever their zone: the text depends on the instant alone.
-    return format_datetime(
-        value.astimezone(zone), format="d MMM y, HH:mm", tzinfo=zone, locale=locale(language)
-    )
+    # Babel's "d MMM y, HH:mm" is `day`'s "d MMM y", a comma and the 24-hour clock in ASCII
+    # digits in both languages: instants are nearly all different (a history page has ten),
+    # days are not, so the day comes from `day`'s cache and the clock is formatted here.
+    local = value.astimezone(zone)
+    return f"{day(local.date(), language)}, {local.hour:02d}:{local.minute:02d}"
 
 
 @lru_cache(maxsize=CACHED)
