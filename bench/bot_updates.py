@@ -711,7 +711,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--rate", type=float, default=300, help="paced run: updates/s")
     parser.add_argument("--paced-seconds", type=float, default=20)
     parser.add_argument(
-        "--arrivals", nargs="+", default=["poisson", "uniform"], choices=["poisson", "uniform"]
+        "--arrivals", nargs="*", default=["poisson", "uniform"], choices=["poisson", "uniform"]
     )
     parser.add_argument("--synchronous", default="FULL", choices=["OFF", "NORMAL", "FULL"])
     parser.add_argument("--db", default="/tmp/loyalty-bot-bench.db")
