@@ -57,6 +57,8 @@ class Catalogue:
 
     def __init__(self, entries: dict[str, Entry]) -> None:
         self._entries = entries
+        # Texts without placeholder values (button labels, titles) are formatted once.
+        self._plain: dict[tuple[str, str], Html] = {}
 
     @classmethod
     def load(cls) -> Catalogue:
@@ -82,10 +84,17 @@ class Catalogue:
 
     def text(self, key: str, language: str, **values: Any) -> Html:
         """Return the text for `key` in `language` with escaped placeholder values."""
+        if not values:
+            plain = self._plain.get((key, language))
+            if plain is not None:
+                return plain
         template = self._template(key, language)
         if not isinstance(template, str):
             raise TypeError(f"{key} has plural forms: use plural()")
-        return Html(template.format(**{k: escape(v) for k, v in values.items()}))
+        text = Html(template.format(**{k: escape(v) for k, v in values.items()}))
+        if not values:
+            self._plain[key, language] = text
+        return text
 
     def plural(self, key: str, count: int, language: str, **values: Any) -> Html:
         """Return the plural form of `key` for `count`; `{n}` is the count formatted."""
