@@ -44,6 +44,7 @@ import sqlite3
 import statistics
 import sys
 import time
+from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -480,6 +481,37 @@ async def profile(bench: Bench, scripts: Scripts, kind: str, n: int, top: int) -
 # --------------------------------------------------------------------------------------------
 
 
+async def statements(
+    bench: Bench, scripts: Scripts, store: Store, kinds: Sequence[str], n: int
+) -> dict[str, dict[str, float]]:
+    """Count the SQL statements each kind of update runs (both connections, traced)."""
+    counts: Counter[str] = Counter()
+    connections = [store.db._reader, store.db._writer]
+
+    def trace(sql: str) -> None:
+        # Reads go one round trip each; a write transaction is BEGIN ... COMMIT on the writer.
+        word = sql.lstrip().split(None, 1)[0].upper()
+        if os.environ.get("BENCH_SQL"):
+            print("   ", " ".join(sql.split())[:150])
+        counts["transactions" if word == "BEGIN" else "statements"] += 1
+
+    out = {}
+    for kind in kinds:
+        if kind == "echo":
+            continue
+        steps = scripts.chunk(kind, n)
+        counts.clear()
+        for conn in connections:
+            await conn.set_trace_callback(trace)
+        try:
+            await bench.run(kind, steps, None)
+        finally:
+            for conn in connections:
+                await conn.set_trace_callback(None)
+        out[kind] = {name: counts[name] / len(steps) for name in ("statements", "transactions")}
+    return out
+
+
 async def check_outcomes(bench: Bench, scripts: Scripts, store: Store) -> list[str]:
     """Run each kind once for one user and check the answer is the real one, not an error."""
     problems = []
@@ -618,6 +650,11 @@ async def run(args: argparse.Namespace) -> int:
             for problem in problems:
                 print("CHECK FAILED:", problem)
             failed |= bool(problems)
+            traced = await statements(bench, scripts, store, KINDS, 30)
+            report["statements_per_update"] = traced
+            print("SQL statements per update: " + ", ".join(
+                f"{LABELS[k]} {c['statements']:.2f} ({c['transactions']:.2f} write transactions)"
+                for k, c in traced.items()))  # fmt: skip
             claims0 = await count(
                 store, "SELECT COUNT(*) FROM ledger WHERE reason = 'daily_checkin'"
             )
