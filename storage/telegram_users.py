@@ -26,7 +26,7 @@ class Profile:
 
 async def profile(store: Store, telegram_user_id: int) -> Profile:
     """Return a Telegram user's link and settings (defaults for a user never seen)."""
-    row = await store.db.read_one(
+    row = await store.db.lookup_one(
         "SELECT u.telegram_user_id IS NOT NULL AS known, u.language, u.telegram_language,"
         " COALESCE(u.reminders, 1) AS reminders, COALESCE(u.unreachable, 0) AS unreachable,"
         " l.member_id, EXISTS (SELECT 1 FROM tickets WHERE telegram_user_id = q.id)"
