@@ -18,10 +18,15 @@ Kinds measured (each update is one message or one button press):
                 (three updates per exchange; a coupon is issued each time)
     mix         all of the above at MIX's proportions, exchanges' three taps spread out
 
-Then an open-loop paced run of the mix at a fixed arrival rate (default 300 updates/s, Poisson
-arrivals): each update's latency is measured from its scheduled arrival, so a stall is not
-hidden. Updates are processed one at a time, as PTB does with `concurrent_updates` off (the
-production setting).
+Then open-loop paced runs of the mix at a fixed arrival rate (default 300 updates/s; Poisson
+arrivals, then evenly spaced ones): each update's latency is measured from its scheduled
+arrival, so a stall is not hidden. Updates are processed one at a time, as PTB does with
+`concurrent_updates` off (the production setting).
+
+Before timing, each kind is run for real and checked (the answer is the account, the page,
+the FAQ answer; a check-in and a coupon are written) and its SQL is counted; after timing,
+the run's check-ins and coupons must equal the /daily and Confirm updates sent. The built
+store is kept (`<db>.base`): `--reuse` starts the next run from a fresh copy of it.
 
     /work/main/.venv/bin/python bench/bot_updates.py --json /tmp/bot-bench.json
 """
@@ -165,7 +170,7 @@ def echo_application(emu: TelegramEmulator) -> Application:  # type: ignore[type
 
 
 # --------------------------------------------------------------------------------------------
-# Scripts: what each update is, prepared untimed, acted timed
+# Scripts: the updates of each kind, as steps (the action timed, what follows it not)
 # --------------------------------------------------------------------------------------------
 
 
@@ -197,7 +202,7 @@ class Pool:
 
 
 class Scripts:
-    """Makes the steps of every kind for the users in the pools; checks what came back."""
+    """Makes the steps of every kind for the users in the pools (users take turns)."""
 
     def __init__(self, users: list[User], clock: ManualClock, seed: int) -> None:
         self.rng = random.Random(seed)
