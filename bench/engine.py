@@ -8,7 +8,8 @@ file:
     apply-event   storage.events.apply_event(order.delivered) of a pre-placed order
     exchange      storage.coupons.exchange (a $5 coupon for points)
     claim         storage.daily.claim (the daily check-in)
-    lookup        storage.members.view (the member lookup, on the reader connection)
+    lookup        storage.members.view (the member lookup: Database.lookup, one read in the
+                  event loop's thread)
 
 Each is paired with its floor: the same transaction shape (the same SQL statements in the same
 order, BEGIN IMMEDIATE ... COMMIT) issued directly on an aiosqlite connection opened with the
@@ -541,6 +542,25 @@ async def connect_raw(path: Path, synchronous: str) -> aiosqlite.Connection:
     return conn
 
 
+def connect_quick(path: Path) -> sqlite3.Connection:
+    """Open a plain connection like the product's `Database.lookup` one (no thread, no wait)."""
+    conn = sqlite3.connect(path, isolation_level=None, timeout=0)
+    conn.row_factory = sqlite3.Row
+    conn.execute("PRAGMA query_only = ON")
+    return conn
+
+
+Traced = aiosqlite.Connection | sqlite3.Connection
+
+
+async def set_trace(conn: Traced, callback: Callable[[str], object] | None) -> None:
+    """Trace an aiosqlite connection or a plain one."""
+    if isinstance(conn, sqlite3.Connection):
+        conn.set_trace_callback(callback)
+    else:
+        await conn.set_trace_callback(callback)
+
+
 _FLOOR_RANDOM = random.Random(7)
 _FLOOR_CODES: set[str] = set()
 
@@ -564,8 +584,14 @@ class Floor:
     the stored answers are formatted with f-strings to about the engine's size.
     """
 
-    def __init__(self, conn: aiosqlite.Connection, program: Program, clock: ManualClock) -> None:
-        self.conn, self.program, self.clock = conn, program, clock
+    def __init__(
+        self,
+        conn: aiosqlite.Connection,
+        quick: sqlite3.Connection,
+        program: Program,
+        clock: ManualClock,
+    ) -> None:
+        self.conn, self.quick, self.program, self.clock = conn, quick, program, clock
         e = program.earning
         self.per_dollar, self.min_cents = e.order_points_per_dollar, e.order_min_cents
         self.daily_bonus, self.checkin = e.daily_purchase_points, e.daily_checkin_points
@@ -753,10 +779,11 @@ class Floor:
             raise
 
     async def lookup(self, member: str) -> None:
+        # Like Database.lookup: one read on a plain connection in the event loop's thread.
         _, since, today = self._now()
-        rows = await self.conn.execute_fetchall(
+        rows = self.quick.execute(
             SQL_VIEW, {"since": since, "today": today.isoformat(), "member_id": member}
-        )
+        ).fetchall()
         if not rows:
             raise RuntimeError(f"unknown member {member}")
 
@@ -902,12 +929,12 @@ def shape_of(sql: str) -> str:
 
 
 async def trace_shapes(
-    pair: Pair, side: str, conns: Sequence[aiosqlite.Connection], n: int
+    pair: Pair, side: str, conns: Sequence[Traced], n: int
 ) -> list[tuple[str, ...]]:
     """Run `n` operations of one side with tracing on; return each one's statement shapes."""
     log: list[str] = []
     for conn in conns:
-        await conn.set_trace_callback(log.append)
+        await set_trace(conn, log.append)
     op = pair.engine if side == "engine" else pair.floor
     seen = []
     try:
@@ -918,17 +945,16 @@ async def trace_shapes(
             seen.append(tuple(shape_of(s) for s in log))
     finally:
         for conn in conns:
-            await conn.set_trace_callback(None)
+            await set_trace(conn, None)
     return seen
 
 
 async def check_shapes(
-    pair: Pair, engine_conns: Sequence[aiosqlite.Connection], floor_conn: aiosqlite.Connection,
-    n: int,
-) -> dict[str, Any]:  # fmt: skip
+    pair: Pair, engine_conns: Sequence[Traced], floor_conns: Sequence[Traced], n: int
+) -> dict[str, Any]:
     """Compare the statements both sides issue: the usual sequence and every statement used."""
     engine = await trace_shapes(pair, "engine", engine_conns, n)
-    floor = await trace_shapes(pair, "floor", [floor_conn], n)
+    floor = await trace_shapes(pair, "floor", floor_conns, n)
     e_common, f_common = Counter(engine).most_common(1)[0], Counter(floor).most_common(1)[0]
     e_set = {s for seq in engine for s in seq}
     f_set = {s for seq in floor for s in seq}
@@ -1078,15 +1104,18 @@ async def run(args: argparse.Namespace) -> int:
     report["results"], report["shapes"] = {}, {}
     for mode in args.synchronous:
         store = await Store.open(path, program, clock=clock, synchronous=mode)
-        floor_conn = await connect_raw(path, mode)
+        floor_conn, floor_quick = await connect_raw(path, mode), connect_quick(path)
         try:
             inputs.next_day()  # a fresh programme day: nobody has claimed or exchanged yet
-            ops = pairs(Engine(store), Floor(floor_conn, program, clock), inputs)
-            engine_conns = [store.db._writer, store.db._reader]  # traced for the shape check
+            ops = pairs(Engine(store), Floor(floor_conn, floor_quick, program, clock), inputs)
+            # Traced for the shape check: every connection of each side.
+            engine_conns = [store.db._writer, store.db._reader, store.db._quick]
+            engine_conns = [c for c in engine_conns if c is not None]
             shapes = {}
             for pair in ops:
-                shapes[pair.name] = await check_shapes(pair, engine_conns, floor_conn,
-                                                       args.shape_ops)  # fmt: skip
+                shapes[pair.name] = await check_shapes(
+                    pair, engine_conns, [floor_conn, floor_quick], args.shape_ops
+                )
                 if not shapes[pair.name]["same"]:
                     failed = True
                     print(
@@ -1105,6 +1134,7 @@ async def run(args: argparse.Namespace) -> int:
             print(table(mode, results, args.ops, args.chunk))
             print()
         finally:
+            floor_quick.close()
             await floor_conn.close()
             await store.close()
     if not args.no_check:

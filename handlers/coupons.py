@@ -49,6 +49,22 @@ async def menu(update: Update, context: BotContext) -> None:
         await reply(update, context, t("coupons.disabled"))
         return
     view = await members.view(context.store, member_id)
+    markup = context.services.once(("coupons.menu", lang), lambda: _menu_keyboard(context))
+    balance = _unit(context, "points", view.points)
+    if program.coins.enabled:
+        balance = Html(f"{balance}, {_unit(context, 'coins', view.coins)}")
+    text = t(
+        "coupons.menu",
+        balance=balance,
+        left=view.exchanges_left_today,
+        limit=program.coupons.daily_limit,
+    )
+    await reply(update, context, text, markup)
+
+
+def _menu_keyboard(context: BotContext) -> InlineKeyboardMarkup:
+    """Every coupon for points and for coins, then "my coupons" and "back"."""
+    program, t, lang = context.store.program, context.t, context.lang
     rows = []
     for currency, code in (("points", "p"), ("coins", "c")):
         if currency == "coins" and not program.coins.enabled:
@@ -65,16 +81,7 @@ async def menu(update: Update, context: BotContext) -> None:
                 row.append(button(label, f"cpn:pick:{option.value_cents}:{code}"))
         rows.append(row)
     rows.append([button(t("coupons.mine"), "cpn:mine"), button(t("menu.back"), "nav:me")])
-    balance = _unit(context, "points", view.points)
-    if program.coins.enabled:
-        balance = Html(f"{balance}, {_unit(context, 'coins', view.coins)}")
-    text = t(
-        "coupons.menu",
-        balance=balance,
-        left=view.exchanges_left_today,
-        limit=program.coupons.daily_limit,
-    )
-    await reply(update, context, text, keyboard(*rows))
+    return keyboard(*rows)
 
 
 def _refusal_text(context: BotContext, refusal: Refused) -> Html:
@@ -93,7 +100,10 @@ def _refusal_text(context: BotContext, refusal: Refused) -> Html:
 
 
 def _back(context: BotContext) -> InlineKeyboardMarkup:
-    return keyboard([button(context.t("menu.back"), "nav:coupons")])
+    return context.services.once(
+        ("coupons.back", context.lang),
+        lambda: keyboard([button(context.t("menu.back"), "nav:coupons")]),
+    )
 
 
 def _confirmation(context: BotContext, preview: ExchangePreview) -> Html:
@@ -195,11 +205,14 @@ async def confirm(update: Update, context: BotContext) -> None:
         after=_unit(context, result.currency, result.balance_after),
         left=result.exchanges_left_today,
     )
-    markup = keyboard(
-        [
-            button(context.t("coupons.mine"), "cpn:mine"),
-            button(context.t("menu.back"), "nav:coupons"),
-        ]
+    markup = context.services.once(
+        ("coupons.done", lang),
+        lambda: keyboard(
+            [
+                button(context.t("coupons.mine"), "cpn:mine"),
+                button(context.t("menu.back"), "nav:coupons"),
+            ]
+        ),
     )
     await reply(update, context, done, markup)
     await reply(update, context, _code_message(context, result.coupon), protect=True)

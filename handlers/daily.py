@@ -101,7 +101,8 @@ async def check_in(update: Update, context: BotContext) -> None:
         await reply(update, context, t("daily.disabled"), markup)
         return
     claim = await daily.claim(context.store, member_id)
-    await reply(update, context, render(context, claim), _keyboard(context))
+    markup = context.services.once(("daily.keyboard", context.lang), lambda: _keyboard(context))
+    await reply(update, context, render(context, claim), markup)
 
 
 def register(app: Application, group: int) -> None:  # type: ignore[type-arg]

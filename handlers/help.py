@@ -7,6 +7,7 @@ catalogue holds only the sentences around them, so each answer fits whichever pr
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import timedelta
 from functools import lru_cache
 
@@ -110,7 +111,10 @@ async def free_text(update: Update, context: BotContext) -> None:
     elif topic is not None:
         await send_answer(update, context, topic)
     elif awaiting:
-        await reply(update, context, context.t("help.send_order_id"), _answer_keyboard(context))
+        markup = context.services.once(
+            ("help.ask_order_markup", context.lang), lambda: _answer_keyboard(context)
+        )
+        await reply(update, context, context.t("help.send_order_id"), markup)
     else:
         await reply(update, context, context.t("help.not_understood"), menu_keyboard(context))
 
@@ -120,10 +124,17 @@ async def free_text(update: Update, context: BotContext) -> None:
 
 def menu_keyboard(context: BotContext) -> InlineKeyboardMarkup:
     """Return the questions as buttons, then "talk to a person"."""
+    linked = context.member_id is not None
+    return context.services.once(
+        ("help.menu", context.lang, linked), lambda: _menu_keyboard(context, linked)
+    )
+
+
+def _menu_keyboard(context: BotContext, linked: bool) -> InlineKeyboardMarkup:
     t = context.t
     rows = [[button(t(f"help.q_{topic}"), f"help:{topic}")] for topic in MENU]
     rows.append([button(t("help.talk_to_person"), SUPPORT)])
-    if context.member_id is not None:
+    if linked:
         rows.append([button(t("menu.main"), "nav:me")])
     return keyboard(*rows)
 
@@ -154,25 +165,30 @@ async def answer(update: Update, context: BotContext) -> None:
 
 async def send_answer(update: Update, context: BotContext, topic: str) -> None:
     """Render one FAQ answer with the buttons that lead on from it."""
+    _await_order(context, topic == "missing")
+    if topic == "payment":  # it may show the member's held points: never kept
+        text: Html = await payment_text(context)
+        markup = context.services.once(
+            ("help.answer_markup", topic, context.lang), lambda: _topic_keyboard(context, topic)
+        )
+    else:  # the programme's rules in the member's language: built once per language
+        text, markup = context.services.once(
+            ("help.answer", topic, context.lang),
+            lambda: (ANSWERS.get(topic, missing_text)(context), _topic_keyboard(context, topic)),
+        )
+    await reply(update, context, text, markup)
+
+
+def _topic_keyboard(context: BotContext, topic: str) -> InlineKeyboardMarkup:
     t, program = context.t, context.store.program
     extra: list[Row] = []
-    _await_order(context, topic == "missing")
-    if topic == "earn":
-        text = earn_text(context)
-        if daily.enabled(context.store):
-            extra.append([button(t("menu.daily"), "nav:daily")])
-    elif topic == "spend":
-        text = spend_text(context)
-        if program.coupons.enabled:
-            extra.append([button(t("menu.coupons"), "nav:coupons")])
-    elif topic == "levels":
-        text = levels_text(context)
+    if topic == "earn" and daily.enabled(context.store):
+        extra.append([button(t("menu.daily"), "nav:daily")])
+    elif topic == "spend" and program.coupons.enabled:
+        extra.append([button(t("menu.coupons"), "nav:coupons")])
     elif topic == "payment":
-        text = await payment_text(context)
         extra.append([button(t("help.check_order"), "help:missing")])
-    else:
-        text = missing_text(context)
-    await reply(update, context, text, _answer_keyboard(context, *extra))
+    return _answer_keyboard(context, *extra)
 
 
 def _points(context: BotContext, count: int) -> Html:
@@ -410,6 +426,15 @@ def missing_text(context: BotContext) -> Html:
     return join(lines, "\n\n")
 
 
+# The answers that depend on the programme and the language alone.
+ANSWERS: dict[str, Callable[[BotContext], Html]] = {
+    "earn": earn_text,
+    "spend": spend_text,
+    "levels": levels_text,
+    "missing": missing_text,
+}
+
+
 # --- order look-up -------------------------------------------------------------------------
 
 
@@ -420,12 +445,17 @@ async def look_up(update: Update, context: BotContext, order_id: str) -> None:
         return
     _await_order(context, True)
     found = await orders.for_member(context.store, member_id, order_id)
-    again = [button(context.t("help.check_another"), "help:missing")]
     if found is None:
         text = context.t("help.order_not_found", order=order_id)
     else:
         text = order_text(context, found)
-    await reply(update, context, text, _answer_keyboard(context, again))
+    markup = context.services.once(
+        ("help.order_markup", context.lang),
+        lambda: _answer_keyboard(
+            context, [button(context.t("help.check_another"), "help:missing")]
+        ),
+    )
+    await reply(update, context, text, markup)
 
 
 def order_text(context: BotContext, order: OrderStatus) -> Html:

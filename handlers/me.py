@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from telegram import Update
+from telegram import InlineKeyboardMarkup, Update
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler
 
 from handlers.catalogue import Html, join
@@ -80,6 +80,11 @@ async def show(update: Update, context: BotContext) -> None:
     view = await members.view(context.store, member_id)
     user = update.effective_user
     name = view.name or (user.first_name if user else member_id)
+    markup = context.services.once(("me.keyboard", context.lang), lambda: _keyboard(context))
+    await reply(update, context, render(context, view, name), markup)
+
+
+def _keyboard(context: BotContext) -> InlineKeyboardMarkup:
     t, program = context.t, context.store.program
     rows = []
     if program.coupons.enabled:
@@ -89,7 +94,7 @@ async def show(update: Update, context: BotContext) -> None:
     elif program.coins.enabled or program.earning.daily_checkin_points:
         rows.append([button(t("menu.daily"), "nav:daily")])
     rows.append([button(t("menu.history"), "nav:history"), button(t("me.invite"), "nav:invite")])
-    await reply(update, context, render(context, view, name), keyboard(*rows))
+    return keyboard(*rows)
 
 
 def register(app: Application, group: int) -> None:  # type: ignore[type-arg]

@@ -10,6 +10,10 @@ from handlers.ui import button, keyboard, link, reply
 
 def main_menu(context: BotContext) -> InlineKeyboardMarkup:
     """Return the main menu keyboard in the user's language."""
+    return context.services.once(("menu.main", context.lang), lambda: _main_menu(context))
+
+
+def _main_menu(context: BotContext) -> InlineKeyboardMarkup:
     t = context.t
     return keyboard(
         [button(t("menu.me"), "nav:me"), button(t("menu.coupons"), "nav:coupons")],
@@ -20,9 +24,12 @@ def main_menu(context: BotContext) -> InlineKeyboardMarkup:
 
 def link_keyboard(context: BotContext) -> InlineKeyboardMarkup:
     """Return the keyboard that sends an unlinked user to the shop's account page."""
-    return keyboard(
-        [link(context.t("start.open_account"), context.services.shop.account_url)],
-        [button(context.t("menu.help"), "nav:help")],
+    return context.services.once(
+        ("menu.link", context.lang),
+        lambda: keyboard(
+            [link(context.t("start.open_account"), context.services.shop.account_url)],
+            [button(context.t("menu.help"), "nav:help")],
+        ),
     )
 
 

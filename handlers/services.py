@@ -5,14 +5,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import Any, TypeVar
 
 from handlers.catalogue import Catalogue
 from loyalty.hours import BusinessHours
 from loyalty.reminders import ReminderPolicy
 from storage.store import Store
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -65,6 +68,17 @@ class Services:
     support: SupportSettings = field(default_factory=SupportSettings)
     reminders: ReminderPolicy = field(default_factory=ReminderPolicy)
     extras: dict[str, object] = field(default_factory=dict)
+    # What handlers build from the programme and the texts alone (keyboards, FAQ answers), by
+    # key: neither changes while the bot runs, and PTB's keyboard objects are immutable.
+    rendered: dict[Hashable, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    def once(self, key: Hashable, build: Callable[[], T]) -> T:
+        """Return what `build` made for `key` the first time (the key names all it reads)."""
+        try:
+            return self.rendered[key]  # type: ignore[no-any-return]
+        except KeyError:
+            value = self.rendered[key] = build()
+            return value
 
     def invite_link(self, code: str) -> str:
         """Return a member's t.me invite link for referral code `code`."""

@@ -137,6 +137,8 @@ async def relay(update: Update, context: BotContext) -> None:
     services: Services = context.services
     if message is None or user is None or not services.support.enabled:
         return
+    if context.profile is not None and not context.profile.support:
+        return  # never had a ticket, not banned (the gate read it): the features answer
     state = await tickets.state(context.store, user.id)
     follow_up = state.closed_within(context.store.now(), services.support.follow_up)
     if state.open is None and follow_up is None:

@@ -192,7 +192,7 @@ async def preview(
     """Return the cost, the balance after and the real expiry, or raise why it is not possible."""
     option, cost = _option(store, value_cents, currency)
     now = store.now()
-    row = await store.db.read_one(
+    row = await store.db.lookup_one(
         "SELECT points, coins, (SELECT COUNT(*) FROM coupons WHERE member_id = :m"
         " AND issued_day = :day AND paid_with != 'goodwill') AS today"
         " FROM members WHERE member_id = :m",

@@ -46,11 +46,20 @@ class Database:
     SQLite allows one writer: every read-decide-write runs inside `transaction()`, which holds
     an asyncio lock (transactions of this process never interleave on the shared connection)
     and `BEGIN IMMEDIATE` (other processes wait on the busy timeout instead of racing).
+
+    Short reads by key on the bot's hot path (`lookup`) run on a third, plain connection in
+    the event loop's own thread: see `lookup`.
     """
 
-    def __init__(self, writer: aiosqlite.Connection, reader: aiosqlite.Connection) -> None:
+    def __init__(
+        self,
+        writer: aiosqlite.Connection,
+        reader: aiosqlite.Connection,
+        quick: sqlite3.Connection | None = None,
+    ) -> None:
         self._writer = writer
         self._reader = reader
+        self._quick = quick
         self._lock = asyncio.Lock()
 
     @classmethod
@@ -71,11 +80,13 @@ class Database:
         except BaseException:
             await writer.close()
             raise
-        return cls(writer, reader)
+        return cls(writer, reader, _connect_quick(path))
 
     async def close(self) -> None:
-        """Close both connections (waiting for a running transaction to finish)."""
+        """Close the connections (waiting for a running transaction to finish)."""
         async with self._lock:
+            if self._quick is not None:
+                self._quick.close()
             await self._reader.close()
             await self._writer.close()
 
@@ -100,6 +111,29 @@ class Database:
         rows = await self._reader.execute_fetchall(sql, params)
         return next(iter(rows), None)
 
+    async def lookup(self, sql: str, params: Params = ()) -> list[Row]:
+        """Run one short read by key at once, in the event loop's thread; return its rows.
+
+        Only for reads that touch a few rows through an index (a profile, a member's view, a
+        history page): each aiosqlite call is a round trip to its thread that costs the event
+        loop 100-250 us, while such a read takes 15-50 us in SQLite itself. Anything that may
+        scan belongs in `read()`, which never blocks the loop. In WAL mode a reader does not
+        wait for the writer; should it meet a lock anyway (WAL recovery), the read goes to the
+        reader thread, which waits out the busy timeout as `read()` does.
+        """
+        if self._quick is not None:
+            try:
+                return self._quick.execute(sql, params).fetchall()
+            except sqlite3.OperationalError as exc:
+                if getattr(exc, "sqlite_errorcode", 0) & 0xFF not in _BUSY:
+                    raise
+        return list(await self._reader.execute_fetchall(sql, params))
+
+    async def lookup_one(self, sql: str, params: Params = ()) -> Row | None:
+        """Like `lookup`, returning the first row or None."""
+        rows = await self.lookup(sql, params)
+        return rows[0] if rows else None
+
     async def schema_version(self) -> int:
         """Return the applied migration version."""
         row = await self.read_one("PRAGMA user_version")
@@ -116,6 +150,20 @@ async def _connect(
     await conn.execute("PRAGMA journal_mode = WAL")
     await conn.execute(f"PRAGMA synchronous = {synchronous}")
     await conn.execute("PRAGMA foreign_keys = ON")
+    return conn
+
+
+_BUSY = {sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED}
+
+
+def _connect_quick(path: str | Path) -> sqlite3.Connection | None:
+    """Open the connection `lookup` uses: read-only, never waiting for a lock."""
+    if str(path) == ":memory:" or str(path).startswith("file:"):
+        return None  # another connection would not see the same database
+    # timeout=0: a lock means "ask the reader thread instead", never a wait on the loop.
+    conn = sqlite3.connect(path, isolation_level=None, timeout=0)
+    conn.row_factory = sqlite3.Row
+    conn.execute("PRAGMA query_only = ON")
     return conn
 
 

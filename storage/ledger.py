@@ -138,7 +138,7 @@ async def history(
     just newer than `after_id`, or the newest page; only ever the member's own rows."""
     limit = max(1, min(limit, MAX_PAGE))
     rows = list(
-        await store.db.read(
+        await store.db.lookup(
             _HISTORY_SQL,
             {
                 "member": member_id,

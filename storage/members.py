@@ -316,7 +316,7 @@ async def verify_email(store: Store, member_id: str) -> list[LevelChange]:
 async def view(store: Store, member_id: str) -> MemberView:
     """Read a member's balances, live level and progress, and today's exchanges, or NotFound."""
     now = store.now()
-    row = await store.db.read_one(
+    row = await store.db.lookup_one(
         _STANDING_SQL
         + """, l.telegram_user_id,
             (SELECT COUNT(*) FROM coupons c WHERE c.member_id = m.member_id

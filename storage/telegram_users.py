@@ -21,14 +21,19 @@ class Profile:
     reminders: bool
     unreachable: bool
     known: bool
+    # Whether the user ever had a support ticket or is banned from support: only then can a
+    # message of theirs belong to support, so the relay reads their tickets only then.
+    support: bool = False
 
 
 async def profile(store: Store, telegram_user_id: int) -> Profile:
     """Return a Telegram user's link and settings (defaults for a user never seen)."""
-    row = await store.db.read_one(
+    row = await store.db.lookup_one(
         "SELECT u.telegram_user_id IS NOT NULL AS known, u.language, u.telegram_language,"
         " COALESCE(u.reminders, 1) AS reminders, COALESCE(u.unreachable, 0) AS unreachable,"
-        " l.member_id FROM (SELECT :id AS id) q"
+        " l.member_id, EXISTS (SELECT 1 FROM tickets WHERE telegram_user_id = q.id)"
+        " OR EXISTS (SELECT 1 FROM support_bans WHERE telegram_user_id = q.id) AS support"
+        " FROM (SELECT :id AS id) q"
         " LEFT JOIN telegram_users u ON u.telegram_user_id = q.id"
         " LEFT JOIN telegram_links l ON l.telegram_user_id = q.id",
         {"id": telegram_user_id},
@@ -42,6 +47,7 @@ async def profile(store: Store, telegram_user_id: int) -> Profile:
         reminders=bool(row["reminders"]),
         unreachable=bool(row["unreachable"]),
         known=bool(row["known"]),
+        support=bool(row["support"]),
     )
 
 

@@ -151,7 +151,7 @@ async def _one(tx: aiosqlite.Connection, ticket_id: int) -> Ticket:
 async def state(store: Store, telegram_user_id: int) -> SupportState:
     """Return a user's newest ticket and whether support takes their messages (one read)."""
     rows = list(
-        await store.db.read(
+        await store.db.lookup(
             "SELECT (SELECT 1 FROM support_bans WHERE telegram_user_id = :u) AS banned, t.*"
             " FROM (SELECT 1) LEFT JOIN tickets t ON t.id ="
             " (SELECT MAX(id) FROM tickets WHERE telegram_user_id = :u)",

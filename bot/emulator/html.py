@@ -8,6 +8,7 @@ Errors carry the byte offset of the offending tag, as Telegram's do.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -48,6 +49,8 @@ _SIMPLE = {
 }
 _SPACES = " \t\r\n\v\f"
 _NAMED = {"lt": "<", "gt": ">", "amp": "&", "quot": '"'}
+_MARKUP = re.compile("[<&]")  # where plain text stops: a tag or a character reference
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 class EntityParseError(ValueError):
@@ -104,8 +107,12 @@ class _Parser:
                     i = end
                     continue
             if char != "<":
-                self.emit(char)
-                i += 1
+                # Plain text up to the next tag or reference, in one piece (an "&" that is not
+                # a reference is plain text too).
+                found = _MARKUP.search(self.src, i + 1)
+                end = found.start() if found else self.n
+                self.emit(self.src[i:end])
+                i = end
                 continue
             closing = i + 1 < self.n and self.src[i + 1] == "/"
             i = self.end_tag(i) if closing else self.start_tag(i)
@@ -114,7 +121,7 @@ class _Parser:
                 f'Can\'t find end tag corresponding to start tag "{self.stack[-1].tag}"'
             )
         text = "".join(self.out)
-        if any(0xD800 <= ord(c) <= 0xDFFF for c in text):
+        if _SURROGATE.search(text):
             raise EntityParseError(
                 "Text contains invalid Unicode characters after decoding HTML entities, "
                 "check for unmatched surrogate code units"
