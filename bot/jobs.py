@@ -23,7 +23,6 @@ import asyncio
 import logging
 import secrets
 import time
-import warnings
 from collections import Counter, deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -33,13 +32,13 @@ from typing import Any
 from telegram.constants import ParseMode
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter
 from telegram.ext import Application, CallbackContext, Job
-from telegram.warnings import PTBUserWarning
 
 from bot.config import Config
 from bot.ratelimit import BULK, FREE_PER_SECOND, FairRateLimiter, retry_seconds
 from handlers import notices
 from handlers.context import SERVICES_KEY
 from handlers.services import Services
+from handlers.ui import call
 from storage import reminders
 from storage.reminders import Claim, DayStart, Notice, PlanReport
 from storage.store import Store
@@ -51,9 +50,6 @@ LEASE = timedelta(minutes=2)  # how long a claim holds its rows; a dead run's ro
 LEASE_MARGIN = timedelta(seconds=15)  # stop sending a batch this close to the lease's end
 NETWORK_RETRY = timedelta(seconds=30)  # Telegram unreachable: try the rows again after this
 
-# The fan-out calls sendMessage through do_api_request on purpose (see Scheduler._deliver);
-# PTB would suggest send_message once per process.
-warnings.filterwarnings("ignore", message=r"Please use 'Bot\.sendMessage'", category=PTBUserWarning)
 
 AnyApp = Application[Any, Any, Any, Any, Any, Any]
 SlaCheck = Callable[[AnyApp], Awaitable[object]]
@@ -329,9 +325,7 @@ class Scheduler:
                 message["disable_notification"] = True
             # The raw call: `send_message` would build a Message object from every answer,
             # a third of a send's CPU, and the fan-out has no use for it.
-            await self.app.bot.do_api_request(
-                "sendMessage", api_kwargs=message, **self._limiter_options
-            )
+            await call(self.app.bot, "sendMessage", message, **self._limiter_options)
         except Forbidden:
             # Blocked: unreachable until they write again (the gate clears the mark).
             await reminders.blocked(store, batch.claim_id, notice.id, notice.telegram_user_id)

@@ -3,16 +3,25 @@
 from __future__ import annotations
 
 import logging
+import warnings
 from typing import Any
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
+from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram.constants import ParseMode
 from telegram.error import BadRequest
+from telegram.warnings import PTBUserWarning
 
 from handlers.catalogue import Html
 from handlers.context import BotContext
 
 log = logging.getLogger(__name__)
 MAX_CALLBACK_BYTES = 64
+
+# `call` reaches sendMessage/editMessageText through do_api_request on purpose; PTB would
+# suggest the typed methods once per process.
+warnings.filterwarnings(
+    "ignore", message=r"Please use 'Bot\.(sendMessage|editMessageText)'", category=PTBUserWarning
+)
 
 Row = list[InlineKeyboardButton]
 
@@ -55,6 +64,16 @@ def keyboard(*rows: Row) -> InlineKeyboardMarkup:
     return Keyboard([row for row in rows if row])
 
 
+async def call(bot: Bot, method: str, params: dict[str, Any], **options: Any) -> None:
+    """Make a Bot API call whose answer is not needed (sendMessage, editMessageText).
+
+    The typed methods parse Telegram's answer into a `Message` (entities, keyboard...), which
+    costs more than building and sending the message; replies and notices never use it.
+    Errors are raised exactly as the typed methods raise them; the rate limiter applies.
+    """
+    await bot.do_api_request(method, api_kwargs=params, **options)
+
+
 async def reply(
     update: Update,
     context: BotContext,
@@ -63,25 +82,29 @@ async def reply(
     *,
     edit: bool = True,
     protect: bool = False,
-) -> Message | None:
+) -> None:
     """Answer an update: a pressed button's message is edited in place (unless `edit` is
     False or `protect` is needed, which only a new message can carry); otherwise send."""
+    params: dict[str, Any] = {"text": text, "parse_mode": ParseMode.HTML}
+    if markup is not None:
+        params["reply_markup"] = markup
     query = update.callback_query
     if query is not None and edit and not protect and query.message is not None:
+        params.update(chat_id=query.message.chat.id, message_id=query.message.message_id)
         try:
-            edited = await query.edit_message_text(text, reply_markup=markup)
+            await call(context.bot, "editMessageText", params)
         except BadRequest as exc:
             # A double tap re-renders the same screen: Telegram refuses an identical edit.
             if "not modified" not in exc.message.lower():
                 raise
-            return None
-        return edited if isinstance(edited, Message) else None
+        return
     chat = update.effective_chat
     if chat is None:
-        return None
-    return await context.bot.send_message(
-        chat.id, text, reply_markup=markup, protect_content=protect or None
-    )
+        return
+    params["chat_id"] = chat.id
+    if protect:
+        params["protect_content"] = True
+    await call(context.bot, "sendMessage", params)
 
 
 async def answer_query(update: Update, text: str | None = None, *, alert: bool = False) -> None:

@@ -110,7 +110,9 @@ def _sliding_window_wait(
     """Drop entries older than ``period``; return how long until one more fits, or None."""
     if capacity <= 0:  # a zero limit means "no limit", like AIORateLimiter's 0
         return None
-    while window and window[0] <= now - period:
+    # The tolerance absorbs float rounding: a client that waited exactly the announced time
+    # (e.g. 1e-160 + 1.0 == 1.0) must find the oldest entry gone.
+    while window and window[0] <= now - period + 1e-9:
         window.popleft()
     if len(window) < capacity:
         return None
