@@ -15,15 +15,41 @@ SERVICES_KEY = "services"
 
 
 class BotContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], dict[Any, Any]]):
-    """One per update: the gate fills `profile` before any feature handler runs."""
+    """One per update: the gate fills `profile` before any feature handler runs.
 
-    profile: Profile | None = None
-    telegram_language: str | None = None
+    The language and the services are looked up once per update: a screen asks for tens of
+    texts, and each would otherwise work the language out again.
+    """
+
+    _profile: Profile | None = None
+    _telegram_language: str | None = None
+    _lang: str | None = None
+    _services: Services | None = None
+
+    @property
+    def profile(self) -> Profile | None:
+        """Return the profile of the user who sent the update (set by the gate)."""
+        return self._profile
+
+    @profile.setter
+    def profile(self, value: Profile | None) -> None:
+        self._profile, self._lang = value, None  # a new profile may bring a new language
+
+    @property
+    def telegram_language(self) -> str | None:
+        """Return the language Telegram reports for the user."""
+        return self._telegram_language
+
+    @telegram_language.setter
+    def telegram_language(self, value: str | None) -> None:
+        self._telegram_language, self._lang = value, None
 
     @property
     def services(self) -> Services:
         """Return the application's services."""
-        return self.bot_data[SERVICES_KEY]  # type: ignore[no-any-return]
+        if self._services is None:
+            self._services = self.bot_data[SERVICES_KEY]
+        return self._services  # type: ignore[return-value]
 
     @property
     def store(self) -> Store:
@@ -33,13 +59,17 @@ class BotContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], d
     @property
     def member_id(self) -> str | None:
         """Return the linked member of the user who sent the update, or None."""
-        return self.profile.member_id if self.profile else None
+        return self._profile.member_id if self._profile else None
 
     @property
     def lang(self) -> str:
         """Return the user's language: their choice, else Telegram's if supported, else default."""
-        chosen = self.profile.language if self.profile else None
-        return choose_language(chosen, self.telegram_language, self.services.default_language)
+        if self._lang is None:
+            chosen = self._profile.language if self._profile else None
+            self._lang = choose_language(
+                chosen, self._telegram_language, self.services.default_language
+            )
+        return self._lang
 
     def t(self, key: str, **values: Any) -> Html:
         """Return a text in the user's language."""
