@@ -116,7 +116,8 @@ class Listening:
         return f"http://{host}:{self.port}"
 
 
-def _bind(host: str, port: int) -> socket.socket:
+def bind(host: str, port: int) -> socket.socket:
+    """Open a listening TCP socket (port 0: a free one); one clear OSError if it cannot."""
     try:
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
         # proto=IPPROTO_TCP matters: asyncio turns Nagle off (TCP_NODELAY) only on sockets
@@ -149,7 +150,7 @@ async def http_server(
     finishes the requests in flight (at most `graceful_shutdown` seconds) and closes idle
     keep-alive connections.
     """
-    sock = _bind(host, port)
+    sock = bind(host, port)
     config = uvicorn.Config(
         app,
         http=timed_h11(header_timeout),
@@ -162,21 +163,30 @@ async def http_server(
         h11_max_incomplete_event_size=MAX_HEADER_BYTES,
         **uvicorn_options,
     )
+    async with embedded(config, sock, name="uvicorn") as server:
+
+        def stop_now() -> None:
+            server.force_exit = True  # do not wait for requests in flight
+
+        yield Listening(host, sock.getsockname()[1], stop_now)
+
+
+@contextlib.asynccontextmanager
+async def embedded(
+    config: uvicorn.Config, sock: socket.socket, *, name: str
+) -> AsyncIterator[EmbeddedServer]:
+    """Serve `config`'s app on `sock` in this loop from when it serves until the block ends."""
     server = EmbeddedServer(config)
-    task = asyncio.create_task(server.serve(sockets=[sock]), name="uvicorn")
+    task = asyncio.create_task(server.serve(sockets=[sock]), name=name)
     ready = asyncio.create_task(server.ready.wait())
     await asyncio.wait({task, ready}, return_when=asyncio.FIRST_COMPLETED)
     if task.done():
         ready.cancel()
         sock.close()
         task.result()  # re-raise why uvicorn did not start
-        raise RuntimeError("the HTTP server stopped before serving")
-
-    def stop_now() -> None:
-        server.force_exit = True  # do not wait for requests in flight
-
+        raise RuntimeError(f"{name} stopped before serving")
     try:
-        yield Listening(host, sock.getsockname()[1], stop_now)
+        yield server
     finally:
         server.should_exit = True
         await task

@@ -22,10 +22,8 @@ GET      /_emulator/state                                -> delivery mode, webho
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import json
-import socket
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager
 from email.parser import BytesParser
@@ -40,7 +38,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp
 
-from bot.api.server import EmbeddedServer
+from bot.api.server import bind, embedded
 from bot.emulator.core import TelegramEmulator
 from bot.emulator.errors import ApiError
 from bot.emulator.params import Upload
@@ -374,30 +372,14 @@ async def serve_asgi(
     Port 0 picks a free port. The socket is bound before uvicorn starts, so the address is
     known at once; the body runs after uvicorn reports it is serving.
     """
-    # IPPROTO_TCP explicitly: asyncio turns Nagle off only for sockets it knows are TCP,
-    # otherwise every keep-alive request waits ~40 ms for a delayed ACK.
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((host, port))
-    sock.listen(128)
+    sock = bind(host, port)
     config = uvicorn.Config(app, log_level="warning", lifespan="off", timeout_graceful_shutdown=2)
-    server = EmbeddedServer(config)
-    task = asyncio.create_task(server.serve(sockets=[sock]), name="emulator-uvicorn")
-    ready = asyncio.create_task(server.ready.wait())
-    await asyncio.wait({task, ready}, return_when=asyncio.FIRST_COMPLETED)
-    if task.done():
-        ready.cancel()
-        sock.close()
-        task.result()  # re-raise why uvicorn did not start
-        raise RuntimeError("uvicorn stopped before serving")
-    try:
-        yield f"http://{host}:{sock.getsockname()[1]}"
-    finally:
-        if before_shutdown is not None:
-            before_shutdown()
-        server.should_exit = True
-        await task
-        sock.close()
+    async with embedded(config, sock, name="emulator-uvicorn"):
+        try:
+            yield f"http://{host}:{sock.getsockname()[1]}"
+        finally:
+            if before_shutdown is not None:
+                before_shutdown()
 
 
 @asynccontextmanager
