@@ -42,6 +42,13 @@ def escape(value: object) -> Html:
     return value if isinstance(value, Html) else Html(html.escape(str(value), quote=False))
 
 
+def _escaped(values: dict[str, Any]) -> dict[str, str]:
+    """Return placeholder values as safe HTML (`escape` inlined: a screen formats hundreds)."""
+    return {
+        k: v if isinstance(v, Html) else html.escape(str(v), quote=False) for k, v in values.items()
+    }
+
+
 def join(parts: list[Html], separator: str = "\n") -> Html:
     """Join already-safe HTML pieces."""
     return Html(separator.join(parts))
@@ -99,7 +106,7 @@ class Catalogue:
         template = self._template(key, language)
         if not isinstance(template, str):
             raise TypeError(f"{key} has plural forms: use plural()")
-        text = Html(template.format(**{k: escape(v) for k, v in values.items()}))
+        text = Html(template.format(**_escaped(values)))
         if not values:
             self._plain[key, language] = text
         return text
@@ -112,7 +119,7 @@ class Catalogue:
         category = plural_category(language, count)
         template = forms.get(category) or forms["other"]
         values.setdefault("n", number(count, language))
-        return Html(template.format(**{k: escape(v) for k, v in values.items()}))
+        return Html(template.format(**_escaped(values)))
 
 
 @lru_cache(maxsize=4096)

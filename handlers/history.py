@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from telegram import Update
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler
 
-from handlers.catalogue import Html, join
+from handlers.catalogue import Catalogue, Html, join
 from handlers.context import BotContext
 from handlers.formatting import moment, money, number
 from handlers.menu import member_or_prompt
@@ -32,9 +34,15 @@ KNOWN = {
 
 def signed(context: BotContext, entry: Entry) -> Html:
     """Render a row's amount with its sign and unit: "+20 points", "−500 coins"."""
-    value = number(abs(entry.amount), context.lang)
-    sign = "+" if entry.amount > 0 else MINUS if entry.amount < 0 else ""
-    return context.tp(f"units.{entry.currency}", abs(entry.amount), n=sign + value)
+    return _signed(context.services.texts, context.lang, entry.currency, entry.amount)
+
+
+@lru_cache(maxsize=4096)
+def _signed(texts: Catalogue, lang: str, currency: str, amount: int) -> Html:
+    # Amounts recur (a day's check-in, a coupon's price): a page formats ten of them.
+    sign = "+" if amount > 0 else MINUS if amount < 0 else ""
+    value = sign + number(abs(amount), lang)
+    return texts.plural(f"units.{currency}", abs(amount), lang, n=value)
 
 
 def _note(entry: Entry) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import warnings
+from functools import lru_cache
 from typing import Any
 
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, Update
@@ -26,16 +27,33 @@ warnings.filterwarnings(
 Row = list[InlineKeyboardButton]
 
 
+class _Button(InlineKeyboardButton):
+    """A button made here: a label and either callback data or a URL, nothing else, so its
+    Bot API form is known without PTB's generic (and slow) serialisation."""
+
+    __slots__ = ()
+
+    def bot_api(self) -> dict[str, Any]:
+        """Return the Bot API form."""
+        if self.url is not None:
+            return {"text": self.text, "url": self.url}
+        return {"text": self.text, "callback_data": self.callback_data}
+
+
+# Buttons cannot change once made, so equal ones are shared: a screen's Back or Confirm is
+# made once, not on every update (PTB takes ~20 us to make one).
+@lru_cache(maxsize=2048)
 def button(label: str, data: str) -> InlineKeyboardButton:
     """Return a callback button; its data must fit Telegram's 64 bytes."""
     if len(data.encode()) > MAX_CALLBACK_BYTES:
         raise ValueError(f"callback data too long: {data!r}")
-    return InlineKeyboardButton(label, callback_data=data)
+    return _Button(label, callback_data=data)
 
 
+@lru_cache(maxsize=256)
 def link(label: str, url: str) -> InlineKeyboardButton:
     """Return a button that opens a URL."""
-    return InlineKeyboardButton(label, url=url)
+    return _Button(label, url=url)
 
 
 class Keyboard(InlineKeyboardMarkup):
@@ -55,7 +73,12 @@ class Keyboard(InlineKeyboardMarkup):
         try:
             return self._as_dict  # type: ignore[no-any-return]
         except AttributeError:
-            self._as_dict = super().to_dict()
+            rows = self.inline_keyboard
+            if all(isinstance(b, _Button) for row in rows for b in row):
+                made = [[b.bot_api() for b in row] for row in rows]  # type: ignore[attr-defined]
+                self._as_dict = {"inline_keyboard": made}
+            else:
+                self._as_dict = super().to_dict()
             return self._as_dict  # type: ignore[no-any-return]
 
 

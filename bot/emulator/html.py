@@ -50,6 +50,9 @@ _SIMPLE = {
 _SPACES = " \t\r\n\v\f"
 _NAMED = {"lt": "<", "gt": ">", "amp": "&", "quot": '"'}
 _MARKUP = re.compile("[<&]")  # where plain text stops: a tag or a character reference
+# Bare lowercase tags that map to one entity each, as the product writes them.
+_PLAIN_TAG = re.compile(r"<(/?)(b|strong|i|em|u|ins|s|strike|del|tg-spoiler)>")
+_NAMED_REFERENCE = re.compile("&(lt|gt|amp|quot);")
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
 
@@ -68,7 +71,46 @@ class _Open:
 
 def parse_html(source: str) -> tuple[str, list[dict[str, Any]]]:
     """Return the visible text and the entities of ``source``, or raise EntityParseError."""
-    return _Parser(source).run()
+    simple = _parse_plain(source)
+    return simple if simple is not None else _Parser(source).run()
+
+
+def _parse_plain(source: str) -> tuple[str, list[dict[str, Any]]] | None:
+    """Parse the common case fast: text, bare tags like ``<b>``, the named references.
+
+    Anything else returns None for the full parser, which also words the errors.
+    """
+    parts = _PLAIN_TAG.split(source)  # text, "/" or "", tag name, text, ...
+    for index in range(0, len(parts), 3):
+        text = parts[index]
+        if "<" in text:
+            return None
+        if "&" in text:
+            if "&" in _NAMED_REFERENCE.sub("", text):
+                return None  # a numeric reference or a bare "&"
+            parts[index] = _NAMED_REFERENCE.sub(lambda m: _NAMED[m[1]], text)
+    texts = parts[::3]
+    stack: list[tuple[str, int]] = []
+    entities: list[dict[str, Any]] = []
+    offset = utf16_len(texts[0])
+    for index in range(1, len(parts), 3):
+        closing, tag = parts[index], parts[index + 1]
+        if not closing:
+            stack.append((tag, offset))
+        elif not stack or stack[-1][0] != tag:
+            return None
+        else:
+            opened_at = stack.pop()[1]
+            if offset > opened_at:
+                entities.append(
+                    {"type": _SIMPLE[tag], "offset": opened_at, "length": offset - opened_at}
+                )
+        offset += utf16_len(parts[index + 2])
+    text = "".join(texts)
+    if stack or _SURROGATE.search(text):
+        return None
+    entities.sort(key=lambda e: (e["offset"], -e["length"]))
+    return text, entities
 
 
 class _Parser:

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.emulator.html import EntityParseError, parse_html
+from bot.emulator.html import EntityParseError, _parse_plain, _Parser, parse_html
 from bot.emulator.text import bot_command_entities, trim, utf16_len
 
 
@@ -35,6 +35,30 @@ def test_any_input_either_parses_or_fails_with_telegram_wording(source: str) -> 
         assert all(
             e["offset"] >= 0 and e["offset"] + e["length"] <= utf16_len(text) for e in entities
         )
+
+
+PIECES = st.sampled_from(
+    ["<b>", "</b>", "<i>", "</i>", "<u>", "</u>", "<B>", "<b >", "<code>", "</code>", "&lt;",
+     "&amp;lt;", "&gt", "&LT;", "&#60;", "&quot;", "&", "<", ">", " ", "\n", "x", "é", "📜"]
+)  # fmt: skip
+
+
+@given(st.lists(PIECES, max_size=14))
+def test_the_fast_path_agrees_with_the_full_parser(pieces: list[str]) -> None:
+    source = "".join(pieces)
+    fast = _parse_plain(source)
+    try:
+        full = _Parser(source).run()
+    except EntityParseError:
+        assert fast is None  # errors are always worded by the full parser
+    else:
+        assert fast is None or fast == full
+
+
+def test_the_fast_path_takes_the_products_messages() -> None:
+    source = "📜 <b>Your history</b>\n<b>1 Nov 2026, 12:00</b> · +100 points (a &lt;b&gt; &amp; c)"
+    assert _parse_plain(source) == _Parser(source).run()
+    assert _parse_plain(source) is not None
 
 
 def test_nesting_and_links() -> None:
