@@ -52,6 +52,19 @@ def _stops(callback: Callback) -> Callback:
     return wrapped
 
 
+def _by_name(commands: dict[str, Callback]) -> Callback:
+    """Return one callback that runs the command the message starts with."""
+
+    async def route(update: Update, context: BotContext) -> None:
+        message = update.effective_message
+        assert message is not None and message.text is not None and message.entities
+        # CommandHandler matched: the text starts with a bot command entity, "/name@bot".
+        name = message.text[1 : message.entities[0].length].split("@")[0].lower()
+        await commands[name](update, context)
+
+    return route
+
+
 def _t(context: BotContext, key: str, /, **values: object) -> Html:
     return desk.agent_text(context.services, f"agents.{key}", **values)
 
@@ -434,7 +447,10 @@ def register(app: Application, group: int) -> None:  # type: ignore[type-arg]
         "ban": ban,
         "unban": unban,
     }
-    for name, callback in commands.items():
-        app.add_handler(CommandHandler(name, _stops(callback), filters=agents), group)
+    # One handler for all of them: PTB tries every handler of a group on every update, and a
+    # member's update is checked against the agents' commands first.
+    app.add_handler(
+        CommandHandler(tuple(commands), _stops(_by_name(commands)), filters=agents), group
+    )
     messages = agents & filters.IS_TOPIC_MESSAGE & ~filters.COMMAND & ~filters.StatusUpdate.ALL
     app.add_handler(MessageHandler(messages, _stops(relay)), group)
