@@ -11,7 +11,6 @@ from telegram.request import BaseRequest
 from bot.config import Config, secret
 from bot.jobs import schedule_jobs
 from bot.ratelimit import FairRateLimiter
-from bot.updates import ChatOrderedUpdateProcessor
 from handlers.agents import flag_overdue, set_agent_commands
 from handlers.catalogue import Catalogue
 from handlers.context import SERVICES_KEY, BotContext
@@ -70,7 +69,6 @@ def build_application(
         .defaults(Defaults(parse_mode=ParseMode.HTML, tzinfo=config.program.timezone))
         .context_types(ContextTypes(context=BotContext))
         .post_init(start_up)
-        .concurrent_updates(ChatOrderedUpdateProcessor())
     )
     if request is not None:
         builder = builder.request(request).get_updates_request(get_updates_request or request)

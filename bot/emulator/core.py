@@ -459,9 +459,7 @@ class TelegramEmulator:
 
         before = len(self.handler_errors)
         parsed: Update = Update.de_json(update, app.bot)
-        # Through the application's update processor, as PTB's own fetcher does, so that
-        # its ordering (and any concurrency between chats) is what tests see.
-        await app.update_processor.process_update(parsed, app.process_update(parsed))
+        await app.process_update(parsed)
         if self._raise_errors and len(self.handler_errors) > before:
             error = self.handler_errors[before]
             raise EmulatorHandlerError(f"handler failed on {kind}: {error!r}") from error
