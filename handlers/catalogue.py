@@ -97,6 +97,14 @@ class Catalogue:
         texts = self._entries[key].texts
         return texts.get(language) or texts[DEFAULT_LANGUAGE]
 
+    def template(self, key: str, language: str) -> str:
+        """Return the raw template of `key`, for a caller that formats it many times over
+        (the caller escapes every value with `escape`)."""
+        template = self._template(key, language)
+        if not isinstance(template, str):
+            raise TypeError(f"{key} has plural forms")
+        return template
+
     def text(self, key: str, language: str, **values: Any) -> Html:
         """Return the text for `key` in `language` with escaped placeholder values."""
         if not values:

@@ -7,7 +7,7 @@ from functools import lru_cache
 from telegram import Update
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler
 
-from handlers.catalogue import Catalogue, Html, join
+from handlers.catalogue import Catalogue, Html, escape, join
 from handlers.context import BotContext
 from handlers.formatting import moment, money, number
 from handlers.menu import member_or_prompt
@@ -73,11 +73,12 @@ def describe(context: BotContext, entry: Entry) -> Html:
 
 def render(context: BotContext, page: HistoryPage) -> Html:
     """Render a page: a dated line per row, in the programme's time zone."""
-    program, lang, t = context.store.program, context.lang, context.t
-    lines = [t("history.title"), ""]
+    program, lang = context.store.program, context.lang
+    lines = [context.t("history.title"), ""]
+    line = context.services.texts.template("history.line", lang)  # formatted ten times
     for entry in page.entries:
-        when = moment(entry.created_at, program.timezone, lang)
-        lines.append(t("history.line", when=when, what=describe(context, entry)))
+        when = escape(moment(entry.created_at, program.timezone, lang))
+        lines.append(Html(line.format(when=when, what=describe(context, entry))))
     return join(lines)
 
 
