@@ -64,6 +64,7 @@ class Database:
         self._quick = quick
         self._lock = asyncio.Lock()
         self._checkpoints: asyncio.Task[None] | None = None
+        self._checkpointer: aiosqlite.Connection | None = None
 
     @classmethod
     async def open(
@@ -92,8 +93,8 @@ class Database:
         db = cls(writer, reader, _connect_quick(path))
         if checkpoints:
             await writer.execute(f"PRAGMA wal_autocheckpoint = {AUTOCHECKPOINT_PAGES}")
-            checkpointer = await _connect(path, synchronous, busy_timeout_ms)
-            db._checkpoints = asyncio.create_task(_checkpoint_loop(checkpointer))
+            db._checkpointer = await _connect(path, synchronous, busy_timeout_ms)
+            db._checkpoints = asyncio.create_task(_checkpoint_loop(db._checkpointer))
         return db
 
     async def close(self) -> None:
@@ -101,6 +102,10 @@ class Database:
         if self._checkpoints is not None:
             self._checkpoints.cancel()
             await asyncio.gather(self._checkpoints, return_exceptions=True)
+        if self._checkpointer is not None:
+            # Closed here, not in the task: a task cancelled before it first ran never runs
+            # its own cleanup, and the open connection would keep the database locked.
+            await self._checkpointer.close()
         async with self._lock:
             if self._quick is not None:
                 self._quick.close()
@@ -183,16 +188,13 @@ AUTOCHECKPOINT_PAGES = 10_000
 async def _checkpoint_loop(
     conn: aiosqlite.Connection, sleep: Callable[[float], Awaitable[object]] = asyncio.sleep
 ) -> None:
-    """Checkpoint the WAL every second until cancelled, then close the connection."""
-    try:
-        while True:
-            await sleep(CHECKPOINT_SECONDS)
-            try:
-                await conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
-            except sqlite3.Error as exc:  # a busy moment: the next round catches up
-                log.warning("event=checkpoint_failed error=%s", exc)
-    finally:
-        await conn.close()
+    """Checkpoint the WAL on `conn` every second until cancelled (the caller closes `conn`)."""
+    while True:
+        await sleep(CHECKPOINT_SECONDS)
+        try:
+            await conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+        except sqlite3.Error as exc:  # a busy moment: the next round catches up
+            log.warning("event=checkpoint_failed error=%s", exc)
 
 
 def _connect_quick(path: str | Path) -> sqlite3.Connection | None:

@@ -43,8 +43,11 @@ async def test_the_background_round_copies_committed_writes_into_the_database_fi
                 raise asyncio.CancelledError
 
         checkpointer = await dbmod._connect(path, "NORMAL", 1_000)
-        with pytest.raises(asyncio.CancelledError):
-            await dbmod._checkpoint_loop(checkpointer, sleep=one_round)
+        try:
+            with pytest.raises(asyncio.CancelledError):
+                await dbmod._checkpoint_loop(checkpointer, sleep=one_round)
+        finally:
+            await checkpointer.close()
         assert rounds == [dbmod.CHECKPOINT_SECONDS, dbmod.CHECKPOINT_SECONDS]
         assert in_main_file(path) == 50
     finally:
@@ -71,3 +74,14 @@ async def test_without_the_task_sqlite_keeps_its_own_threshold(tmp_path: Path) -
         assert db._checkpoints is None
     finally:
         await db.close()
+
+
+async def test_closing_right_after_opening_leaves_no_connection_behind(tmp_path: Path) -> None:
+    path = tmp_path / "c.db"
+    db = await Database.open(path, synchronous="NORMAL")
+    await db.close()  # before the checkpoint task ever ran
+    conn = sqlite3.connect(path, timeout=0)
+    try:  # leaving WAL mode needs the database to itself
+        assert conn.execute("PRAGMA journal_mode = DELETE").fetchone()[0] == "delete"
+    finally:
+        conn.close()

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
-import re
+import asyncio
+import io
 import subprocess
 import sys
+from datetime import UTC, datetime
 
+from bot import demo
+from bot.config import load_config
 from tests.cli.conftest import ROOT
 
 
@@ -59,10 +63,34 @@ def test_demo_plays_both_sides_of_a_support_ticket() -> None:
     assert "desk #1> Sam: Hello Alex, checking now" in out  # :desk shows the whole topic
 
 
+def run_demo_at(when: datetime, lines: list[str]) -> str:
+    """Run the demo in-process with its clock fixed at `when` (what is due depends on the hour)."""
+    feed = iter(lines)
+    out = io.StringIO()
+
+    async def read_line() -> str | None:
+        return next(feed, None)
+
+    config = load_config(ROOT / "config.example.toml")
+    code = asyncio.run(
+        demo.run_demo(config, terminal=demo.Terminal(read_line, out, echo=True), clock=lambda: when)
+    )
+    assert code == 0
+    return out.getvalue()
+
+
 def test_demo_shop_delivery_sends_the_points_notice() -> None:
-    out = run_demo([":ship", ":ship", ":tick", ":quit"])
+    out = run_demo_at(datetime(2026, 11, 23, 12, 0, tzinfo=UTC), [":ship", ":ship", ":tick"])
     assert "(the shop delivered order A-1004)" in out
     assert "You earned 93 points for order A-1004." in out  # 88 + 5 for the day
+    assert "quiet hours" not in out
     assert "(the open order was already delivered)" in out
-    # What else is due depends on the hour the test runs at (the check-in reminder at 19:00).
-    assert re.search(r"\(scheduler: \d+ sent\)", out)
+    assert "(scheduler: 0 sent)" in out  # the notice went out with the delivery, nothing else due
+
+
+def test_demo_delivery_in_quiet_hours_holds_the_notice_and_says_so() -> None:
+    out = run_demo_at(datetime(2026, 11, 23, 23, 30, tzinfo=UTC), [":ship", ":tick"])
+    assert "(the shop delivered order A-1004)" in out
+    assert "its notice waits for the end of the member's quiet hours" in out
+    assert "You earned 93 points" not in out  # held until 08:00, not lost
+    assert "(scheduler: 0 sent)" in out
