@@ -17,9 +17,11 @@ For each SQLite `synchronous` mode (FULL, the default, and NORMAL), in one run:
    latency of each measured from its scheduled send time, so a stall is not hidden
    (no coordinated omission); p50/p90/p99/max reported.
 
-The load generator is this process; the server is a child process. The client is a minimal
-HTTP/1.1 keep-alive client on asyncio streams, so that on a small machine the numbers are
-the server's, not an HTTP library's. Results are printed and written as JSON to bench/out/.
+The load generator is this process; the server is a child process, and Telegram is the
+emulator served over HTTP by a third process (`loyaltybot run` runs the bot beside the API).
+The client is a minimal HTTP/1.1 keep-alive client on asyncio streams, so that on a small
+machine the numbers are the server's, not an HTTP library's. Results are printed and
+written as JSON to bench/out/.
 """
 
 from __future__ import annotations
@@ -108,26 +110,59 @@ async def direct(store: Store, events: list[Event]) -> float:
 # --- the server -----------------------------------------------------------------------------
 
 
+# Telegram for the server's bot: the emulator on a free port, in a process of its own so that
+# it takes no time from the load generator. It prints its base URL, then serves until killed.
+TELEGRAM = """
+import asyncio
+from bot.emulator import TelegramEmulator, serve
+
+async def main():
+    emulator = TelegramEmulator(bot_username="bench_bot")
+    async with serve(emulator) as base_url:
+        print(base_url, flush=True)
+        await asyncio.Event().wait()
+
+asyncio.run(main())
+"""
+
+
 @dataclass
 class Server:
     process: subprocess.Popen[bytes]
+    telegram: subprocess.Popen[str]
     port: int
     log: Path
 
     def stop(self) -> int:
         self.process.terminate()
-        return self.process.wait(timeout=30)
+        code = self.process.wait(timeout=30)
+        self.telegram.kill()
+        self.telegram.wait()
+        return code
+
+
+def start_telegram() -> tuple[subprocess.Popen[str], str]:
+    """Start the emulator process; return it and the base URL for the bot."""
+    process = subprocess.Popen([sys.executable, "-c", TELEGRAM], cwd=ROOT, text=True,
+                               stdout=subprocess.PIPE)  # fmt: skip
+    assert process.stdout is not None
+    base_url = process.stdout.readline().strip()
+    if not base_url:
+        process.kill()
+        raise RuntimeError("the Telegram emulator did not start")
+    return process, base_url
 
 
 def start_server(workdir: Path, synchronous: str) -> Server:
     """Start `loyaltybot run` on a free port with a fresh database; wait until it listens."""
+    telegram, base_url = start_telegram()
     config = workdir / "config.toml"
     config.write_text(
         f'[storage]\npath = "{workdir / "loyalty.db"}"\nsynchronous = "{synchronous}"\n'
-        '[telegram]\nbot_username = "bench_bot"\n[server]\nport = 0\n'
-        '[program]\npreset = "marketplace"\n'
+        f'[telegram]\nbot_username = "bench_bot"\nbase_url = "{base_url}"\n'
+        '[server]\nport = 0\n[program]\npreset = "marketplace"\n'
     )
-    env = {**os.environ, "SHOP_API_KEY": KEY}
+    env = {**os.environ, "SHOP_API_KEY": KEY, "BOT_TOKEN": "123456:TEST"}
     command = [sys.executable, "-m", "bot"]
     subprocess.run([*command, "db", "migrate", "-c", str(config)], cwd=ROOT, env=env,
                    check=True, capture_output=True)  # fmt: skip
@@ -139,12 +174,14 @@ def start_server(workdir: Path, synchronous: str) -> Server:
     while time.monotonic() < deadline:
         for line in log.read_text().splitlines():
             if "msg=listening" in line:
-                return Server(process, int(line.split(" port=")[1].split()[0]), log)
+                return Server(process, telegram, int(line.split(" port=")[1].split()[0]), log)
         if process.poll() is not None:
+            telegram.kill()
             raise RuntimeError(f"the server ended:\n{log.read_text()}")
         time.sleep(0.05)  # polling a log file for the start line; not part of any measurement
     process.kill()
     process.wait()
+    telegram.kill()
     raise RuntimeError(f"the server did not start:\n{log.read_text()}")
 
 
