@@ -5,12 +5,10 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from datetime import datetime
 
-import aiosqlite
-
 from loyalty import checkout as rules
 from loyalty.levels import tier_for
 from storage import outbox
-from storage.db import Row, from_db, to_db
+from storage.db import Row, Tx, from_db, to_db
 from storage.errors import Conflict, Invalid, NotFound, Refused
 from storage.ledger import post
 from storage.members import check_member_id, read_standing, standing_from_row, standing_row
@@ -98,7 +96,7 @@ async def open_holds(store: Store, member_id: str, *, limit: int = 20) -> list[H
     ]
 
 
-async def _hold_row(tx: aiosqlite.Connection, hold_id: str) -> Hold | None:
+async def _hold_row(tx: Tx, hold_id: str) -> Hold | None:
     rows = await tx.execute_fetchall(
         "SELECT hold_id, member_id, order_id, points, status FROM holds WHERE hold_id = ?",
         (hold_id,),
@@ -209,7 +207,7 @@ async def release(store: Store, hold_id: str) -> Hold:
     return Hold(found.hold_id, found.member_id, found.order_id, found.points, "released")
 
 
-async def release_in(tx: aiosqlite.Connection, store: Store, found: Hold) -> None:
+async def release_in(tx: Tx, store: Store, found: Hold) -> None:
     """Release a held hold inside the caller's transaction and tell the member."""
     now = store.now()
     await _set_status(tx, found, "released", to_db(now))
@@ -227,7 +225,7 @@ async def release_in(tx: aiosqlite.Connection, store: Store, found: Hold) -> Non
     )
 
 
-async def release_for_order(tx: aiosqlite.Connection, store: Store, order_id: str) -> int:
+async def release_for_order(tx: Tx, store: Store, order_id: str) -> int:
     """Release every open hold of a cancelled order; return the points given back."""
     rows = await tx.execute_fetchall(
         "SELECT hold_id, member_id, order_id, points, status FROM holds"
@@ -242,7 +240,7 @@ async def release_for_order(tx: aiosqlite.Connection, store: Store, order_id: st
     return total
 
 
-async def _set_status(tx: aiosqlite.Connection, found: Hold, status: str, now: str) -> None:
+async def _set_status(tx: Tx, found: Hold, status: str, now: str) -> None:
     await tx.execute(
         "UPDATE holds SET status = ?, updated_at = ? WHERE hold_id = ?",
         (status, now, found.hold_id),

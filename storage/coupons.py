@@ -7,12 +7,10 @@ from dataclasses import dataclass, fields, replace
 from datetime import datetime
 from typing import Any
 
-import aiosqlite
-
 from loyalty.calendar import next_day_start, programme_day
 from loyalty.coupons import coupon_expiry, expired_cutoff
 from loyalty.program import CouponOption, Currency
-from storage.db import Row, from_db, to_db
+from storage.db import Row, Tx, from_db, to_db
 from storage.errors import Conflict, Invalid, NotFound, Refused
 from storage.idempotency import fingerprint, recall, remember
 from storage.ledger import post
@@ -152,7 +150,7 @@ def _option(store: Store, value_cents: object, currency: object) -> tuple[Coupon
     return option, cost
 
 
-async def _balances_and_count(conn: aiosqlite.Connection, member_id: str, day: str) -> Row:
+async def _balances_and_count(conn: Tx, member_id: str, day: str) -> Row:
     rows = await conn.execute_fetchall(
         "SELECT points, coins, (SELECT COUNT(*) FROM coupons WHERE member_id = :m"
         " AND issued_day = :day AND paid_with != 'goodwill') AS today"
@@ -227,7 +225,8 @@ async def exchange(
     option, cost = _option(store, value_cents, currency)
     request = {"member_id": member_id, "value_cents": value_cents, "currency": currency}
     print_, idem = fingerprint(request), f"exchange:{key}"
-    async with store.db.transaction() as tx:
+
+    async def buy(tx: Tx) -> Exchange:
         first = await recall(tx, idem, print_)
         if first is not None:
             return replace(Exchange.from_dict(first), replayed=True)
@@ -251,11 +250,13 @@ async def exchange(
             cut_short=expiry.cut_short,
         )
         await remember(tx, idem, print_, result.to_dict(), now)
-    return result
+        return result
+
+    return await store.db.write(buy)
 
 
 async def _insert(
-    tx: aiosqlite.Connection,
+    tx: Tx,
     code: str,
     member_id: str,
     value_cents: int,

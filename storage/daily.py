@@ -7,7 +7,7 @@ from datetime import date, datetime
 
 from loyalty.calendar import next_day_start, programme_day
 from loyalty.earning import coins_for_streak_day, next_streak
-from storage.db import to_db
+from storage.db import Tx, to_db
 from storage.errors import NotFound, Refused
 from storage.ledger import post
 from storage.members import LevelChange, check_member_id, credit_earning, refresh_level
@@ -40,7 +40,8 @@ async def claim(store: Store, member_id: str) -> Claim:
     if not enabled(store):
         raise Refused("this programme has no daily check-in", code="disabled")
     program = store.program
-    async with store.db.transaction() as tx:
+
+    async def claim_today(tx: Tx) -> Claim:
         now = store.now()
         today = programme_day(program, now)
         next_at = next_day_start(program, now)
@@ -82,14 +83,16 @@ async def claim(store: Store, member_id: str) -> Claim:
             (streak, today.isoformat(), to_db(now), member_id),
         )
         change = await refresh_level(tx, store, member_id, now) if points else None
-    return Claim(
-        claimed=True,
-        coins=coins,
-        points=points,
-        streak=streak,
-        coins_balance=coins_balance,
-        points_balance=row["points"] + points,
-        tomorrow_coins=coins_for_streak_day(program, streak + 1),
-        next_claim_at=next_at,
-        level_change=change,
-    )
+        return Claim(
+            claimed=True,
+            coins=coins,
+            points=points,
+            streak=streak,
+            coins_balance=coins_balance,
+            points_balance=row["points"] + points,
+            tomorrow_coins=coins_for_streak_day(program, streak + 1),
+            next_claim_at=next_at,
+            level_change=change,
+        )
+
+    return await store.db.write(claim_today)

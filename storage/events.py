@@ -7,13 +7,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import aiosqlite
-
 from loyalty.calendar import programme_day
 from loyalty.earning import order_points, review_points
 from storage import outbox
 from storage.checkout import MAX_ORDER_CENTS, release_for_order
-from storage.db import from_db, to_db
+from storage.db import Row, Tx, from_db, to_db
 from storage.errors import Conflict, Invalid, NotFound
 from storage.idempotency import fingerprint, recall, remember
 from storage.ledger import post
@@ -154,14 +152,17 @@ async def apply_event(store: Store, body: object) -> dict[str, Any]:
     event = parse_event(body, store.now())
     print_ = fingerprint(event.body)
     key = f"event:{event.id}"
-    async with store.db.transaction() as tx:
+
+    async def apply(tx: Tx) -> dict[str, Any]:
         first = await recall(tx, key, print_)
         if first is not None:
             return {**first, "status": "duplicate"}
         outcome = await _HANDLERS[event.type](tx, store, event)
         result = {"status": "processed", "event_id": event.id, "type": event.type, **outcome}
         await remember(tx, key, print_, result, store.now())
-    return result
+        return result
+
+    return await store.db.write(apply)
 
 
 Outcome = dict[str, Any]
@@ -175,7 +176,7 @@ def _changes(*changes: LevelChange | None) -> list[dict[str, Any]]:
     ]
 
 
-async def _member_upserted(tx: aiosqlite.Connection, store: Store, event: ShopEvent) -> Outcome:
+async def _member_upserted(tx: Tx, store: Store, event: ShopEvent) -> Outcome:
     d = event.data
     result = await upsert_in(
         tx, store, d["member_id"], email=d.get("email"), name=d.get("name"),
@@ -185,13 +186,13 @@ async def _member_upserted(tx: aiosqlite.Connection, store: Store, event: ShopEv
             "level_changes": _changes(*result.level_changes)}  # fmt: skip
 
 
-async def _email_verified(tx: aiosqlite.Connection, store: Store, event: ShopEvent) -> Outcome:
+async def _email_verified(tx: Tx, store: Store, event: ShopEvent) -> Outcome:
     member_id = event.data["member_id"]
     changes = await verify_email_in(tx, store, member_id)
     return {"member_id": member_id, "level_changes": _changes(*changes)}
 
 
-async def _order(tx: aiosqlite.Connection, order_id: str) -> aiosqlite.Row:
+async def _order(tx: Tx, order_id: str) -> Row:
     rows = await tx.execute_fetchall(
         "SELECT o.*, m.referred_by FROM orders o JOIN members m USING (member_id)"
         " WHERE o.order_id = ?",
@@ -203,9 +204,7 @@ async def _order(tx: aiosqlite.Connection, order_id: str) -> aiosqlite.Row:
     return row
 
 
-async def _set_order(
-    tx: aiosqlite.Connection, order_id: str, status: str, now: datetime, **extra: Any
-) -> None:
+async def _set_order(tx: Tx, order_id: str, status: str, now: datetime, **extra: Any) -> None:
     sets = ", ".join(f"{column} = ?" for column in extra)
     await tx.execute(
         f"UPDATE orders SET status = ?, updated_at = ?{', ' + sets if sets else ''}"
@@ -214,7 +213,7 @@ async def _set_order(
     )
 
 
-async def _order_placed(tx: aiosqlite.Connection, store: Store, event: ShopEvent) -> Outcome:
+async def _order_placed(tx: Tx, store: Store, event: ShopEvent) -> Outcome:
     d = event.data
     order_id, member_id, amount = d["order_id"], d["member_id"], d["amount_cents"]
     await standing_row(tx, store, member_id)  # NotFound for an unknown member
@@ -235,7 +234,7 @@ async def _order_placed(tx: aiosqlite.Connection, store: Store, event: ShopEvent
     return {"order_id": order_id, "member_id": member_id, "changed": True}
 
 
-async def _order_paid(tx: aiosqlite.Connection, store: Store, event: ShopEvent) -> Outcome:
+async def _order_paid(tx: Tx, store: Store, event: ShopEvent) -> Outcome:
     order = await _order(tx, event.data["order_id"])
     # Payment earns nothing by itself; it may arrive after delivery, so it only sets a flag.
     status = "paid" if order["status"] == "placed" else order["status"]
@@ -243,7 +242,7 @@ async def _order_paid(tx: aiosqlite.Connection, store: Store, event: ShopEvent) 
     return {"order_id": order["order_id"], "member_id": order["member_id"], "order_status": status}
 
 
-async def _order_delivered(tx: aiosqlite.Connection, store: Store, event: ShopEvent) -> Outcome:
+async def _order_delivered(tx: Tx, store: Store, event: ShopEvent) -> Outcome:
     order = await _order(tx, event.data["order_id"])
     member_id, order_id, amount = order["member_id"], order["order_id"], order["amount_cents"]
     out: Outcome = {"order_id": order_id, "member_id": member_id, "credited": []}
@@ -300,9 +299,7 @@ async def _order_delivered(tx: aiosqlite.Connection, store: Store, event: ShopEv
             "level_changes": _changes(change, referrer_change)}  # fmt: skip
 
 
-async def _take_back(
-    tx: aiosqlite.Connection, store: Store, order: aiosqlite.Row, status: str
-) -> Outcome:
+async def _take_back(tx: Tx, store: Store, order: Row, status: str) -> Outcome:
     """Reverse every point an order earned, capped at the balance; record any shortfall."""
     now = store.now()
     member_id, order_id = order["member_id"], order["order_id"]
@@ -346,7 +343,7 @@ async def _take_back(
     }
 
 
-async def _order_returned(tx: aiosqlite.Connection, store: Store, event: ShopEvent) -> Outcome:
+async def _order_returned(tx: Tx, store: Store, event: ShopEvent) -> Outcome:
     order = await _order(tx, event.data["order_id"])
     if order["status"] == "returned":
         return {"order_id": order["order_id"], "order_status": "returned", "changed": False}
@@ -357,7 +354,7 @@ async def _order_returned(tx: aiosqlite.Connection, store: Store, event: ShopEve
     return await _take_back(tx, store, order, "returned")
 
 
-async def _order_not_delivered(tx: aiosqlite.Connection, store: Store, event: ShopEvent) -> Outcome:
+async def _order_not_delivered(tx: Tx, store: Store, event: ShopEvent) -> Outcome:
     order = await _order(tx, event.data["order_id"])
     status = order["status"]
     if status == "not_delivered":
@@ -370,7 +367,7 @@ async def _order_not_delivered(tx: aiosqlite.Connection, store: Store, event: Sh
     return {"order_id": order["order_id"], "order_status": "not_delivered", "taken_back": 0}
 
 
-async def _order_cancelled(tx: aiosqlite.Connection, store: Store, event: ShopEvent) -> Outcome:
+async def _order_cancelled(tx: Tx, store: Store, event: ShopEvent) -> Outcome:
     order = await _order(tx, event.data["order_id"])
     status = order["status"]
     if status == "cancelled":
@@ -384,7 +381,7 @@ async def _order_cancelled(tx: aiosqlite.Connection, store: Store, event: ShopEv
             "order_status": "cancelled", "released_points": released}  # fmt: skip
 
 
-async def _review_submitted(tx: aiosqlite.Connection, store: Store, event: ShopEvent) -> Outcome:
+async def _review_submitted(tx: Tx, store: Store, event: ShopEvent) -> Outcome:
     order = await _order(tx, event.data["order_id"])
     order_id, member_id = order["order_id"], order["member_id"]
     if order["status"] != "delivered":
@@ -406,7 +403,7 @@ async def _review_submitted(tx: aiosqlite.Connection, store: Store, event: ShopE
             "level_changes": _changes(change)}  # fmt: skip
 
 
-_HANDLERS: dict[str, Callable[[aiosqlite.Connection, Store, ShopEvent], Awaitable[Outcome]]] = {
+_HANDLERS: dict[str, Callable[[Tx, Store, ShopEvent], Awaitable[Outcome]]] = {
     "member.upserted": _member_upserted,
     "member.email_verified": _email_verified,
     "order.placed": _order_placed,

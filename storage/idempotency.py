@@ -7,9 +7,7 @@ import json
 from datetime import datetime
 from typing import Any
 
-import aiosqlite
-
-from storage.db import to_db
+from storage.db import Tx, to_db
 from storage.errors import Conflict
 
 
@@ -19,7 +17,7 @@ def fingerprint(body: Any) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-async def recall(tx: aiosqlite.Connection, key: str, print_: str) -> dict[str, Any] | None:
+async def recall(tx: Tx, key: str, print_: str) -> dict[str, Any] | None:
     """Return the stored answer for `key`, None if new; Conflict if it came with another body."""
     rows = await tx.execute_fetchall(
         "SELECT fingerprint, response FROM idempotency WHERE key = ?", (key,)
@@ -36,9 +34,7 @@ async def recall(tx: aiosqlite.Connection, key: str, print_: str) -> dict[str, A
     return json.loads(row["response"])
 
 
-async def remember(
-    tx: aiosqlite.Connection, key: str, print_: str, response: dict[str, Any], now: datetime
-) -> None:
+async def remember(tx: Tx, key: str, print_: str, response: dict[str, Any], now: datetime) -> None:
     """Store the answer to `key` in the same transaction as the change it describes."""
     await tx.execute(
         "INSERT INTO idempotency (key, fingerprint, response, created_at) VALUES (?, ?, ?, ?)",

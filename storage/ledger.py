@@ -5,10 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-import aiosqlite
-
 from loyalty.program import Currency
-from storage.db import from_db, to_db
+from storage.db import Tx, from_db, to_db
 from storage.store import Store
 
 MAX_PAGE = 50
@@ -53,7 +51,7 @@ class HistoryPage:
 
 
 async def post(
-    tx: aiosqlite.Connection,
+    tx: Tx,
     member_id: str,
     currency: Currency,
     amount: int,

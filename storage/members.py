@@ -6,14 +6,12 @@ import secrets
 from dataclasses import dataclass
 from datetime import date, datetime
 
-import aiosqlite
-
 from loyalty.calendar import next_day_start, programme_day
 from loyalty.coupons import next_burn
 from loyalty.levels import NextLevel, Standing, climb, tier_for, window_start
 from loyalty.program import Tier
 from storage import outbox
-from storage.db import Row, from_db, to_db
+from storage.db import Row, Tx, from_db, to_db
 from storage.errors import Invalid, NotFound
 from storage.ledger import post
 from storage.store import Store
@@ -104,7 +102,7 @@ def _since(store: Store, now: datetime) -> str:
     return to_db(start) if start else ""
 
 
-async def standing_row(tx: aiosqlite.Connection, store: Store, member_id: str) -> Row:
+async def standing_row(tx: Tx, store: Store, member_id: str) -> Row:
     """Read a member's row with their standing inside a transaction, or raise NotFound."""
     rows = await tx.execute_fetchall(
         _STANDING_SQL + " FROM members m WHERE m.member_id = :member_id",
@@ -127,16 +125,14 @@ async def read_standing(store: Store, member_id: str) -> Row:
     return row
 
 
-async def refresh_level(
-    tx: aiosqlite.Connection, store: Store, member_id: str, now: datetime
-) -> LevelChange | None:
+async def refresh_level(tx: Tx, store: Store, member_id: str, now: datetime) -> LevelChange | None:
     """Recompute a member's level after a change; store it, queue a notice, report the change."""
     row = await standing_row(tx, store, member_id)
     return await _store_level(tx, store, member_id, row["level_code"], standing_from_row(row), now)
 
 
 async def _store_level(
-    tx: aiosqlite.Connection,
+    tx: Tx,
     store: Store,
     member_id: str,
     old_code: str,
@@ -165,7 +161,7 @@ async def _store_level(
 
 
 async def credit_earning(
-    tx: aiosqlite.Connection,
+    tx: Tx,
     member_id: str,
     points: int,
     reason: str,
@@ -217,7 +213,7 @@ async def upsert(
 
 
 async def upsert_in(
-    tx: aiosqlite.Connection,
+    tx: Tx,
     store: Store,
     member_id: str,
     *,
@@ -281,9 +277,7 @@ async def upsert_in(
     return UpsertResult(member_id=member_id, created=True, level_changes=[c for c in changes if c])
 
 
-async def verify_email_in(
-    tx: aiosqlite.Connection, store: Store, member_id: str
-) -> list[LevelChange]:
+async def verify_email_in(tx: Tx, store: Store, member_id: str) -> list[LevelChange]:
     """Mark the e-mail verified once: the sign-up bonus, a referee's welcome bonus, the level."""
     now = store.now()
     earning = store.program.earning

@@ -6,13 +6,11 @@ import json
 from datetime import datetime
 from typing import Any
 
-import aiosqlite
-
-from storage.db import to_db
+from storage.db import Tx, to_db
 
 
 async def notify(
-    tx: aiosqlite.Connection,
+    tx: Tx,
     member_id: str,
     kind: str,
     dedupe_key: str,

@@ -16,8 +16,6 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any, Literal
 
-import aiosqlite
-
 from loyalty.calendar import day_start, programme_day
 from loyalty.coupons import expired_cutoff, next_burn
 from loyalty.reminders import (
@@ -31,7 +29,7 @@ from loyalty.reminders import (
     quiet_until,
 )
 from storage import coupons, daily, members, telegram_users
-from storage.db import Row, from_db, to_db
+from storage.db import Row, Tx, from_db, to_db
 from storage.errors import Invalid
 from storage.store import Store
 
@@ -550,9 +548,7 @@ def _quiet(row: Row, policy: ReminderPolicy) -> tuple[int, int]:
     return row["quiet_start"], row["quiet_end"]
 
 
-async def _coupon_lines(
-    tx: aiosqlite.Connection, rows: Iterable[Row], now: datetime
-) -> dict[str, CouponLine]:
+async def _coupon_lines(tx: Tx, rows: Iterable[Row], now: datetime) -> dict[str, CouponLine]:
     """Return the digests' coupons that are still usable now, by code (one query per batch)."""
     codes = [
         code

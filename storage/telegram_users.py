@@ -4,9 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import aiosqlite
-
-from storage.db import to_db
+from storage.db import Tx, to_db
 from storage.store import Store
 
 
@@ -90,7 +88,7 @@ async def update(
         )
 
 
-async def ensure(tx: aiosqlite.Connection, telegram_user_id: int, now: str) -> None:
+async def ensure(tx: Tx, telegram_user_id: int, now: str) -> None:
     """Create a user's settings row with defaults if it does not exist (inside `tx`)."""
     await tx.execute(
         "INSERT INTO telegram_users (telegram_user_id, first_seen, updated_at)"

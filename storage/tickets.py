@@ -10,10 +10,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal
 
-import aiosqlite
-
 from loyalty.hours import BusinessHours
-from storage.db import Row, from_db, to_db
+from storage.db import Row, Tx, from_db, to_db
 from storage.errors import Conflict, Invalid, NotFound, Refused
 from storage.store import Store
 
@@ -140,7 +138,7 @@ def _ticket(row: Row) -> Ticket:
     )
 
 
-async def _one(tx: aiosqlite.Connection, ticket_id: int) -> Ticket:
+async def _one(tx: Tx, ticket_id: int) -> Ticket:
     rows = await tx.execute_fetchall("SELECT * FROM tickets WHERE id = ?", (ticket_id,))
     row = next(iter(rows), None)
     if row is None:
