@@ -541,8 +541,9 @@ async def statements(
     bench: Bench, scripts: Scripts, store: Store, kinds: Sequence[str], n: int
 ) -> dict[str, dict[str, float]]:
     """Count the SQL each kind of update runs, per connection (traced): statements on the
-    aiosqlite connections are a round trip to their thread each; `Database.lookup` reads
-    (if the store has them) run in the event loop's thread; a write is BEGIN ... COMMIT."""
+    aiosqlite connections run in their threads (a round trip each, except inside
+    `Database.write`, where a whole transaction is one); `Database.lookup` reads (if the store
+    has them) run in the event loop's thread; a write is BEGIN ... COMMIT."""
     counts: Counter[str] = Counter()
     show = bool(os.environ.get("BENCH_SQL"))
 
@@ -720,7 +721,8 @@ async def run(args: argparse.Namespace) -> int:
             failed |= bool(problems)
             traced = await statements(bench, scripts, store, KINDS, 30)
             report["statements_per_update"] = traced
-            print("SQL per update (aiosqlite round trips + in-loop lookups; write transactions):")
+            print("SQL per update (statements in aiosqlite's threads + in-loop lookups;"
+                  " write transactions):")  # fmt: skip
             for k, c in traced.items():
                 print(f"  {LABELS[k]:<14} {c['threaded']:.2f} + {c['in_loop']:.2f};"
                       f" {c['transactions']:.2f}")  # fmt: skip

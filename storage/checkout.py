@@ -127,7 +127,8 @@ async def hold(
     if amount_cents is not None:
         check_amount(amount_cents)
     now = store.now()
-    async with store.db.transaction() as tx:
+
+    async def set_aside(tx: Tx) -> tuple[Hold, bool]:
         existing = await _hold_row(tx, hold_id)
         if existing is not None:
             if (existing.member_id, existing.order_id, existing.points) != (
@@ -146,12 +147,13 @@ async def hold(
         # Checked here as well as in the cap: without an order amount there is no cap check.
         if not tier_for(store.program, standing_from_row(row)).checkout:
             raise Refused("the member's level may not pay with points", code="level")
-        if amount_cents is None:
+        order_amount = amount_cents
+        if order_amount is None:
             orders = await tx.execute_fetchall(
                 "SELECT amount_cents FROM orders WHERE order_id = ? AND member_id = ?",
                 (order_id, member_id),
             )
-            amount_cents = next(iter(orders))[0] if orders else None
+            order_amount = next(iter(orders))[0] if orders else None
         balance = row["points"]
         if points > balance:
             raise Refused(
@@ -159,8 +161,8 @@ async def hold(
                 code="insufficient_points",
                 balance=balance,
             )
-        if amount_cents is not None:
-            allowed = _quote(store, member_id, amount_cents, balance, row).max_points
+        if order_amount is not None:
+            allowed = _quote(store, member_id, order_amount, balance, row).max_points
             if points > allowed:
                 raise Refused(
                     f"at most {allowed} points may pay this order",
@@ -177,13 +179,16 @@ async def hold(
             " updated_at) VALUES (?, ?, ?, ?, 'held', ?, ?)",
             (hold_id, member_id, order_id, points, to_db(now), to_db(now)),
         )
-    return Hold(hold_id, member_id, order_id, points, "held"), True
+        return Hold(hold_id, member_id, order_id, points, "held"), True
+
+    return await store.db.write(set_aside)
 
 
 async def capture(store: Store, hold_id: str) -> Hold:
     """Mark held points as spent on the paid order; repeating it is harmless."""
     now = store.now()
-    async with store.db.transaction() as tx:
+
+    async def spend(tx: Tx) -> Hold:
         found = await _hold_row(tx, hold_id)
         if found is None:
             raise NotFound(f"unknown hold {hold_id!r}")
@@ -191,12 +196,15 @@ async def capture(store: Store, hold_id: str) -> Hold:
             raise Conflict(f"hold {hold_id!r} was released; it cannot be captured")
         if found.status == "held":
             await _set_status(tx, found, "captured", to_db(now))
-    return Hold(found.hold_id, found.member_id, found.order_id, found.points, "captured")
+        return Hold(found.hold_id, found.member_id, found.order_id, found.points, "captured")
+
+    return await store.db.write(spend)
 
 
 async def release(store: Store, hold_id: str) -> Hold:
     """Give held points back, exactly once however often it is repeated."""
-    async with store.db.transaction() as tx:
+
+    async def give_back(tx: Tx) -> Hold:
         found = await _hold_row(tx, hold_id)
         if found is None:
             raise NotFound(f"unknown hold {hold_id!r}")
@@ -204,7 +212,9 @@ async def release(store: Store, hold_id: str) -> Hold:
             raise Conflict(f"hold {hold_id!r} was captured; it cannot be released")
         if found.status == "held":
             await release_in(tx, store, found)
-    return Hold(found.hold_id, found.member_id, found.order_id, found.points, "released")
+        return Hold(found.hold_id, found.member_id, found.order_id, found.points, "released")
+
+    return await store.db.write(give_back)
 
 
 async def release_in(tx: Tx, store: Store, found: Hold) -> None:

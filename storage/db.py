@@ -76,9 +76,11 @@ def migrations() -> list[tuple[int, str, str]]:
 class Database:
     """A writer connection, used by one transaction at a time, and a reader connection.
 
-    SQLite allows one writer: every read-decide-write runs inside `transaction()`, which holds
-    an asyncio lock (transactions of this process never interleave on the shared connection)
-    and `BEGIN IMMEDIATE` (other processes wait on the busy timeout instead of racing).
+    SQLite allows one writer: every read-decide-write runs inside `transaction()` or `write()`,
+    which hold an asyncio lock (transactions of this process never interleave on the shared
+    connection) and `BEGIN IMMEDIATE` (other processes wait on the busy timeout instead of
+    racing). `write()` runs the whole transaction in the writer's thread in one round trip:
+    the operations on the members' and the shop's hot paths use it.
 
     Short reads by key on the bot's hot path (`lookup`) run on a third, plain connection in
     the event loop's own thread: see `lookup`.
