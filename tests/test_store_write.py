@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 import threading
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Coroutine
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -43,24 +45,32 @@ async def test_the_body_runs_in_the_writer_thread_and_its_value_comes_back(db: D
     assert await count(db) == 4
 
 
-async def test_an_error_halfway_rolls_back_every_statement_before_it(db: Database) -> None:
-    async def two_then_fail(tx: InThread) -> None:
-        await tx.execute("INSERT INTO t VALUES (1)")
-        await tx.execute("INSERT INTO t VALUES (2)")
-        raise LookupError("the operation refused")
-
-    with pytest.raises(LookupError, match="refused"):
-        await db.write(two_then_fail)
-    assert await count(db) == 0
+async def two_then_fail(tx: InThread) -> None:
+    await tx.execute("INSERT INTO t VALUES (1)")
+    await tx.execute("INSERT INTO t VALUES (2)")
+    raise LookupError("the operation refused")
 
 
-async def test_a_constraint_violation_rolls_back_the_whole_body(db: Database) -> None:
-    async def spend_too_much(tx: InThread) -> None:
-        await tx.execute("INSERT INTO t VALUES (5)")
-        await tx.execute("UPDATE t SET n = n - 6")  # CHECK (n >= 0), the last line of defence
+async def spend_too_much(tx: InThread) -> None:
+    await tx.execute("INSERT INTO t VALUES (5)")
+    await tx.execute("UPDATE t SET n = n - 6")  # CHECK (n >= 0), the last line of defence
 
-    with pytest.raises(Exception, match="CHECK constraint failed"):
-        await db.write(spend_too_much)
+
+@pytest.mark.parametrize(
+    ("body", "error", "message"),
+    [
+        (two_then_fail, LookupError, "refused"),
+        (spend_too_much, sqlite3.IntegrityError, "CHECK constraint failed"),
+    ],
+)
+async def test_a_failure_halfway_rolls_back_every_statement_before_it(
+    db: Database,
+    body: Callable[[InThread], Coroutine[Any, Any, None]],
+    error: type[Exception],
+    message: str,
+) -> None:
+    with pytest.raises(error, match=message):
+        await db.write(body)
     assert await count(db) == 0
 
 
