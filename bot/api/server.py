@@ -3,8 +3,8 @@
 The shape follows python-telegram-bot's `customwebhookbot/starlettebot.py`: a
 `uvicorn.Server` served in the same loop as the bot, so the shop API and the Telegram webhook
 share one server. Two differences: the service, not uvicorn, owns SIGINT/SIGTERM (it stops
-every component in order), and connections that never finish their request headers are
-closed (uvicorn itself waits for them forever).
+every component in order), and connections whose request headers stall or grow too large are
+closed (uvicorn itself waits for them forever, and httptools sets no size limit).
 """
 
 from __future__ import annotations
@@ -17,31 +17,46 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-import h11
 import uvicorn
 from starlette.types import ASGIApp
-from uvicorn.protocols.http.h11_impl import H11Protocol
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
+from bot.api.errors import error_response
 from bot.api.limits import DEFAULT_READ_TIMEOUT
 from bot.logs import kv
 
 log = logging.getLogger("bot.api.server")
 
-MAX_HEADER_BYTES = 16_384  # request line and headers; larger is a 400 from h11
+MAX_HEADER_BYTES = 16_384  # request line and headers; larger is a 431
 GRACEFUL_SHUTDOWN_SECONDS = 10
+LINGER_SECONDS = 2.0  # how long a refused client's further bytes are read and dropped
+# A header line's ": " and CRLF, which the parser's callbacks do not count.
+_HEADER_LINE_OVERHEAD = 4
 
 
-class TimedH11Protocol(H11Protocol):
-    """uvicorn's HTTP/1.1 protocol, closing connections whose request headers stall.
+class HeadersTooLarge(Exception):
+    """The request line and headers are longer than MAX_HEADER_BYTES."""
+
+
+class GuardedHttpToolsProtocol(HttpToolsProtocol):
+    """uvicorn's HTTP/1.1 protocol on httptools (a C parser), guarded against clients that
+    stall or flood their request headers.
 
     uvicorn times out idle keep-alive connections, but not a client that connects and then
-    sends a request line and headers slowly or never finishes them (slowloris). Here the
+    sends a request line and headers slowly or never finishes them (slowloris): here the
     headers of each request must be complete within `header_timeout` seconds of the
-    connection opening or of the first byte after a keep-alive pause.
+    connection opening or of the request's first byte after a keep-alive pause. And httptools
+    has no limit of its own on header size: here more than MAX_HEADER_BYTES of request line
+    and headers is answered 431 and the connection closed, including a header that never
+    ends (its bytes are counted as they arrive, before the parser has seen all of it).
     """
 
     header_timeout: float = DEFAULT_READ_TIMEOUT
     _header_timer: asyncio.TimerHandle | None = None
+    _headers_done = False  # the current request's headers are complete
+    _began_in_chunk = False  # the current request started in the chunk being fed
+    _pending_bytes = 0  # bytes received since the current request's first chunk
+    _too_large = False
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         """Start the clock for the first request's headers."""
@@ -49,13 +64,68 @@ class TimedH11Protocol(H11Protocol):
         self._arm_header_timer()
 
     def data_received(self, data: bytes) -> None:
-        """Feed h11; keep the clock running while headers are incomplete, stop it after."""
+        """Feed the parser; count the bytes of headers that are still incomplete."""
+        if self._too_large:
+            return  # answered 431: what else the client sends is read and dropped, see below
+        self._began_in_chunk = False
         super().data_received(data)
-        if self.conn.their_state is h11.IDLE:
-            if self._header_timer is None:
-                self._arm_header_timer()
+        if self._headers_done or self.transport.is_closing():
+            return
+        # The chunk a request starts in may end the previous one: only later chunks count, so
+        # a pipelined request is never charged for its predecessor's body. Memory stays
+        # bounded by one read (256 KiB) plus the limit.
+        if not self._began_in_chunk:
+            self._pending_bytes += len(data)
+        if self._pending_bytes > MAX_HEADER_BYTES:
+            self._too_large = True
+            self.send_400_response("headers too large")
+
+    def on_message_begin(self) -> None:
+        """A request starts: its headers are due within the header timeout."""
+        super().on_message_begin()
+        self._headers_done = False
+        self._began_in_chunk = True
+        self._pending_bytes = 0
+        if self._header_timer is None:
+            self._arm_header_timer()
+
+    def on_headers_complete(self) -> None:
+        """Check the headers' size exactly, stop the clock, then hand the request to the app."""
+        self._headers_done = True
+        self._disarm_header_timer()
+        size = len(self.url) + sum(
+            len(name) + len(value) + _HEADER_LINE_OVERHEAD for name, value in self.headers
+        )
+        if size > MAX_HEADER_BYTES:
+            self._too_large = True
+            raise HeadersTooLarge  # the parser stops; uvicorn answers through send_400_response
+        super().on_headers_complete()
+
+    def send_400_response(self, msg: str) -> None:
+        """Answer a request the parser refused: 431 for headers too large, 400 otherwise."""
+        if not self._too_large:
+            super().send_400_response(msg)
+            return
+        log.info("connection closed", extra=kv(reason="headers too large"))
+        body = error_response(
+            431,
+            "headers_too_large",
+            f"the request line and headers exceed {MAX_HEADER_BYTES} bytes",
+        ).body
+        self.transport.write(
+            b"HTTP/1.1 431 Request Header Fields Too Large\r\n"
+            b"content-type: application/json\r\n"
+            b"content-length: " + str(len(body)).encode() + b"\r\n"
+            b"connection: close\r\n\r\n" + bytes(body)
+        )
+        # Closing with the client's bytes unread would make the kernel reset the connection,
+        # and the client could lose the answer: end our side (FIN after the answer), keep
+        # reading for a moment, then close (the "lingering close" of nginx and Apache).
+        if self.transport.can_write_eof():
+            self.transport.write_eof()
+            self.loop.call_later(LINGER_SECONDS, self.transport.close)
         else:
-            self._disarm_header_timer()
+            self.transport.close()
 
     def connection_lost(self, exc: Exception | None) -> None:
         """Stop the clock."""
@@ -72,14 +142,15 @@ class TimedH11Protocol(H11Protocol):
 
     def _headers_too_slow(self) -> None:
         self._header_timer = None
-        if self.conn.their_state is h11.IDLE and not self.transport.is_closing():
+        if not self._headers_done and not self.transport.is_closing():
             log.info("connection closed", extra=kv(reason="headers too slow"))
             self.transport.close()
 
 
-def timed_h11(header_timeout: float) -> type[TimedH11Protocol]:
+def guarded_httptools(header_timeout: float) -> type[GuardedHttpToolsProtocol]:
     """Return the protocol class with its header timeout set."""
-    return type("TimedH11Protocol", (TimedH11Protocol,), {"header_timeout": header_timeout})
+    attrs = {"header_timeout": header_timeout}
+    return type("GuardedHttpToolsProtocol", (GuardedHttpToolsProtocol,), attrs)
 
 
 class EmbeddedServer(uvicorn.Server):
@@ -153,14 +224,16 @@ async def http_server(
     sock = bind(host, port)
     config = uvicorn.Config(
         app,
-        http=timed_h11(header_timeout),
+        http=guarded_httptools(header_timeout),
         lifespan="off",
         log_config=None,
         access_log=False,  # the app logs one structured line per request itself
         server_header=False,
+        # Behind no proxy it trusts: the client's address is the socket's, and nothing here
+        # reads it (the logs carry no addresses).
+        proxy_headers=False,
         timeout_keep_alive=keep_alive,
         timeout_graceful_shutdown=graceful_shutdown,
-        h11_max_incomplete_event_size=MAX_HEADER_BYTES,
         **uvicorn_options,
     )
     async with embedded(config, sock, name="uvicorn") as server:

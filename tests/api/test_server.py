@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import AsyncIterator
 
@@ -10,7 +11,7 @@ import httpx
 import pytest
 from starlette.applications import Starlette
 
-from bot.api.server import Listening, http_server
+from bot.api.server import MAX_HEADER_BYTES, Listening, http_server
 from storage.store import Store
 from tests.api.conftest import API_KEY, Shop, app_for, client_for, error, event, make_config
 
@@ -102,3 +103,49 @@ async def test_keep_alive_is_quick_and_an_idle_connection_is_closed(live: Listen
     assert await asyncio.wait_for(idle_reader.read(), TIMEOUT + PROMPT) == b""
     for w in (writer, idle_writer):
         w.close()
+
+
+async def _answer_to(live: Listening, *chunks: bytes) -> bytes:
+    """Send `chunks` on a fresh connection; return all the server wrote before closing."""
+    reader, writer = await asyncio.open_connection(live.host, live.port)
+    try:
+        for chunk in chunks:
+            writer.write(chunk)
+            await writer.drain()
+        return await asyncio.wait_for(reader.read(), PROMPT)
+    finally:
+        writer.close()
+
+
+async def test_headers_over_16_kib_get_431_and_the_connection_closes(live: Listening) -> None:
+    head = b"GET /healthz HTTP/1.1\r\nHost: x\r\n"
+    big = b"X-Padding: " + b"a" * MAX_HEADER_BYTES + b"\r\n\r\n"
+    answer = await _answer_to(live, head + big)  # whole in one chunk: the exact count says no
+    assert answer.startswith(b"HTTP/1.1 431 ")
+    assert b"connection: close" in answer
+    assert b'"code":"headers_too_large"' in answer
+    # Just under the limit is served.
+    fits = b"X-Padding: " + b"a" * (MAX_HEADER_BYTES - 200) + b"\r\n\r\n"
+    near = await _answer_to(
+        live, head + fits + b"GET /healthz HTTP/1.1\r\nConnection: close\r\n\r\n"
+    )
+    assert near.startswith(b"HTTP/1.1 200 ")
+    assert near.count(b"HTTP/1.1 200 ") == 2  # and so is the request after it
+    await _served_promptly(live.url)
+
+
+async def test_a_header_that_never_ends_is_cut_off_before_it_is_whole(live: Listening) -> None:
+    reader, writer = await asyncio.open_connection(live.host, live.port)
+    writer.write(b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Endless: ")
+    answer = asyncio.create_task(reader.read())  # all the server writes, until it closes
+    sent, give_up = 0, 64 * MAX_HEADER_BYTES
+    with contextlib.suppress(ConnectionError):  # the server may close while we still send
+        while not answer.done() and sent < give_up:
+            writer.write(b"a" * 4_096)  # never a line end: the parser cannot finish the header
+            await writer.drain()
+            sent += 4_096
+            await asyncio.sleep(0)  # let the server (same loop) read
+    assert b'"code":"headers_too_large"' in await asyncio.wait_for(answer, PROMPT)
+    writer.close()
+    assert sent < give_up  # cut off long before the client gave up
+    await _served_promptly(live.url)
