@@ -60,6 +60,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+import uvloop  # noqa: E402
 from telegram import Update  # noqa: E402
 from telegram.ext import Application, ContextTypes, MessageHandler, filters  # noqa: E402
 
@@ -832,7 +833,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--profile-updates", type=int, default=2000)
     parser.add_argument("--top", type=int, default=40)
     parser.add_argument("--json", help="also write the results here")
-    return asyncio.run(run(parser.parse_args(argv)))
+    return uvloop.run(run(parser.parse_args(argv)))
 
 
 if __name__ == "__main__":

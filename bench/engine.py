@@ -26,7 +26,6 @@ The two sides run in alternating chunks (A B, B A, ...) so machine noise hits bo
 from __future__ import annotations
 
 import argparse
-import asyncio
 import bisect
 import gc
 import hashlib
@@ -53,6 +52,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import aiosqlite  # noqa: E402
+import uvloop  # noqa: E402
 
 from loyalty.calendar import day_start  # noqa: E402
 from loyalty.clock import ManualClock  # noqa: E402
@@ -1198,7 +1198,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--no-check", action="store_true", help="skip storage.check.check")
     parser.add_argument("--json", help="also write the results here")
-    return asyncio.run(run(parser.parse_args(argv)))
+    return uvloop.run(run(parser.parse_args(argv)))
 
 
 if __name__ == "__main__":

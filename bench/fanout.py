@@ -35,6 +35,8 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import uvloop
+
 from bot.application import build_application, start_up
 from bot.config import parse_config
 from bot.emulator import EmulatorRequest, TelegramEmulator
@@ -397,7 +399,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp:
-        result = asyncio.run(
+        result = uvloop.run(
             run(
                 args.members,
                 args.rate,

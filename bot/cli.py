@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 
+import uvloop
 from rich.console import Console
 
 from bot.config import DEFAULT_PATH, EXAMPLE_PATH, Config, ConfigError, load_config
@@ -103,7 +103,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         config = load_config(_config_path(getattr(args, "config", None)))
-        return asyncio.run(_command(args)(config, args, out))
+        # uvloop: the service spends much of its time in the event loop itself (sockets,
+        # callbacks, hand-offs from SQLite's thread), which uvloop runs in C; the tests run on it
+        # too (tests/conftest.py). Figures: README, "Shop API over HTTP".
+        return uvloop.run(_command(args)(config, args, out))
     except ConfigError as exc:
         for problem in exc.problems:
             _error(problem)

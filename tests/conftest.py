@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime
@@ -9,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import uvloop
 
 from loyalty.clock import ManualClock
 from loyalty.loader import load_program
@@ -18,6 +20,13 @@ from storage.store import Store
 
 START = datetime(2026, 3, 10, 9, 0, tzinfo=UTC)
 _ids = itertools.count(1)
+
+
+def pytest_asyncio_loop_factories(
+    config: pytest.Config, item: pytest.Item
+) -> dict[str, Callable[[], asyncio.AbstractEventLoop]]:
+    """Run every async test on uvloop, the loop the product runs on (bot/cli.py)."""
+    return {"uvloop": uvloop.new_event_loop}
 
 
 @pytest.fixture
