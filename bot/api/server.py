@@ -38,6 +38,74 @@ class HeadersTooLarge(Exception):
     """The request line and headers are longer than MAX_HEADER_BYTES."""
 
 
+class HeadWithBody:
+    """A transport that sends a response's head together with the body that follows it.
+
+    uvicorn writes a response's status line and headers, then its body, as two writes: on
+    loopback each `send()` runs the receiver's whole TCP path inside the call (~40 us on this
+    VM, a tenth of the server's work for a small JSON answer). Here the head is held until the
+    next write, which goes out as one; if no write follows in the same step (a streamed body, a
+    HEAD request, `100 Continue`), the head is sent on the loop's next turn. Order is kept.
+    """
+
+    def __init__(self, transport: asyncio.Transport, loop: asyncio.AbstractEventLoop) -> None:
+        self._transport = transport
+        self._loop = loop
+        self._held: bytes | None = None
+
+    def write(self, data: bytes) -> None:
+        """Send `data`, after any head held back; hold it if it is a response's head."""
+        if self._held is not None:
+            data, self._held = self._held + data, None
+            self._transport.write(data)
+        elif data.startswith(b"HTTP/1.1 ") and data.endswith(b"\r\n\r\n"):
+            self._held = data
+            self._loop.call_soon(self.flush)
+        else:
+            self._transport.write(data)
+
+    def flush(self) -> None:
+        """Send the held head now, if any."""
+        if self._held is not None:
+            data, self._held = self._held, None
+            self._transport.write(data)
+
+    def close(self) -> None:
+        """Send what is held, then close."""
+        self.flush()
+        self._transport.close()
+
+    def write_eof(self) -> None:
+        """Send what is held, then end our side."""
+        self.flush()
+        self._transport.write_eof()
+
+    def can_write_eof(self) -> bool:
+        """Whether our side can be ended alone (TCP: yes)."""
+        return self._transport.can_write_eof()
+
+    def is_closing(self) -> bool:
+        """Whether the connection is closing."""
+        return self._transport.is_closing()
+
+    def get_extra_info(self, name: str, default: Any = None) -> Any:
+        """The socket's addresses and the like."""
+        return self._transport.get_extra_info(name, default)
+
+    def pause_reading(self) -> None:
+        """Stop reading (flow control)."""
+        self._transport.pause_reading()
+
+    def resume_reading(self) -> None:
+        """Read again (flow control)."""
+        self._transport.resume_reading()
+
+    def set_protocol(self, protocol: asyncio.BaseProtocol) -> None:
+        """Hand the connection to another protocol."""
+        self.flush()
+        self._transport.set_protocol(protocol)
+
+
 class GuardedHttpToolsProtocol(HttpToolsProtocol):
     """uvicorn's HTTP/1.1 protocol on httptools (a C parser), guarded against clients that
     stall or flood their request headers.
@@ -60,7 +128,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         """Start the clock for the first request's headers."""
-        super().connection_made(transport)
+        super().connection_made(HeadWithBody(transport, self.loop))  # type: ignore[arg-type]
         self._arm_header_timer()
 
     def data_received(self, data: bytes) -> None:

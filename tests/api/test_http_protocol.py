@@ -1,8 +1,10 @@
-"""The HTTP protocol's guards on request headers, driven byte by byte with the clock in hand.
+"""The HTTP protocol, driven byte by byte with the clock in hand: its guards on request
+headers, and answers sent in one write.
 
 The protocol is uvicorn's httptools one with a header clock and a size limit
-(`bot.api.server.GuardedHttpToolsProtocol`). Here it talks to a transport that records what
-is written and a loop whose timers fire only when the test says, so no test waits for time.
+(`bot.api.server.GuardedHttpToolsProtocol`) over `HeadWithBody`. Here it talks to a transport
+that records each write and a loop whose timers fire only when the test says, so no test waits
+for time.
 """
 
 from __future__ import annotations
@@ -62,6 +64,9 @@ class HandLoop:
     def create_task(self, coro: Any, **kwargs: Any) -> asyncio.Task[Any]:
         return self.loop.create_task(coro, **kwargs)
 
+    def call_soon(self, callback: Callable[..., None], *args: Any) -> asyncio.Handle:
+        return self.loop.call_soon(callback, *args)
+
     def advance(self, seconds: float) -> None:
         """Move the clock on and fire the timers that came due."""
         self.now += seconds
@@ -79,6 +84,7 @@ class Transport(asyncio.Transport):
     def __init__(self) -> None:
         super().__init__()
         self.written = bytearray()
+        self.writes: list[bytes] = []
         self.closed = False
         self.eof = False
 
@@ -87,6 +93,7 @@ class Transport(asyncio.Transport):
 
     def write(self, data: bytes | bytearray | memoryview) -> None:
         self.written += data
+        self.writes.append(bytes(data))
 
     def close(self) -> None:
         self.closed = True
@@ -174,3 +181,21 @@ async def test_headers_too_large_get_431_then_a_lingering_close(wired: Any) -> N
     assert transport.written.count(b"HTTP/1.1 ") == 1
     loop.advance(TIMEOUT)
     assert transport.closed
+
+
+async def test_an_answer_goes_out_in_one_write(wired: Any) -> None:
+    protocol, transport, _ = wired
+    protocol.data_received(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc")
+    await answered(transport, 1)
+    [write] = transport.writes  # head and body together: one send() on the socket
+    assert write.startswith(b"HTTP/1.1 200 ")
+    assert write.endswith(b"\r\n\r\n3")
+
+
+async def test_a_head_without_a_body_still_goes_out(wired: Any) -> None:
+    protocol, transport, _ = wired
+    protocol.data_received(b"HEAD / HTTP/1.1\r\nHost: x\r\n\r\n")  # no body is sent for HEAD
+    await answered(transport, 1)
+    [write] = transport.writes
+    assert write.startswith(b"HTTP/1.1 200 ")
+    assert write.endswith(b"\r\n\r\n")
