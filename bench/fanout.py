@@ -29,6 +29,7 @@ import sys
 import tempfile
 import time
 import tracemalloc
+from collections.abc import Callable, Coroutine
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -42,7 +43,7 @@ from bot.config import parse_config
 from bot.emulator import EmulatorRequest, TelegramEmulator
 from bot.jobs import Scheduler
 from loyalty.clock import ManualClock
-from storage.db import to_db
+from storage.db import Tx, to_db
 from storage.store import Store
 
 PROBE_USER = 9_000_000_001
@@ -93,28 +94,13 @@ async def seed(store: Store, emu: TelegramEmulator, members: int, now: datetime)
     stamp = to_db(now)
     batch = 10_000
     for first in range(0, members, batch):
-        ids = range(first, min(first + batch, members))
-        async with store.db.transaction() as tx:
-            await tx.executemany(
-                "INSERT INTO members (member_id, level_code, created_at, updated_at)"
-                " VALUES (?, 'A0', ?, ?)",
-                [(f"m-{i}", stamp, stamp) for i in ids],
-            )
-            await tx.executemany(
-                "INSERT INTO telegram_users (telegram_user_id, telegram_language, first_seen,"
-                " updated_at) VALUES (?, ?, ?, ?)",
-                [(1_000_000 + i, "ru" if i % 3 == 0 else "en", stamp, stamp) for i in ids],
-            )
-            await tx.executemany(
-                "INSERT INTO telegram_links (member_id, telegram_user_id, linked_at)"
-                " VALUES (?, ?, ?)",
-                [(f"m-{i}", 1_000_000 + i, stamp) for i in ids],
-            )
+        await store.db.write(_seed_batch(range(first, min(first + batch, members)), stamp))
     for i in range(members):
         emu.user(1_000_000 + i, f"M{i}", language_code="ru" if i % 3 == 0 else "en")
         emu.users[1_000_000 + i].started = True
+
     # The probe: a linked member who already checked in today, so the fan-out skips them.
-    async with store.db.transaction() as tx:
+    async def probe(tx: Tx) -> None:
         await tx.execute(
             "INSERT INTO members (member_id, level_code, last_claim_day, created_at, updated_at)"
             " VALUES ('probe', 'A0', ?, ?, ?)",
@@ -130,6 +116,30 @@ async def seed(store: Store, emu: TelegramEmulator, members: int, now: datetime)
             " VALUES ('probe', ?, ?)",
             (PROBE_USER, stamp),
         )
+
+    await store.db.write(probe)
+
+
+def _seed_batch(ids: range, stamp: str) -> Callable[[Tx], Coroutine[Any, Any, None]]:
+    """Return a write body inserting members `ids` with their Telegram users and links."""
+
+    async def insert(tx: Tx) -> None:
+        await tx.executemany(
+            "INSERT INTO members (member_id, level_code, created_at, updated_at)"
+            " VALUES (?, 'A0', ?, ?)",
+            [(f"m-{i}", stamp, stamp) for i in ids],
+        )
+        await tx.executemany(
+            "INSERT INTO telegram_users (telegram_user_id, telegram_language, first_seen,"
+            " updated_at) VALUES (?, ?, ?, ?)",
+            [(1_000_000 + i, "ru" if i % 3 == 0 else "en", stamp, stamp) for i in ids],
+        )
+        await tx.executemany(
+            "INSERT INTO telegram_links (member_id, telegram_user_id, linked_at) VALUES (?, ?, ?)",
+            [(f"m-{i}", 1_000_000 + i, stamp) for i in ids],
+        )
+
+    return insert
 
 
 def traced_by_owner(snapshot: tracemalloc.Snapshot) -> dict[str, float]:

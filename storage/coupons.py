@@ -305,7 +305,8 @@ async def issue_goodwill(
         raise Invalid("a goodwill coupon needs a reason")
     request = {"member_id": member_id, "value_cents": value_cents, "reason": reason}
     print_, idem = fingerprint(request), f"goodwill:{key}"
-    async with store.db.transaction() as tx:
+
+    async def give(tx: Tx) -> Coupon:
         first = await recall(tx, idem, print_)
         if first is not None:
             return Coupon.from_dict(first)
@@ -322,7 +323,9 @@ async def issue_goodwill(
             programme_day(store.program, now).isoformat(), expiry.expires_at, expiry.burns,
         )  # fmt: skip
         await remember(tx, idem, print_, coupon.to_dict(), now)
-    return coupon
+        return coupon
+
+    return await store.db.write(give)
 
 
 async def get(store: Store, code: str) -> Coupon:
@@ -358,7 +361,8 @@ async def redeem(store: Store, code: str, member_id: str, order_id: str) -> Coup
     """Use a coupon on an order; repeating it for the same order is harmless."""
     check_member_id(member_id)
     check_member_id(order_id, "order_id")
-    async with store.db.transaction() as tx:
+
+    async def use(tx: Tx) -> Coupon:
         rows = await tx.execute_fetchall("SELECT * FROM coupons WHERE code = ?", (code,))
         row = next(iter(rows), None)
         if row is None:
@@ -375,18 +379,23 @@ async def redeem(store: Store, code: str, member_id: str, order_id: str) -> Coup
             "UPDATE coupons SET status = 'used', used_at = ?, order_id = ? WHERE code = ?",
             (to_db(now), order_id, code),
         )
-    return replace(coupon, status="used", used_at=now, order_id=order_id)
+        return replace(coupon, status="used", used_at=now, order_id=order_id)
+
+    return await store.db.write(use)
 
 
 async def expire(store: Store) -> dict[str, int]:
     """Mark every active coupon past its expiry expired (or burned); return the counts."""
     cutoff = to_db(expired_cutoff(store.now()))
-    async with store.db.transaction() as tx:
-        rows = await tx.execute_fetchall(
+
+    async def mark(tx: Tx) -> list[Row]:
+        return await tx.execute_fetchall(
             "UPDATE coupons SET status = CASE WHEN burns THEN 'burned' ELSE 'expired' END"
             " WHERE status = 'active' AND expires_at <= ? RETURNING status",
             (cutoff,),
         )
+
+    rows = await store.db.write(mark)
     statuses = [r[0] for r in rows]
     return {"expired": statuses.count("expired"), "burned": statuses.count("burned")}
 
@@ -394,10 +403,13 @@ async def expire(store: Store) -> dict[str, int]:
 async def burn(store: Store) -> int:
     """Burn every active coupon whose yearly burn has passed; return how many."""
     cutoff = to_db(expired_cutoff(store.now()))
-    async with store.db.transaction() as tx:
-        rows = await tx.execute_fetchall(
+
+    async def mark(tx: Tx) -> list[Row]:
+        return await tx.execute_fetchall(
             "UPDATE coupons SET status = 'burned'"
             " WHERE status = 'active' AND burns = 1 AND expires_at <= ? RETURNING code",
             (cutoff,),
         )
+
+    rows = await store.db.write(mark)
     return len(list(rows))

@@ -5,8 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import sqlite3
-from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterable, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Awaitable, Callable, Coroutine, Iterable, Sequence
 from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
@@ -46,9 +45,9 @@ class InThread:
         return self._conn.executemany(sql, params)
 
 
-# What an operation's statements run on: aiosqlite's writer inside `transaction()`, or the
-# sqlite3 connection itself inside `write()`; both answer the same awaited calls.
-Tx = aiosqlite.Connection | InThread
+# What an operation's statements run on: the writer's sqlite3 connection, as a `write()` body
+# sees it (every storage operation writes that way); operations and their helpers take it as tx.
+Tx = InThread
 
 
 def to_db(instant: datetime) -> str:
@@ -76,11 +75,11 @@ def migrations() -> list[tuple[int, str, str]]:
 class Database:
     """A writer connection, used by one transaction at a time, and a reader connection.
 
-    SQLite allows one writer: every read-decide-write runs inside `transaction()` or `write()`,
-    which hold an asyncio lock (transactions of this process never interleave on the shared
-    connection) and `BEGIN IMMEDIATE` (other processes wait on the busy timeout instead of
-    racing). `write()` runs the whole transaction in the writer's thread in one round trip:
-    the operations on the members' and the shop's hot paths use it.
+    SQLite allows one writer: every read-decide-write of the storage operations runs inside
+    `write()`, which holds an asyncio lock (transactions of this process never interleave on
+    the shared connection) and `BEGIN IMMEDIATE` (other processes wait on the busy timeout
+    instead of racing), and runs the whole transaction in the writer's thread in one round
+    trip.
 
     Short reads by key on the bot's hot path (`lookup`) run on a third, plain connection in
     the event loop's own thread: see `lookup`.
@@ -144,18 +143,6 @@ class Database:
                 self._quick.close()
             await self._reader.close()
             await self._writer.close()
-
-    @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:
-        """Run a block as one IMMEDIATE transaction: committed entirely, or rolled back."""
-        async with self._lock:
-            await self._writer.execute("BEGIN IMMEDIATE")
-            try:
-                yield self._writer
-                await self._writer.commit()
-            except BaseException:
-                await self._writer.rollback()
-                raise
 
     async def write(self, body: Callable[[InThread], Coroutine[Any, Any, T]]) -> T:
         """Run `body` whole in the writer's thread as one IMMEDIATE transaction; return its value.

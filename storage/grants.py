@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from loyalty.program import Currency
+from storage.db import Tx
 from storage.errors import Invalid, NotFound, Refused
 from storage.idempotency import fingerprint, recall, remember
 from storage.ledger import post
@@ -49,7 +50,8 @@ async def grant(
         raise Invalid(f"a reason of 1 to {MAX_REASON} characters is required")
     request = {"member_id": member_id, "amount": amount, "currency": currency, "reason": reason}
     print_ = fingerprint(request)
-    async with store.db.transaction() as tx:
+
+    async def adjust(tx: Tx) -> Grant:
         if key is not None:
             first = await recall(tx, f"grant:{key}", print_)
             if first is not None:
@@ -74,4 +76,6 @@ async def grant(
         result = Grant(member_id, currency, amount, posting.balance_after, posting.ledger_id)
         if key is not None:
             await remember(tx, f"grant:{key}", print_, result.__dict__, now)
-    return result
+        return result
+
+    return await store.db.write(adjust)

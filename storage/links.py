@@ -7,7 +7,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from storage.db import from_db, to_db
+from storage.db import Row, Tx, from_db, to_db
 from storage.errors import NotFound, Refused
 from storage.members import check_member_id
 from storage.store import Store
@@ -35,7 +35,8 @@ async def create_token(store: Store, member_id: str, ttl: timedelta = DEFAULT_TT
     check_member_id(member_id)
     token = secrets.token_urlsafe(TOKEN_BYTES)
     now = store.now()
-    async with store.db.transaction() as tx:
+
+    async def insert(tx: Tx) -> None:
         rows = await tx.execute_fetchall("SELECT 1 FROM members WHERE member_id = ?", (member_id,))
         if not rows:
             raise NotFound(f"unknown member {member_id!r}", member_id=member_id)
@@ -44,6 +45,8 @@ async def create_token(store: Store, member_id: str, ttl: timedelta = DEFAULT_TT
             " VALUES (?, ?, ?, ?)",
             (_hash(token), member_id, to_db(now + ttl), to_db(now)),
         )
+
+    await store.db.write(insert)
     return LinkToken(token=token, member_id=member_id, expires_at=now + ttl)
 
 
@@ -55,7 +58,8 @@ async def consume_token(store: Store, token: str, telegram_user_id: int) -> str:
     account), `member_linked` (that account is linked to another Telegram user).
     """
     now = store.now()
-    async with store.db.transaction() as tx:
+
+    async def link(tx: Tx) -> str:
         rows = await tx.execute_fetchall(
             "SELECT t.member_id, t.expires_at, t.used_at, t.used_by, l.telegram_user_id"
             " FROM link_tokens t LEFT JOIN telegram_links l USING (member_id)"
@@ -91,16 +95,21 @@ async def consume_token(store: Store, token: str, telegram_user_id: int) -> str:
             "INSERT INTO telegram_links (member_id, telegram_user_id, linked_at) VALUES (?, ?, ?)",
             (member_id, telegram_user_id, to_db(now)),
         )
-    return member_id
+        return member_id
+
+    return await store.db.write(link)
 
 
 async def unlink(store: Store, telegram_user_id: int) -> str | None:
     """Remove a Telegram user's link; return the member id it pointed to, or None."""
-    async with store.db.transaction() as tx:
-        rows = await tx.execute_fetchall(
+
+    async def delete(tx: Tx) -> list[Row]:
+        return await tx.execute_fetchall(
             "DELETE FROM telegram_links WHERE telegram_user_id = ? RETURNING member_id",
             (telegram_user_id,),
         )
+
+    rows = await store.db.write(delete)
     row = next(iter(rows), None)
     return row[0] if row else None
 

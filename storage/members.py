@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import Any
 
 from loyalty.calendar import next_day_start, programme_day
 from loyalty.coupons import next_burn
@@ -205,11 +207,14 @@ async def upsert(
         check_member_id(referred_by, "referred_by")
         if referred_by == member_id:
             raise Invalid("a member cannot refer themselves")
-    async with store.db.transaction() as tx:
+
+    async def register(tx: Tx) -> UpsertResult:
         return await upsert_in(
             tx, store, member_id, email=email, name=name, language=language,
             referred_by=referred_by,
         )  # fmt: skip
+
+    return await store.db.write(register)
 
 
 async def upsert_in(
@@ -303,8 +308,11 @@ async def verify_email_in(tx: Tx, store: Store, member_id: str) -> list[LevelCha
 
 async def verify_email(store: Store, member_id: str) -> list[LevelChange]:
     """Mark a member's e-mail verified (once) and pay what verification earns."""
-    async with store.db.transaction() as tx:
+
+    async def verify(tx: Tx) -> list[LevelChange]:
         return await verify_email_in(tx, store, member_id)
+
+    return await store.db.write(verify)
 
 
 async def view(store: Store, member_id: str) -> MemberView:
@@ -381,11 +389,23 @@ async def recompute_levels(store: Store, *, batch: int = 500) -> list[LevelChang
             if tier_for(store.program, standing_from_row(r)).code != r["level_code"]
         ]
         if stale:
-            async with store.db.transaction() as tx:
-                for member_id in stale:
-                    change = await refresh_level(tx, store, member_id, now)
-                    if change:
-                        changes.append(change)
+            changes.extend(await store.db.write(_refresh_levels(store, stale, now)))
+
+
+def _refresh_levels(
+    store: Store, stale: list[str], now: datetime
+) -> Callable[[Tx], Coroutine[Any, Any, list[LevelChange]]]:
+    """Return a write body that refreshes `stale` members' levels and returns the changes."""
+
+    async def refresh(tx: Tx) -> list[LevelChange]:
+        found: list[LevelChange] = []
+        for member_id in stale:
+            change = await refresh_level(tx, store, member_id, now)
+            if change:
+                found.append(change)
+        return found
+
+    return refresh
 
 
 REFERRAL_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"
@@ -393,7 +413,8 @@ REFERRAL_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"
 
 async def referral_code(store: Store, member_id: str) -> str:
     """Return the member's invite code, creating it on first request."""
-    async with store.db.transaction() as tx:
+
+    async def code_for(tx: Tx) -> str:
         rows = await tx.execute_fetchall(
             "SELECT referral_code FROM members WHERE member_id = ?", (member_id,)
         )
@@ -412,7 +433,9 @@ async def referral_code(store: Store, member_id: str) -> str:
         await tx.execute(
             "UPDATE members SET referral_code = ? WHERE member_id = ?", (code, member_id)
         )
-    return code
+        return code
+
+    return await store.db.write(code_for)
 
 
 async def referrer_by_code(store: Store, code: str) -> str | None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import time
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Coroutine, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any, Literal
@@ -128,7 +128,8 @@ async def change_settings(
     if paused is not None:
         sets["reminders"] = int(not paused)
     now = to_db(store.now())
-    async with store.db.transaction() as tx:
+
+    async def change(tx: Tx) -> None:
         await telegram_users.ensure(tx, telegram_user_id, now)
         if quiet_start is not None or quiet_end is not None:
             current = await tx.execute_fetchall(
@@ -151,6 +152,8 @@ async def change_settings(
                 " WHERE telegram_user_id = ?",
                 (*sets.values(), now, telegram_user_id),
             )
+
+    await store.db.write(change)
     return await settings(store, telegram_user_id)
 
 
@@ -172,12 +175,15 @@ async def last_period(store: Store, job: str) -> str | None:
 
 async def record_period(store: Store, job: str, period: str) -> None:
     """Record that a scheduled job completed `period`."""
-    async with store.db.transaction() as tx:
+
+    async def record(tx: Tx) -> None:
         await tx.execute(
             "INSERT INTO scheduler_runs (job, period, done_at) VALUES (?, ?, ?)"
             " ON CONFLICT (job) DO UPDATE SET period = excluded.period, done_at = excluded.done_at",
             (job, period, to_db(store.now())),
         )
+
+    await store.db.write(record)
 
 
 # -- planning ---------------------------------------------------------------------------------
@@ -281,12 +287,10 @@ async def _plan_daily(
                 {**params, "after": after, "skip": batch - 1},
             )
             upto = edge[0] if edge else 2**63 - 1
-            async with store.db.transaction() as tx:
-                cursor = await tx.execute(
-                    _DAILY_INSERT.format(hour=hour_filter),
-                    {**params, "after": after, "upto": upto, "now": to_db(store.now())},
-                )
-                queued += max(cursor.rowcount, 0)
+            sql = _DAILY_INSERT.format(hour=hour_filter)
+            queued += await store.db.write(
+                _insert_rows(store, sql, {**params, "after": after, "upto": upto})
+            )
             if edge is None:
                 break
             after = upto
@@ -362,12 +366,22 @@ async def _plan_digest(
     queued = 0
     for first in range(0, len(members), batch):
         chunk = json.dumps(members[first : first + batch])
-        async with store.db.transaction() as tx:
-            cursor = await tx.execute(
-                insert_sql, {**params, "members": chunk, "now": to_db(store.now())}
-            )
-            queued += max(cursor.rowcount, 0)
+        queued += await store.db.write(
+            _insert_rows(store, insert_sql, {**params, "members": chunk})
+        )
     return queued
+
+
+def _insert_rows(
+    store: Store, sql: str, params: dict[str, Any]
+) -> Callable[[Tx], Coroutine[Any, Any, int]]:
+    """Return a write body that runs one planning insert (stamped now) and counts its rows."""
+
+    async def insert(tx: Tx) -> int:
+        cursor = await tx.execute(sql, {**params, "now": to_db(store.now())})
+        return max(cursor.rowcount, 0)
+
+    return insert
 
 
 # -- claiming due notices ---------------------------------------------------------------------
@@ -454,7 +468,8 @@ async def claim(
     """
     program = store.program
     zone = program.timezone
-    async with store.db.transaction() as tx:
+
+    async def take(tx: Tx) -> Claim:
         now = store.now()
         today = programme_day(program, now)
         result = Claim(claim_id=claim_id, lease_until=now + lease)
@@ -517,7 +532,9 @@ async def claim(
         if defers:
             await tx.executemany("UPDATE outbox SET due_at = ? WHERE id = ?", defers)
             result.deferred = len(defers)
-    return result
+        return result
+
+    return await store.db.write(take)
 
 
 def _skip_reason(
@@ -575,7 +592,8 @@ async def mark_sent(store: Store, claim_id: str, ids: list[int]) -> int:
     """Mark claimed notices sent (only while this claim holds them); return how many."""
     if not ids:
         return 0
-    async with store.db.transaction() as tx:
+
+    async def mark(tx: Tx) -> int:
         cursor = await tx.execute(
             "UPDATE outbox SET status = 'sent', sent_at = ?, claimed_until = NULL"
             " WHERE claim_id = ? AND status = 'pending' AND id IN (SELECT value FROM json_each(?))",
@@ -583,35 +601,44 @@ async def mark_sent(store: Store, claim_id: str, ids: list[int]) -> int:
         )
         return max(cursor.rowcount, 0)
 
+    return await store.db.write(mark)
+
 
 async def release(store: Store, claim_id: str, ids: list[int], not_before: datetime) -> None:
     """Give claimed notices back, to be sent by a later run no sooner than `not_before`."""
     if not ids:
         return
-    async with store.db.transaction() as tx:
+
+    async def give_back(tx: Tx) -> None:
         await tx.execute(
             "UPDATE outbox SET claimed_until = ? WHERE claim_id = ? AND status = 'pending'"
             " AND id IN (SELECT value FROM json_each(?))",
             (to_db(not_before), claim_id, json.dumps(ids)),
         )
 
+    await store.db.write(give_back)
+
 
 async def settle(store: Store, claim_id: str, notice_id: int, status: str, outcome: str) -> None:
     """Close a claimed notice that will never be sent ('skipped' or 'failed') and say why."""
     if status not in ("skipped", "failed"):
         raise Invalid(f"cannot settle a notice as {status!r}")
-    async with store.db.transaction() as tx:
+
+    async def close(tx: Tx) -> None:
         await tx.execute(
             "UPDATE outbox SET status = ?, outcome = ?, claimed_until = NULL"
             " WHERE id = ? AND claim_id = ? AND status = 'pending'",
             (status, outcome[:200], notice_id, claim_id),
         )
 
+    await store.db.write(close)
+
 
 async def blocked(store: Store, claim_id: str, notice_id: int, telegram_user_id: int) -> None:
     """The user blocked the bot: mark them unreachable and skip the notice, in one transaction."""
     now = to_db(store.now())
-    async with store.db.transaction() as tx:
+
+    async def mark(tx: Tx) -> None:
         await tx.execute(
             "UPDATE telegram_users SET unreachable = 1, updated_at = ? WHERE telegram_user_id = ?",
             (now, telegram_user_id),
@@ -621,6 +648,8 @@ async def blocked(store: Store, claim_id: str, notice_id: int, telegram_user_id:
             " WHERE id = ? AND claim_id = ? AND status = 'pending'",
             (notice_id, claim_id),
         )
+
+    await store.db.write(mark)
 
 
 # -- the start of a programme day -------------------------------------------------------------
@@ -660,14 +689,17 @@ async def start_day(store: Store) -> DayStart | None:
 async def prune(store: Store, before: datetime, *, batch: int = 5_000) -> int:
     """Delete settled (sent, skipped, failed) outbox rows created before `before`."""
     total = 0
+
+    async def delete(tx: Tx) -> int:
+        cursor = await tx.execute(
+            "DELETE FROM outbox WHERE id IN (SELECT id FROM outbox WHERE status != 'pending'"
+            " AND created_at < ? LIMIT ?)",
+            (to_db(before), batch),
+        )
+        return max(cursor.rowcount, 0)
+
     while True:
-        async with store.db.transaction() as tx:
-            cursor = await tx.execute(
-                "DELETE FROM outbox WHERE id IN (SELECT id FROM outbox WHERE status != 'pending'"
-                " AND created_at < ? LIMIT ?)",
-                (to_db(before), batch),
-            )
-            deleted = max(cursor.rowcount, 0)
+        deleted = await store.db.write(delete)
         total += deleted
         if deleted < batch:
             return total

@@ -52,7 +52,8 @@ async def profile(store: Store, telegram_user_id: int) -> Profile:
 async def seen(store: Store, telegram_user_id: int, telegram_language: str | None) -> None:
     """Record that a user wrote: remember their Telegram language, mark them reachable."""
     now = to_db(store.now())
-    async with store.db.transaction() as tx:
+
+    async def record(tx: Tx) -> None:
         await tx.execute(
             "INSERT INTO telegram_users (telegram_user_id, telegram_language, first_seen,"
             " updated_at) VALUES (?, ?, ?, ?) ON CONFLICT (telegram_user_id) DO UPDATE SET"
@@ -60,6 +61,8 @@ async def seen(store: Store, telegram_user_id: int, telegram_language: str | Non
             " updated_at = excluded.updated_at",
             (telegram_user_id, telegram_language, now, now),
         )
+
+    await store.db.write(record)
 
 
 async def update(
@@ -72,7 +75,8 @@ async def update(
 ) -> None:
     """Change a user's settings; None leaves a setting as it is."""
     now = to_db(store.now())
-    async with store.db.transaction() as tx:
+
+    async def change(tx: Tx) -> None:
         await ensure(tx, telegram_user_id, now)
         await tx.execute(
             "UPDATE telegram_users SET language = COALESCE(?, language),"
@@ -86,6 +90,8 @@ async def update(
                 telegram_user_id,
             ),
         )
+
+    await store.db.write(change)
 
 
 async def ensure(tx: Tx, telegram_user_id: int, now: str) -> None:

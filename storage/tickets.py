@@ -200,7 +200,8 @@ async def open_or_get(
     _check_subject(subject)
     name = (display_name.strip() or str(telegram_user_id))[:MAX_NAME]
     now = to_db(store.now())
-    async with store.db.transaction() as tx:
+
+    async def open_one(tx: Tx) -> tuple[Ticket, bool]:
         rows = await tx.execute_fetchall(
             "SELECT * FROM tickets WHERE telegram_user_id = ? ORDER BY id DESC LIMIT 1",
             (telegram_user_id,),
@@ -208,16 +209,17 @@ async def open_or_get(
         latest = next(iter(rows), None)
         if latest is not None and latest["status"] == "open":
             return _ticket(latest), False
-        if member_id is not None:
+        linked = member_id
+        if linked is not None:
             known = await tx.execute_fetchall(
-                "SELECT 1 FROM members WHERE member_id = ?", (member_id,)
+                "SELECT 1 FROM members WHERE member_id = ?", (linked,)
             )
-            member_id = member_id if known else None
+            linked = linked if known else None
         rows = await tx.execute_fetchall(
             "INSERT INTO tickets (telegram_user_id, member_id, status, subject, display_name,"
             " username, previous_id, opened_at) VALUES (?, ?, 'open', ?, ?, ?, ?, ?)"
             " ON CONFLICT (telegram_user_id) WHERE status = 'open' DO NOTHING RETURNING *",
-            (telegram_user_id, member_id, subject, name, username,
+            (telegram_user_id, linked, subject, name, username,
              latest["id"] if latest is not None else None, now),
         )  # fmt: skip
         created = next(iter(rows), None)
@@ -229,11 +231,14 @@ async def open_or_get(
             return _ticket(next(iter(rows))), False
         return _ticket(created), True
 
+    return await store.db.write(open_one)
+
 
 async def set_subject(store: Store, ticket_id: int, telegram_user_id: int, subject: str) -> Ticket:
     """Set what an open ticket is about; only its own user may, only while open."""
     _check_subject(subject)
-    async with store.db.transaction() as tx:
+
+    async def change(tx: Tx) -> Ticket:
         ticket = await _one(tx, ticket_id)
         if ticket.telegram_user_id != telegram_user_id:
             raise NotFound(f"unknown ticket {ticket_id}")
@@ -241,6 +246,8 @@ async def set_subject(store: Store, ticket_id: int, telegram_user_id: int, subje
             raise Conflict("the ticket is closed", code="closed")
         await tx.execute("UPDATE tickets SET subject = ? WHERE id = ?", (subject, ticket_id))
         return await _one(tx, ticket_id)
+
+    return await store.db.write(change)
 
 
 async def attach_topic(
@@ -257,7 +264,8 @@ async def attach_topic(
     `replacing` names the (deleted) topic this one replaces; the update only happens while the
     ticket still points at it, so two racing recreations keep exactly one topic.
     """
-    async with store.db.transaction() as tx:
+
+    async def attach(tx: Tx) -> bool:
         cursor = await tx.execute(
             "UPDATE tickets SET chat_id = ?, thread_id = ?, topic_name = ?, card_message_id = NULL"
             " WHERE id = ? AND thread_id IS ?",
@@ -265,19 +273,27 @@ async def attach_topic(
         )
         return cursor.rowcount == 1
 
+    return await store.db.write(attach)
+
 
 async def set_card(store: Store, ticket_id: int, message_id: int) -> None:
     """Remember the member card message pinned at the top of the ticket's topic."""
-    async with store.db.transaction() as tx:
+
+    async def remember(tx: Tx) -> None:
         await tx.execute(
             "UPDATE tickets SET card_message_id = ? WHERE id = ?", (message_id, ticket_id)
         )
 
+    await store.db.write(remember)
+
 
 async def rename_topic(store: Store, ticket_id: int, topic_name: str) -> None:
     """Remember the topic's current name."""
-    async with store.db.transaction() as tx:
+
+    async def rename(tx: Tx) -> None:
         await tx.execute("UPDATE tickets SET topic_name = ? WHERE id = ?", (topic_name, ticket_id))
+
+    await store.db.write(rename)
 
 
 async def record_message(
@@ -304,7 +320,8 @@ async def record_message(
     if direction not in ("member", "agent"):
         raise Invalid("direction must be member or agent")
     now = store.now()
-    async with store.db.transaction() as tx:
+
+    async def record(tx: Tx) -> Recorded:
         ticket = await _one(tx, ticket_id)
         cursor = await tx.execute(
             "INSERT INTO ticket_messages (ticket_id, direction, kind, author_id, text, file_id,"
@@ -332,6 +349,8 @@ async def record_message(
                 "UPDATE tickets SET first_answer_at = ? WHERE id = ?", (to_db(now), ticket_id)
             )
         return Recorded(await _one(tx, ticket_id), first_of_direction=first, duplicate=False)
+
+    return await store.db.write(record)
 
 
 async def messages(store: Store, ticket_id: int, *, last: int = 100) -> list[TicketMessage]:
@@ -368,7 +387,8 @@ async def close(
     With `telegram_user_id` (the member's own button) the ticket must be theirs.
     """
     now = to_db(store.now())
-    async with store.db.transaction() as tx:
+
+    async def close_one(tx: Tx) -> tuple[Ticket, bool]:
         ticket = await _one(tx, ticket_id)
         if telegram_user_id is not None and ticket.telegram_user_id != telegram_user_id:
             raise NotFound(f"unknown ticket {ticket_id}")
@@ -380,6 +400,8 @@ async def close(
         )
         return await _one(tx, ticket_id), True
 
+    return await store.db.write(close_one)
+
 
 async def rate(store: Store, ticket_id: int, telegram_user_id: int, stars: int) -> Ticket:
     """Record the member's rating (1..5) of a closed ticket, once.
@@ -390,7 +412,8 @@ async def rate(store: Store, ticket_id: int, telegram_user_id: int, stars: int) 
     if not isinstance(stars, int) or isinstance(stars, bool) or not 1 <= stars <= 5:
         raise Invalid("a rating is a whole number from 1 to 5")
     now = to_db(store.now())
-    async with store.db.transaction() as tx:
+
+    async def record(tx: Tx) -> Ticket:
         ticket = await _one(tx, ticket_id)
         if ticket.telegram_user_id != telegram_user_id:
             raise NotFound(f"unknown ticket {ticket_id}")
@@ -405,11 +428,14 @@ async def rate(store: Store, ticket_id: int, telegram_user_id: int, stars: int) 
         )
         return await _one(tx, ticket_id)
 
+    return await store.db.write(record)
+
 
 async def ban(store: Store, telegram_user_id: int, *, by: int, reason: str | None = None) -> bool:
     """Stop relaying a user's messages; return False if they were banned already."""
     now = to_db(store.now())
-    async with store.db.transaction() as tx:
+
+    async def insert(tx: Tx) -> bool:
         cursor = await tx.execute(
             "INSERT INTO support_bans (telegram_user_id, banned_by, reason, created_at)"
             " VALUES (?, ?, ?, ?) ON CONFLICT (telegram_user_id) DO NOTHING",
@@ -417,14 +443,19 @@ async def ban(store: Store, telegram_user_id: int, *, by: int, reason: str | Non
         )
         return cursor.rowcount == 1
 
+    return await store.db.write(insert)
+
 
 async def unban(store: Store, telegram_user_id: int) -> bool:
     """Relay a banned user's messages again; return False if they were not banned."""
-    async with store.db.transaction() as tx:
+
+    async def delete(tx: Tx) -> bool:
         cursor = await tx.execute(
             "DELETE FROM support_bans WHERE telegram_user_id = ?", (telegram_user_id,)
         )
         return cursor.rowcount == 1
+
+    return await store.db.write(delete)
 
 
 async def overdue(store: Store, *, limit: int = 100) -> list[Overdue]:
@@ -441,10 +472,13 @@ async def overdue(store: Store, *, limit: int = 100) -> list[Overdue]:
 
 async def claim_flag(store: Store, ticket_id: int) -> bool:
     """Mark a ticket flagged for its SLA; True only for the one caller that flags it."""
-    async with store.db.transaction() as tx:
+
+    async def flag(tx: Tx) -> bool:
         cursor = await tx.execute(
             "UPDATE tickets SET sla_flagged_at = ? WHERE id = ? AND sla_flagged_at IS NULL"
             " AND first_answer_at IS NULL AND status = 'open'",
             (to_db(store.now()), ticket_id),
         )
         return cursor.rowcount == 1
+
+    return await store.db.write(flag)

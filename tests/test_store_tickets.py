@@ -11,6 +11,7 @@ import pytest
 from loyalty.clock import ManualClock
 from loyalty.hours import BusinessHours
 from storage import checkout, grants, members, tickets
+from storage.db import Tx
 from storage.errors import Conflict, Invalid, NotFound, Refused
 from storage.store import Store
 from tests.conftest import member
@@ -41,13 +42,16 @@ async def test_concurrent_opens_make_one_ticket(store: Store) -> None:
 
 async def test_the_database_refuses_a_second_open_ticket(store: Store) -> None:
     await opened(store)
+
+    async def second(tx: Tx) -> None:
+        await tx.execute(
+            "INSERT INTO tickets (telegram_user_id, status, display_name, opened_at)"
+            " VALUES (?, 'open', 'x', '2026-01-01')",
+            (USER,),
+        )
+
     with pytest.raises(sqlite3.IntegrityError):
-        async with store.db.transaction() as tx:
-            await tx.execute(
-                "INSERT INTO tickets (telegram_user_id, status, display_name, opened_at)"
-                " VALUES (?, 'open', 'x', '2026-01-01')",
-                (USER,),
-            )
+        await store.db.write(second)
 
 
 async def test_open_links_the_member_and_the_previous_ticket(store: Store) -> None:

@@ -17,8 +17,11 @@ from storage.db import Database, InThread, Tx
 @pytest.fixture
 async def db(tmp_path: Path) -> AsyncIterator[Database]:
     database = await Database.open(tmp_path / "w.db", synchronous="NORMAL", migrate=False)
-    async with database.transaction() as tx:
+
+    async def create(tx: Tx) -> None:
         await tx.execute("CREATE TABLE t (n INTEGER NOT NULL CHECK (n >= 0))")
+
+    await database.write(create)
     yield database
     await database.close()
 
@@ -84,20 +87,21 @@ async def test_a_body_that_awaits_anything_else_is_refused_and_rolled_back(db: D
     assert await count(db) == 0
 
 
-async def test_writes_and_transactions_side_by_side_never_lose_an_increment(db: Database) -> None:
-    async with db.transaction() as tx:
+async def test_concurrent_writes_never_lose_an_increment(db: Database) -> None:
+    async def start(tx: Tx) -> None:
         await tx.execute("INSERT INTO t VALUES (0)")
+
+    await db.write(start)
 
     async def bump(tx: Tx) -> None:
         rows = await tx.execute_fetchall("SELECT n FROM t")
         await tx.execute("UPDATE t SET n = ?", (rows[0][0] + 1,))  # read-decide-write
 
-    async def bump_in_transaction() -> None:
-        async with db.transaction() as tx:
-            await bump(tx)
+    async def bump_through_a_helper(tx: Tx) -> None:
+        await bump(tx)
 
     await asyncio.gather(*(db.write(bump) for _ in range(40)),
-                         *(bump_in_transaction() for _ in range(40)))  # fmt: skip
+                         *(db.write(bump_through_a_helper) for _ in range(40)))  # fmt: skip
     row = await db.read_one("SELECT n FROM t")
     assert row is not None and row[0] == 80
 
