@@ -65,10 +65,11 @@ class HeadWithBody:
             self._transport.write(data)
 
     def flush(self) -> None:
-        """Send the held head now, if any."""
+        """Send the held head now, if any (not once the connection is closing: nobody reads)."""
         if self._held is not None:
             data, self._held = self._held, None
-            self._transport.write(data)
+            if not self._transport.is_closing():
+                self._transport.write(data)
 
     def close(self) -> None:
         """Send what is held, then close."""
