@@ -10,6 +10,16 @@ from storage.store import Store
 from tests.conftest import delivered_order, member, scalar, send
 
 
+async def tamper(store: Store, *statements: str) -> None:
+    """Change the database behind the store's back, in one transaction."""
+
+    async def run(tx: Tx) -> None:
+        for sql in statements:
+            await tx.execute(sql)
+
+    await store.db.write(run)
+
+
 async def busy_marketplace(store: Store) -> None:
     await member(store, "a")
     await member(store, "b", referred_by="a")
@@ -46,12 +56,11 @@ async def test_empty_store_passes(store: Store) -> None:
 
 async def test_finds_a_tampered_balance(store: Store) -> None:
     await busy_marketplace(store)
-
-    async def tamper(tx: Tx) -> None:
-        await tx.execute("UPDATE members SET points = points + 7 WHERE member_id = 'b'")
-        await tx.execute("UPDATE members SET coins = coins + 1 WHERE member_id = 'a'")
-
-    await store.db.write(tamper)
+    await tamper(
+        store,
+        "UPDATE members SET points = points + 7 WHERE member_id = 'b'",
+        "UPDATE members SET coins = coins + 1 WHERE member_id = 'a'",
+    )
     problems = await check(store)
     assert len(problems) == 2
     assert any(p.startswith("points balance differs from the ledger: b") for p in problems)
@@ -62,7 +71,7 @@ async def test_finds_a_coupon_without_its_debit(store: Store) -> None:
     await busy_marketplace(store)
 
     # A coupon row pointing at a ledger row that did not pay for it (an order credit).
-    async def tamper(tx: Tx) -> None:
+    async def forge_coupon(tx: Tx) -> None:
         credit = await tx.execute_fetchall(
             "SELECT id FROM ledger WHERE member_id = 'a' AND reason = 'order'"
         )
@@ -75,7 +84,7 @@ async def test_finds_a_coupon_without_its_debit(store: Store) -> None:
             (next(iter(credit))[0],),
         )
 
-    await store.db.write(tamper)
+    await store.db.write(forge_coupon)
     problems = await check(store)
     assert problems == [
         "coupon without the ledger row that paid for it: FREE-FREE-FREE (stored 2000, expected 800)"
@@ -86,12 +95,12 @@ async def test_finds_a_coupon_whose_debit_was_changed(store: Store) -> None:
     await busy_marketplace(store)
     code = await scalar(store, "SELECT code FROM coupons WHERE paid_with = 'points'")
 
-    async def tamper(tx: Tx) -> None:
+    async def cheapen(tx: Tx) -> None:
         # Make it look like the coupon cost less; the ledger and the balances are untouched,
         # so only the coupon check can tell.
         await tx.execute("UPDATE coupons SET cost = 100 WHERE code = ?", (code,))
 
-    await store.db.write(tamper)
+    await store.db.write(cheapen)
     problems = await check(store)
     assert len(problems) == 1
     assert problems[0].startswith(f"coupon without the ledger row that paid for it: {code}")
@@ -99,25 +108,18 @@ async def test_finds_a_coupon_whose_debit_was_changed(store: Store) -> None:
 
 async def test_finds_held_points_without_open_holds(vip_store: Store) -> None:
     await busy_vip(vip_store)
-
-    async def tamper(tx: Tx) -> None:
-        await tx.execute("UPDATE holds SET status = 'captured' WHERE hold_id = 'h-3'")
-
-    await vip_store.db.write(tamper)
+    await tamper(vip_store, "UPDATE holds SET status = 'captured' WHERE hold_id = 'h-3'")
     problems = await check(vip_store)
     assert problems == ["held points differ from the open holds: a (stored 1, expected 0)"]
 
 
 async def test_finds_a_broken_running_sum(store: Store) -> None:
     await busy_marketplace(store)
-
-    async def tamper(tx: Tx) -> None:
-        await tx.execute(
-            "UPDATE ledger SET balance_after = balance_after + 1"
-            " WHERE id = (SELECT MIN(id) FROM ledger WHERE member_id = 'a')"
-        )
-
-    await store.db.write(tamper)
+    await tamper(
+        store,
+        "UPDATE ledger SET balance_after = balance_after + 1"
+        " WHERE id = (SELECT MIN(id) FROM ledger WHERE member_id = 'a')",
+    )
     problems = await check(store)
     assert len(problems) == 1
     assert problems[0].startswith("ledger row whose balance_after breaks the running sum")
@@ -125,10 +127,6 @@ async def test_finds_a_broken_running_sum(store: Store) -> None:
 
 async def test_finds_a_deleted_ledger_row(store: Store) -> None:
     await busy_marketplace(store)
-
-    async def tamper(tx: Tx) -> None:
-        await tx.execute("DELETE FROM ledger WHERE reason = 'daily_coins'")
-
-    await store.db.write(tamper)
+    await tamper(store, "DELETE FROM ledger WHERE reason = 'daily_coins'")
     problems = await check(store)
     assert any(p.startswith("coins balance differs from the ledger: a") for p in problems)
