@@ -18,6 +18,8 @@ API_PREFIX = "/api/v1/"
 # connection is closed after): slow or stuck clients hold nothing for long. A shop's backend
 # sends a few KiB at once, so this is generous.
 DEFAULT_READ_TIMEOUT = 10.0
+# Where RequestLimits leaves the whole body it read, for routes to take without reading again.
+BODY = "loyalty.body"
 
 
 def _header(scope: Scope, name: bytes) -> bytes | None:
@@ -104,6 +106,7 @@ class RequestLimits:
             await self._refuse(scope, receive, send, 408)
             return
         body = b"".join(chunks)
+        scope[BODY] = body
         delivered = False
 
         async def replay() -> Message:

@@ -20,7 +20,7 @@ from storage.errors import NotFound
 async def post_quote(request: Request) -> Response:
     """Return how many points the member may use on an order of `amount_cents`."""
     ctx = api(request)
-    fields = Fields(await read_json(request), ("member_id", "amount_cents"))
+    fields = Fields(read_json(request), ("member_id", "amount_cents"))
     member_id = fields.identifier("member_id")
     amount = fields.integer("amount_cents", 1, checkout.MAX_ORDER_CENTS)
     fields.done()
@@ -37,7 +37,7 @@ async def post_hold(request: Request) -> Response:
     """Set points aside for an order: 201 with the new hold; a repeat answers 200, unchanged."""
     ctx = api(request)
     fields = Fields(
-        await read_json(request), ("hold_id", "member_id", "order_id", "points", "amount_cents")
+        read_json(request), ("hold_id", "member_id", "order_id", "points", "amount_cents")
     )
     hold_id = fields.identifier("hold_id")
     member_id = fields.identifier("member_id")

@@ -22,7 +22,7 @@ async def post_event(request: Request) -> Response:
     an id already used with another body, or an event the order's state cannot follow.
     """
     ctx = api(request)
-    body = await read_json(request)
+    body = read_json(request)
     given = body.get("type") if isinstance(body, Mapping) else None
     type_ = given if isinstance(given, str) and given in events.EVENT_FIELDS else "unknown"
     if isinstance(body, Mapping) and isinstance(body.get("id"), str):

@@ -61,7 +61,7 @@ async def post_telegram_webhook(request: Request) -> Response:
     given = request.headers.get("x-telegram-bot-api-secret-token", "").encode()
     if not hmac.compare_digest(given, ctx.webhook_secret.encode()):
         raise ApiError(403, "wrong or missing X-Telegram-Bot-Api-Secret-Token", code="forbidden")
-    update = await read_json(request)
+    update = read_json(request)
     if not isinstance(update, Mapping):
         raise ApiError(422, "a Telegram update is a JSON object", code="invalid")
     await ctx.telegram_webhook(dict(update))
