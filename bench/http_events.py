@@ -11,7 +11,7 @@ For each SQLite `synchronous` mode (FULL, the default, and NORMAL), in one run:
    (a separate process) on 127.0.0.1, like-for-like with (1);
 3. http, N connections: the same, N keep-alive connections at once (what a shop with a few
    workers does);
-   (1), (2) and (3) run in alternating rounds (default 3) and each figure is the median, so
+   (1), (2) and (3) run in alternating rounds (default 5) and each figure is the median, so
    other work on the machine weighs on all three about equally;
 4. paced: events sent at a fixed rate (default 200/s) whatever the answers do (open loop), the
    latency of each measured from its scheduled send time, so a stall is not hidden
@@ -423,7 +423,7 @@ async def run_mode(args: argparse.Namespace, synchronous: str, workdir: Path) ->
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--stories", type=int, default=100, help="members per measured chunk")
-    parser.add_argument("--rounds", type=int, default=3, help="chunks per path (median taken)")
+    parser.add_argument("--rounds", type=int, default=5, help="chunks per path (median taken)")
     parser.add_argument("--orders", type=int, default=4, help="orders per member")
     parser.add_argument("--connections", type=int, default=8, help="concurrent connections")
     parser.add_argument("--rate", type=float, default=200.0, help="paced run: events per second")
