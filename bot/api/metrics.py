@@ -57,27 +57,30 @@ class ApiMetrics:
         # Each label set's counter and histogram, looked up once: `labels()` checks and locks
         # on every call, a few microseconds each, four times a request. The label sets are
         # bounded (methods, route templates, statuses, event types and outcomes).
-        self._request_series: dict[tuple[str, str, int], tuple[Any, Any]] = {}
-        self._event_series: dict[tuple[str, str], tuple[Any, Any]] = {}
+        self._series: dict[tuple[Counter, tuple[str, ...]], tuple[Any, Any]] = {}
 
     def request(self, method: str, route: str, status: int, seconds: float) -> None:
         """Count one answered request and how long it took."""
-        series = self._request_series.get((method, route, status))
-        if series is None:
-            series = self._request_series[method, route, status] = (
-                self.requests.labels(method, route, str(status)),
-                self.latency.labels(method, route),
-            )
-        series[0].inc()
-        series[1].observe(seconds)
+        self._observe(self.requests, (method, route, str(status)), self.latency, 2, seconds)
 
     def event(self, type_: str, outcome: str, seconds: float) -> None:
         """Count one shop event and how long it took."""
-        series = self._event_series.get((type_, outcome))
+        self._observe(self.events, (type_, outcome), self.event_latency, 1, seconds)
+
+    def _observe(
+        self,
+        counter: Counter,
+        labels: tuple[str, ...],
+        histogram: Histogram,
+        histogram_labels: int,
+        seconds: float,
+    ) -> None:
+        # The histogram is labelled by the first `histogram_labels` of the counter's labels.
+        series = self._series.get((counter, labels))
         if series is None:
-            series = self._event_series[type_, outcome] = (
-                self.events.labels(type_, outcome),
-                self.event_latency.labels(type_),
+            series = self._series[counter, labels] = (
+                counter.labels(*labels),
+                histogram.labels(*labels[:histogram_labels]),
             )
         series[0].inc()
         series[1].observe(seconds)
