@@ -67,13 +67,13 @@ from telegram.ext import Application, ContextTypes, MessageHandler, filters  # n
 from bench.engine import NOW, build, machine, remove_database  # noqa: E402
 from bot.application import build_application, start_up  # noqa: E402
 from bot.config import Config, parse_config  # noqa: E402
-from bot.emulator import EmulatorRequest, Person, RateLimits, TelegramEmulator  # noqa: E402
-from bot.emulator import ManualClock as EmulatorClock  # noqa: E402
 from loyalty.clock import ManualClock  # noqa: E402
 from loyalty.program import Program  # noqa: E402
 from storage.check import check  # noqa: E402
 from storage.db import to_db  # noqa: E402
 from storage.store import Store  # noqa: E402
+from telegram_emulator import EmulatorRequest, Person, RateLimits, TelegramEmulator  # noqa: E402
+from telegram_emulator import ManualClock as EmulatorClock  # noqa: E402
 
 AGENT_CHAT = -1_001_000_000_001
 SHOP = {"name": "Demo Shop", "account_url": "https://shop.example/account",

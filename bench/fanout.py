@@ -40,11 +40,11 @@ import uvloop
 
 from bot.application import build_application, start_up
 from bot.config import parse_config
-from bot.emulator import EmulatorRequest, TelegramEmulator
 from bot.jobs import Scheduler
 from loyalty.clock import ManualClock
 from storage.db import Tx, to_db
 from storage.store import Store
+from telegram_emulator import EmulatorRequest, TelegramEmulator
 
 PROBE_USER = 9_000_000_001
 
@@ -148,7 +148,7 @@ def traced_by_owner(snapshot: tracemalloc.Snapshot) -> dict[str, float]:
     owners: dict[str, float] = {"emulator": 0.0, "bench": 0.0, "bot and libraries": 0.0}
     for stat in snapshot.statistics("traceback"):
         names = [frame.filename for frame in stat.traceback]
-        if any("bot/emulator" in name for name in names):
+        if any("telegram_emulator" in name for name in names):
             owner = "emulator"
         elif any("/bench/" in name for name in names):
             owner = "bench"

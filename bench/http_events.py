@@ -122,7 +122,7 @@ async def direct(store: Store, events: list[Event]) -> float:
 # it takes no time from the load generator. It prints its base URL, then serves until killed.
 TELEGRAM = """
 import asyncio
-from bot.emulator import TelegramEmulator, serve
+from telegram_emulator import TelegramEmulator, serve
 
 async def main():
     emulator = TelegramEmulator(bot_username="bench_bot")

@@ -23,7 +23,12 @@ from telegram.ext import Application
 
 from bot.application import build_application, start_up
 from bot.config import Config, StorageConfig
-from bot.emulator import (
+from bot.jobs import Scheduler
+from loyalty.clock import Clock, system_clock
+from storage import links
+from storage.events import apply_event
+from storage.store import Store
+from telegram_emulator import (
     EmulatorRequest,
     Group,
     MessageView,
@@ -31,11 +36,6 @@ from bot.emulator import (
     RateLimits,
     TelegramEmulator,
 )
-from bot.jobs import Scheduler
-from loyalty.clock import Clock, system_clock
-from storage import links
-from storage.events import apply_event
-from storage.store import Store
 
 DEMO_MEMBER = "demo-alex"
 OPEN_ORDER = "A-1004"  # paid, not delivered yet: `:ship` delivers it

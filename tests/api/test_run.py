@@ -12,8 +12,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from bot.emulator import TelegramEmulator, serve
 from bot.service import Stopper
+from telegram_emulator import TelegramEmulator, serve
 from tests.cli.conftest import ROOT
 from tests.run_kit import API_KEY, Service, child_env, migrate, run_config
 

@@ -11,11 +11,11 @@ from telegram.ext import Application
 
 from bot.application import build_application, start_up
 from bot.config import Config, parse_config
-from bot.emulator import EmulatorRequest, Person, RateLimits, TelegramEmulator
-from bot.emulator import ManualClock as EmulatorClock
 from loyalty.clock import ManualClock
 from storage import links
 from storage.store import Store
+from telegram_emulator import EmulatorRequest, Person, RateLimits, TelegramEmulator
+from telegram_emulator import ManualClock as EmulatorClock
 from tests.conftest import member, open_store
 
 SHOP = {"name": "Demo Shop", "account_url": "https://shop.example/account",

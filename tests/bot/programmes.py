@@ -8,9 +8,9 @@ from pathlib import Path
 
 from bot.application import build_application, start_up
 from bot.config import Config
-from bot.emulator import EmulatorRequest, TelegramEmulator
 from loyalty.clock import ManualClock
 from storage.store import Store
+from telegram_emulator import EmulatorRequest, TelegramEmulator
 from tests.conftest import open_store
 
 

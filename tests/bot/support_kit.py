@@ -15,9 +15,9 @@ from telegram.ext import Application
 
 from bot.application import build_application, start_up
 from bot.config import Config
-from bot.emulator import EmulatorRequest, Group, Person, TelegramEmulator, TopicView
 from storage import checkout, coupons, grants, members, tickets
 from storage.store import Store
+from telegram_emulator import EmulatorRequest, Group, Person, TelegramEmulator, TopicView
 from tests.bot.conftest import linked, make_config
 from tests.conftest import delivered_order
 

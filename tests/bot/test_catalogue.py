@@ -6,8 +6,8 @@ import re
 
 import pytest
 
-from bot.emulator.html import parse_html
 from handlers.catalogue import LANGUAGES, Catalogue, Html, placeholders, plural_categories
+from telegram_emulator.html import parse_html
 
 CATALOGUE = Catalogue.load()
 ENTRIES = list(CATALOGUE)

@@ -5,10 +5,10 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime, timedelta
 
-from bot.emulator import Person
 from loyalty.clock import ManualClock
 from storage import check, coupons, grants, members
 from storage.store import Store
+from telegram_emulator import Person
 from tests.bot.conftest import linked
 
 

@@ -6,10 +6,10 @@ import asyncio
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from bot.emulator import Person, TelegramEmulator
 from loyalty.clock import ManualClock
 from storage import members
 from storage.store import Store
+from telegram_emulator import Person, TelegramEmulator
 from tests.bot.conftest import linked, make_config
 from tests.bot.programmes import running
 from tests.conftest import delivered_order

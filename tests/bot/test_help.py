@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bot.emulator import Person, TelegramEmulator
 from loyalty.clock import ManualClock
 from storage import checkout, grants
 from storage.store import Store
+from telegram_emulator import Person, TelegramEmulator
 from tests.bot.conftest import linked, make_config
 from tests.bot.programmes import running
 from tests.conftest import delivered_order, member, send

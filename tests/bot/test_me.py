@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bot.emulator import Person
 from storage import coupons
 from storage.store import Store
+from telegram_emulator import Person
 from tests.bot.conftest import linked, make_config
 from tests.conftest import delivered_order, open_store, send
 
@@ -58,7 +58,7 @@ async def test_russian_plurals_and_numbers(boris: Person, bot_store: Store) -> N
 
 async def test_spend_programme_shows_spend_and_discount(tmp_path: Path, clock, emu) -> None:
     from bot.application import build_application, start_up
-    from bot.emulator import EmulatorRequest
+    from telegram_emulator import EmulatorRequest
 
     config = make_config("vip-shop")
     store = await open_store(tmp_path / "vip.db", config.program, clock)

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from bot.emulator import TelegramEmulator
 from bot.ratelimit import BULK, FairRateLimiter, SlidingWindow
 from loyalty.clock import ManualClock
 from storage import links, telegram_users
+from telegram_emulator import TelegramEmulator
 from tests.bot.conftest import make_config
 from tests.bot.test_reminders import world
 from tests.conftest import member

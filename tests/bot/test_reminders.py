@@ -14,13 +14,13 @@ from telegram.ext import Application
 
 from bot.application import build_application, start_up
 from bot.config import Config
-from bot.emulator import EmulatorRequest, Person, RateLimits, TelegramEmulator
-from bot.emulator import ManualClock as EmulatorClock
 from bot.jobs import Scheduler, schedule_jobs, scheduler, send_soon
 from bot.ratelimit import FairRateLimiter
 from loyalty.clock import ManualClock
 from storage import coupons, daily, reminders, telegram_users
 from storage.store import Store
+from telegram_emulator import EmulatorRequest, Person, RateLimits, TelegramEmulator
+from telegram_emulator import ManualClock as EmulatorClock
 from tests.bot.conftest import linked, make_config
 from tests.conftest import delivered_order, open_store, send
 

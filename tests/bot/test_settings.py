@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from bot.emulator import Person
 from storage import reminders
 from storage.store import Store
+from telegram_emulator import Person
 from tests.bot.conftest import linked
 
 DEFAULT_MODES = {"daily": "on", "expiry": "on", "burn": "on", "account": "on"}

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from bot.emulator import Person
 from loyalty.clock import ManualClock
 from storage import links, members
 from storage.store import Store
+from telegram_emulator import Person
 from tests.bot.conftest import linked
 from tests.conftest import member
 

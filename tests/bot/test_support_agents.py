@@ -11,12 +11,12 @@ import pytest
 from telegram.ext import Application
 
 from bot.config import Config
-from bot.emulator import Group, Person, TelegramEmulator
 from handlers.agents import flag_overdue, sla_job
 from handlers.context import SERVICES_KEY
 from loyalty.clock import ManualClock
 from storage import coupons, ledger, members
 from storage.store import Store
+from telegram_emulator import Group, Person, TelegramEmulator
 from tests.bot.support_kit import (  # noqa: F401 (fixtures, found by name)
     AGENTS,
     agnes_fixture,

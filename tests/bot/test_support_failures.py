@@ -8,13 +8,13 @@ from pathlib import Path
 import pytest
 
 from bot.config import Config
-from bot.emulator import Group, Person, TelegramEmulator
 from handlers.agents import flag_overdue
 from handlers.context import SERVICES_KEY
 from handlers.formatting import money, number
 from loyalty.clock import ManualClock
 from storage import telegram_users, tickets
 from storage.store import Store
+from telegram_emulator import Group, Person, TelegramEmulator
 from tests.bot.conftest import linked, make_config
 from tests.bot.support_kit import (  # noqa: F401 (fixtures, found by name)
     agnes_fixture,

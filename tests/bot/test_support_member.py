@@ -7,10 +7,10 @@ import asyncio
 import pytest
 
 from bot.config import Config
-from bot.emulator import Group, Person
 from loyalty.clock import ManualClock
 from storage import members, tickets
 from storage.store import Store
+from telegram_emulator import Group, Person
 from tests.bot.conftest import linked
 from tests.bot.support_kit import (  # noqa: F401 (fixtures, found by name)
     AGENTS,

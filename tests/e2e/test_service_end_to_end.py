@@ -11,7 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from bot.emulator import Person, TelegramEmulator, serve
+from telegram_emulator import Person, TelegramEmulator, serve
 from tests.run_kit import API_KEY, Service, child_env, migrate, run_config
 
 NOW = datetime.now(UTC).isoformat()

@@ -11,7 +11,7 @@ from telegram import Bot
 from telegram.error import TelegramError
 from telegram.ext import Application
 
-from bot.emulator import ManualClock, Person, RateLimits, TelegramEmulator
+from telegram_emulator import ManualClock, Person, RateLimits, TelegramEmulator
 from tests.emulator.sample_bot import add_handlers, builder
 
 AGENTS = -1001000000001

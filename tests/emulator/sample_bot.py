@@ -16,7 +16,7 @@ from telegram.ext import (
     filters,
 )
 
-from bot.emulator import EmulatorRequest, TelegramEmulator
+from telegram_emulator import EmulatorRequest, TelegramEmulator
 
 MENU = Keyboard(
     [

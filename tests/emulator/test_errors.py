@@ -8,8 +8,8 @@ import pytest
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup
 from telegram.error import BadRequest, EndPointNotFound, Forbidden, InvalidToken
 
-from bot.emulator import ManualClock, Person, TelegramEmulator
-from bot.emulator.request import EmulatorRequest
+from telegram_emulator import ManualClock, Person, TelegramEmulator
+from telegram_emulator.request import EmulatorRequest
 from tests.emulator.conftest import api_error
 
 

@@ -9,7 +9,7 @@ from telegram import Bot
 from telegram.error import BadRequest
 from telegram.ext import Application
 
-from bot.emulator import Group, Person, TelegramEmulator
+from telegram_emulator import Group, Person, TelegramEmulator
 from tests.emulator.conftest import AGENTS, api_error
 
 App = Application[Any, Any, Any, Any, Any, Any]

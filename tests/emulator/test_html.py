@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.emulator.html import EntityParseError, _parse_plain, _Parser, parse_html
-from bot.emulator.text import bot_command_entities, trim, utf16_len
+from telegram_emulator.html import EntityParseError, _parse_plain, _Parser, parse_html
+from telegram_emulator.text import bot_command_entities, trim, utf16_len
 
 
 @given(st.text())

@@ -14,8 +14,8 @@ from starlette.routing import Route
 from telegram import Update
 from telegram.ext import Application
 
-from bot.emulator import Person, TelegramEmulator, serve, serve_asgi
-from bot.emulator.webhook import SECRET_HEADER
+from telegram_emulator import Person, TelegramEmulator, serve, serve_asgi
+from telegram_emulator.webhook import SECRET_HEADER
 from tests.emulator.conftest import AGENTS
 from tests.emulator.sample_bot import add_handlers, builder
 

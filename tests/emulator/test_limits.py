@@ -11,8 +11,8 @@ from telegram import Bot
 from telegram.error import RetryAfter
 from telegram.ext import AIORateLimiter
 
-from bot.emulator import ManualClock, Person, RateLimits, TelegramEmulator
-from bot.emulator.limits import RateLimiter
+from telegram_emulator import ManualClock, Person, RateLimits, TelegramEmulator
+from telegram_emulator.limits import RateLimiter
 from tests.emulator.conftest import assert_last_error
 from tests.emulator.sample_bot import add_handlers, builder
 

@@ -8,7 +8,7 @@ import pytest
 from telegram import Bot
 from telegram.ext import Application
 
-from bot.emulator import EmulatorHandlerError, ManualClock, Person, TelegramEmulator
+from telegram_emulator import EmulatorHandlerError, ManualClock, Person, TelegramEmulator
 from tests.emulator.sample_bot import set_commands
 
 App = Application[Any, Any, Any, Any, Any, Any]

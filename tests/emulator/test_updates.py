@@ -9,7 +9,7 @@ import pytest
 from telegram import Bot
 from telegram.error import Conflict
 
-from bot.emulator import EmulatorRequest, Person, TelegramEmulator
+from telegram_emulator import EmulatorRequest, Person, TelegramEmulator
 
 
 @pytest.fixture

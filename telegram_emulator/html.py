@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from bot.emulator.text import utf16_len
+from telegram_emulator.text import utf16_len
 
 ALLOWED_TAGS = frozenset(
     {

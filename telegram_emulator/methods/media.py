@@ -4,16 +4,16 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from bot.emulator import errors
-from bot.emulator.compose import compose
-from bot.emulator.errors import bad_request
-from bot.emulator.methods import api_method
-from bot.emulator.methods._common import send_bot_message
-from bot.emulator.params import Params, Upload
-from bot.emulator.state import FileRecord
+from telegram_emulator import errors
+from telegram_emulator.compose import compose
+from telegram_emulator.errors import bad_request
+from telegram_emulator.methods import api_method
+from telegram_emulator.methods._common import send_bot_message
+from telegram_emulator.params import Params, Upload
+from telegram_emulator.state import FileRecord
 
 if TYPE_CHECKING:
-    from bot.emulator.core import TelegramEmulator
+    from telegram_emulator.core import TelegramEmulator
 
 
 def resolve_file(emu: TelegramEmulator, params: Params, kind: str) -> FileRecord:

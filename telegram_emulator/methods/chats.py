@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from bot.emulator import errors
-from bot.emulator.errors import bad_request
-from bot.emulator.methods import api_method
-from bot.emulator.params import Params
+from telegram_emulator import errors
+from telegram_emulator.errors import bad_request
+from telegram_emulator.methods import api_method
+from telegram_emulator.params import Params
 
 if TYPE_CHECKING:
-    from bot.emulator.core import TelegramEmulator
+    from telegram_emulator.core import TelegramEmulator
 
 CHAT_ACTIONS = frozenset(
     {

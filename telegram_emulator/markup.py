@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.emulator import errors
-from bot.emulator.errors import ApiError, bad_request
+from telegram_emulator import errors
+from telegram_emulator.errors import ApiError, bad_request
 
 MAX_INLINE_BUTTONS = 100
 MAX_CALLBACK_DATA_BYTES = 64

@@ -4,20 +4,20 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from bot.emulator import errors
-from bot.emulator.compose import Content, compose
-from bot.emulator.errors import bad_request
-from bot.emulator.methods import api_method
-from bot.emulator.methods._common import (
+from telegram_emulator import errors
+from telegram_emulator.compose import Content, compose
+from telegram_emulator.errors import bad_request
+from telegram_emulator.methods import api_method
+from telegram_emulator.methods._common import (
     editable_message,
     mark_edited,
     markup_param,
     send_bot_message,
 )
-from bot.emulator.params import Params
+from telegram_emulator.params import Params
 
 if TYPE_CHECKING:
-    from bot.emulator.core import TelegramEmulator
+    from telegram_emulator.core import TelegramEmulator
 
 DELETE_WINDOW = 48 * 3600  # Telegram: a message can be deleted for 48 hours after sending
 

@@ -13,18 +13,18 @@ import html
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from bot.emulator.markup import inline_keyboard
-from bot.emulator.state import (
+from telegram_emulator.markup import inline_keyboard
+from telegram_emulator.state import (
     CallbackAnswer,
     ChatRecord,
     FileRecord,
     StoredMessage,
     UserRecord,
 )
-from bot.emulator.text import bot_command_entities, trim
+from telegram_emulator.text import bot_command_entities, trim
 
 if TYPE_CHECKING:
-    from bot.emulator.core import TelegramEmulator
+    from telegram_emulator.core import TelegramEmulator
 
 
 class Button(NamedTuple):

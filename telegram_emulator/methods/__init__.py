@@ -6,8 +6,8 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from bot.emulator.core import TelegramEmulator
-    from bot.emulator.params import Params
+    from telegram_emulator.core import TelegramEmulator
+    from telegram_emulator.params import Params
 
 Handler = Callable[["TelegramEmulator", "Params"], Any | Awaitable[Any]]
 METHODS: dict[str, Handler] = {}
@@ -25,7 +25,7 @@ def api_method(name: str) -> Callable[[Handler], Handler]:
 
 
 # Importing the modules registers their methods.
-from bot.emulator.methods import (  # noqa: E402
+from telegram_emulator.methods import (  # noqa: E402
     bot_info,
     callbacks,
     chats,

@@ -17,7 +17,7 @@ import math
 from collections import deque
 from dataclasses import dataclass, field
 
-from bot.emulator.clock import Clock
+from telegram_emulator.clock import Clock
 
 
 @dataclass(frozen=True)

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from bot.emulator import errors
-from bot.emulator.errors import bad_request
-from bot.emulator.methods import api_method
-from bot.emulator.params import Params
-from bot.emulator.state import ChatRecord, Topic
+from telegram_emulator import errors
+from telegram_emulator.errors import bad_request
+from telegram_emulator.methods import api_method
+from telegram_emulator.params import Params
+from telegram_emulator.state import ChatRecord, Topic
 
 if TYPE_CHECKING:
-    from bot.emulator.core import TelegramEmulator
+    from telegram_emulator.core import TelegramEmulator
 
 DEFAULT_ICON_COLOR = 0x6FB9F0  # Telegram's first topic colour, used when none is given
 

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from bot.emulator import errors
-from bot.emulator.compose import Content
-from bot.emulator.errors import bad_request
-from bot.emulator.markup import validate_markup
-from bot.emulator.params import Params
-from bot.emulator.state import ChatRecord, FileRecord, StoredMessage
+from telegram_emulator import errors
+from telegram_emulator.compose import Content
+from telegram_emulator.errors import bad_request
+from telegram_emulator.markup import validate_markup
+from telegram_emulator.params import Params
+from telegram_emulator.state import ChatRecord, FileRecord, StoredMessage
 
 if TYPE_CHECKING:
-    from bot.emulator.core import TelegramEmulator
+    from telegram_emulator.core import TelegramEmulator
 
 
 def markup_param(params: Params, *, inline_only: bool = False) -> dict[str, Any] | None:

@@ -5,13 +5,13 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Any
 
-from bot.emulator import errors
-from bot.emulator.errors import ApiError, bad_request
-from bot.emulator.methods import api_method
-from bot.emulator.params import Params
+from telegram_emulator import errors
+from telegram_emulator.errors import ApiError, bad_request
+from telegram_emulator.methods import api_method
+from telegram_emulator.params import Params
 
 if TYPE_CHECKING:
-    from bot.emulator.core import TelegramEmulator
+    from telegram_emulator.core import TelegramEmulator
 
 MAX_POLL_TIMEOUT = 50.0  # Telegram caps long polling; a longer timeout is cut to this
 _SECRET = re.compile(r"^[A-Za-z0-9_-]{1,256}$")

@@ -6,8 +6,8 @@ import asyncio
 from collections.abc import Sequence
 from typing import Any
 
-from bot.emulator import errors
-from bot.emulator.errors import ApiError
+from telegram_emulator import errors
+from telegram_emulator.errors import ApiError
 
 # Telegram leaves these out unless asked for by name in allowed_updates.
 _OPT_IN = frozenset({"chat_member", "message_reaction", "message_reaction_count"})

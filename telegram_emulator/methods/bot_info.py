@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from bot.emulator.methods import api_method
-from bot.emulator.params import Params
+from telegram_emulator.methods import api_method
+from telegram_emulator.params import Params
 
 if TYPE_CHECKING:
-    from bot.emulator.core import TelegramEmulator
+    from telegram_emulator.core import TelegramEmulator
 
 
 @api_method("getMe")

@@ -1,9 +1,10 @@
-"""An in-process Telegram Bot API emulator for tests and the offline demo.
+"""An in-process Telegram Bot API emulator for tests, the offline demo and the benchmarks.
 
 It keeps Telegram's state for one bot in memory (users, private chats, supergroups with forum
 topics, messages, button presses, command menus, webhook settings, pending updates), answers
 Bot API methods with Telegram's own status codes and error descriptions, enforces the flood
-limits on an injected clock, and lets tests act as people.
+limits on an injected clock, and lets tests act as people. It imports python-telegram-bot's
+public API, Starlette, uvicorn and the standard library only. See README.md.
 
 Plug it into a real python-telegram-bot ``Application``::
 
@@ -32,15 +33,16 @@ Over HTTP (for a bot in another process): ``async with serve(emu) as base_url`` 
 bot with ``base_url=base_url``; ``/_emulator/...`` is the control API (see ``http.py``).
 """
 
-from bot.emulator.clock import Clock, ManualClock
-from bot.emulator.core import ApiCall, EmulatorHandlerError, TelegramEmulator
-from bot.emulator.errors import ApiError
-from bot.emulator.http import create_app, serve, serve_asgi
-from bot.emulator.limits import RateLimits
-from bot.emulator.people import Button, Group, MessageView, Person, TopicView
-from bot.emulator.request import EmulatorRequest
-from bot.emulator.state import CallbackAnswer
+from telegram_emulator.clock import Clock, ManualClock
+from telegram_emulator.core import ApiCall, EmulatorHandlerError, TelegramEmulator
+from telegram_emulator.errors import ApiError
+from telegram_emulator.http import create_app, serve, serve_asgi
+from telegram_emulator.limits import RateLimits
+from telegram_emulator.people import Button, Group, MessageView, Person, TopicView
+from telegram_emulator.request import EmulatorRequest
+from telegram_emulator.state import CallbackAnswer
 
+# Grouped by purpose in README.md's table.
 __all__ = [
     "ApiCall",
     "ApiError",

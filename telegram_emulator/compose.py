@@ -5,11 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from bot.emulator import errors
-from bot.emulator.errors import bad_request
-from bot.emulator.html import EntityParseError, parse_html
-from bot.emulator.params import Params
-from bot.emulator.text import trim
+from telegram_emulator import errors
+from telegram_emulator.errors import bad_request
+from telegram_emulator.html import EntityParseError, parse_html
+from telegram_emulator.params import Params
+from telegram_emulator.text import trim
 
 MAX_TEXT = 4096
 MAX_CAPTION = 1024

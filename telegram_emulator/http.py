@@ -22,8 +22,10 @@ GET      /_emulator/state                                -> delivery mode, webho
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
+import socket
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager
 from email.parser import BytesParser
@@ -38,11 +40,10 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp
 
-from bot.api.server import bind, embedded
-from bot.emulator.core import TelegramEmulator
-from bot.emulator.errors import ApiError
-from bot.emulator.params import Upload
-from bot.emulator.people import Group, MessageView, Person
+from telegram_emulator.core import TelegramEmulator
+from telegram_emulator.errors import ApiError
+from telegram_emulator.params import Upload
+from telegram_emulator.people import Group, MessageView, Person
 
 Endpoint = Callable[[Request], Awaitable[Response]]
 
@@ -370,16 +371,50 @@ async def serve_asgi(
     """Run ``app`` under uvicorn in this event loop; yield ``http://host:port``.
 
     Port 0 picks a free port. The socket is bound before uvicorn starts, so the address is
-    known at once; the body runs after uvicorn reports it is serving.
+    known at once; the body runs after uvicorn reports it is serving. While it serves, uvicorn
+    takes SIGINT/SIGTERM in the main thread: it stops, then passes the signal on.
     """
-    sock = bind(host, port)
+    sock = listen(host, port)
     config = uvicorn.Config(app, log_level="warning", lifespan="off", timeout_graceful_shutdown=2)
-    async with embedded(config, sock, name="emulator-uvicorn"):
+    server = uvicorn.Server(config)
+    task = asyncio.create_task(server.serve(sockets=[sock]), name="emulator-uvicorn")
+    try:
+        await _until_started(server, task)
         try:
             yield f"http://{host}:{sock.getsockname()[1]}"
         finally:
             if before_shutdown is not None:
                 before_shutdown()
+    finally:
+        server.should_exit = True
+        await task
+        sock.close()
+
+
+def listen(host: str, port: int) -> socket.socket:
+    """Open a listening TCP socket on host:port (port 0: a free one); one clear OSError if not."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    # proto=IPPROTO_TCP matters: asyncio turns Nagle off (TCP_NODELAY) only on sockets that
+    # say they are TCP; with proto 0, uvicorn's separate header and body writes meet the
+    # client's delayed ACK and every keep-alive request waits ~40 ms.
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+        sock.listen(2048)
+    except OSError as exc:
+        sock.close()
+        raise OSError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+    return sock
+
+
+async def _until_started(server: uvicorn.Server, task: asyncio.Task[None]) -> None:
+    # uvicorn has no start-up callback; ``started`` is its public flag, set once it accepts.
+    while not server.started:
+        if task.done():
+            task.result()  # re-raise why uvicorn did not start
+            raise RuntimeError("the emulator's HTTP server stopped before serving")
+        await asyncio.wait({task}, timeout=0.005)
 
 
 @asynccontextmanager

@@ -19,12 +19,11 @@ import json
 import re
 from typing import IO
 
-from telegram._utils.types import ODVInput
 from telegram.request import BaseRequest, RequestData
 
-from bot.emulator.core import TelegramEmulator
-from bot.emulator.errors import NOT_FOUND, ApiError
-from bot.emulator.params import Upload
+from telegram_emulator.core import TelegramEmulator
+from telegram_emulator.errors import NOT_FOUND, ApiError
+from telegram_emulator.params import Upload
 
 _BOT_URL = re.compile(r"/bot(?P<token>[^/]+)/(?P<method>[^/?#]+)$")
 
@@ -57,12 +56,17 @@ class EmulatorRequest(BaseRequest):
         url: str,
         method: str,
         request_data: RequestData | None = None,
-        read_timeout: ODVInput[float] = BaseRequest.DEFAULT_NONE,
-        write_timeout: ODVInput[float] = BaseRequest.DEFAULT_NONE,
-        connect_timeout: ODVInput[float] = BaseRequest.DEFAULT_NONE,
-        pool_timeout: ODVInput[float] = BaseRequest.DEFAULT_NONE,
+        read_timeout: object = BaseRequest.DEFAULT_NONE,
+        write_timeout: object = BaseRequest.DEFAULT_NONE,
+        connect_timeout: object = BaseRequest.DEFAULT_NONE,
+        pool_timeout: object = BaseRequest.DEFAULT_NONE,
     ) -> tuple[int, bytes]:
-        """Answer one request the way Telegram would: an HTTP status and a JSON body."""
+        """Answer one request the way Telegram would: an HTTP status and a JSON body.
+
+        The timeouts (PTB's float, None or its ``DEFAULT_NONE``) are accepted and ignored:
+        nothing here waits on a network. They are typed ``object`` because PTB's own alias
+        for them lives in a private module.
+        """
         match = _BOT_URL.search(url)
         if match is None or method != "POST":
             # File downloads (``retrieve``) and foreign URLs are not served.

@@ -5,13 +5,13 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
-from bot.emulator import errors
-from bot.emulator.errors import bad_request
-from bot.emulator.methods import api_method
-from bot.emulator.params import Params
+from telegram_emulator import errors
+from telegram_emulator.errors import bad_request
+from telegram_emulator.methods import api_method
+from telegram_emulator.params import Params
 
 if TYPE_CHECKING:
-    from bot.emulator.core import CommandScopeKey, TelegramEmulator
+    from telegram_emulator.core import CommandScopeKey, TelegramEmulator
 
 MAX_COMMANDS = 100
 MAX_DESCRIPTION = 256

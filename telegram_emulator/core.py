@@ -12,26 +12,26 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
-from bot.emulator import errors
-from bot.emulator.clock import Clock
-from bot.emulator.errors import ApiError, bad_request, forbidden
-from bot.emulator.limits import RateLimiter, RateLimits
-from bot.emulator.params import Params, Upload
-from bot.emulator.state import (
+from telegram_emulator import errors
+from telegram_emulator.clock import Clock
+from telegram_emulator.errors import ApiError, bad_request, forbidden
+from telegram_emulator.limits import RateLimiter, RateLimits
+from telegram_emulator.params import Params, Upload
+from telegram_emulator.state import (
     CallbackQueryRecord,
     ChatRecord,
     FileRecord,
     StoredMessage,
     UserRecord,
 )
-from bot.emulator.updates import UpdateQueue
-from bot.emulator.webhook import WebhookSender, WebhookSettings
+from telegram_emulator.updates import UpdateQueue
+from telegram_emulator.webhook import WebhookSender, WebhookSettings
 
 if TYPE_CHECKING:
     from telegram import Update
     from telegram.ext import Application, CallbackContext
 
-    from bot.emulator.people import Group, Person
+    from telegram_emulator.people import Group, Person
 
 _LOGGER = logging.getLogger(__name__)
 _TOKEN_FORMAT = re.compile(r"^\d+:[A-Za-z0-9_-]+$")
@@ -58,7 +58,7 @@ class TelegramEmulator:
     """An in-memory Telegram for one bot: Bot API methods plus people who use the bot.
 
     ``clock`` drives the flood limits, callback-query expiry and message dates, so tests move
-    time with :class:`~bot.emulator.clock.ManualClock` instead of sleeping.
+    time with :class:`~telegram_emulator.clock.ManualClock` instead of sleeping.
     """
 
     def __init__(
@@ -142,7 +142,7 @@ class TelegramEmulator:
     ) -> tuple[int, dict[str, Any]]:
         """Run one Bot API request; return the HTTP status and the JSON body Telegram sends."""
         # Imported here: the method modules import this module for their type hints.
-        from bot.emulator.methods import METHODS
+        from telegram_emulator.methods import METHODS
 
         if token != self.token:
             # Telegram: 401 for a well-formed but unknown token, 404 for a malformed one.
@@ -349,7 +349,7 @@ class TelegramEmulator:
         language_code: str | None = "en",
     ) -> Person:
         """Return the person with this id, creating them (and their private chat) if new."""
-        from bot.emulator.people import Person
+        from telegram_emulator.people import Person
 
         if user_id in self._people:
             return self._people[user_id]
@@ -374,7 +374,7 @@ class TelegramEmulator:
         bot_member: bool = True,
     ) -> Group:
         """Create a supergroup with the bot in it (an admin unless ``bot_admin=False``)."""
-        from bot.emulator.people import Group
+        from telegram_emulator.people import Group
 
         if chat_id >= 0:
             raise ValueError("supergroup ids are negative, like -100...")

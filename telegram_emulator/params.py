@@ -12,8 +12,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from bot.emulator import errors
-from bot.emulator.errors import bad_request
+from telegram_emulator import errors
+from telegram_emulator.errors import bad_request
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import httpx
 
-from bot.emulator.updates import UpdateQueue
+from telegram_emulator.updates import UpdateQueue
 
 _LOGGER = logging.getLogger(__name__)
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"  # noqa: S105 -- a header name
