@@ -5,8 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager
+from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any, cast
 
@@ -15,31 +14,17 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from bot.config import Config, secret
+from bot.store import open_store
 from bot.tables import program_tables
 from handlers.formatting import moment, money, number
+from handlers.services import deep_link
 from storage import check as consistency
 from storage import coupons, events, grants, ledger, links, members
 from storage.db import Database, migrations
 from storage.errors import OperationError, Refused
-from storage.store import Store
 
 EXIT_OK, EXIT_FAILED = 0, 1
 MAX_REJECTIONS_SHOWN = 20
-
-
-@asynccontextmanager
-async def open_store(config: Config, *, create: bool = False) -> AsyncIterator[Store]:
-    """Open the configured database; unless `create`, it must already exist."""
-    path = Path(config.storage.path)
-    if not create and not path.exists():  # noqa: ASYNC240 (one stat, before any I/O starts)
-        raise OSError(f"database {path} does not exist; run `loyaltybot db migrate` first")
-    store = await Store.open(
-        path, config.program, synchronous=cast(Any, config.storage.synchronous)
-    )
-    try:
-        yield store
-    finally:
-        await store.close()
 
 
 async def run(config: Config, args: argparse.Namespace, out: Console) -> int:
@@ -223,11 +208,6 @@ async def bot_username(config: Config) -> str:
         raise Refused(
             f"cannot ask Telegram for the bot's name ({exc}); set telegram.bot_username"
         ) from exc
-
-
-def deep_link(username: str, token: str) -> str:
-    """Return the t.me deep link that opens the bot with a /start payload."""
-    return f"https://t.me/{username}?start={token}"
 
 
 async def member_link_url(config: Config, args: argparse.Namespace, out: Console) -> int:

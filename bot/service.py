@@ -21,9 +21,9 @@ from telegram.ext import Application
 from bot.api import build_api
 from bot.api.server import Listening, http_server
 from bot.application import build_application, schedule, start_up
-from bot.cli_commands import open_store
 from bot.config import Config, secret
 from bot.logs import kv, setup_logging
+from bot.store import open_store
 from storage.store import Store
 
 log = logging.getLogger("bot.service")

@@ -82,4 +82,9 @@ class Services:
 
     def invite_link(self, code: str) -> str:
         """Return a member's t.me invite link for referral code `code`."""
-        return f"https://t.me/{self.bot_username}?start=ref_{code}"
+        return deep_link(self.bot_username, f"ref_{code}")
+
+
+def deep_link(username: str, payload: str) -> str:
+    """Return the t.me deep link that opens the bot with a /start payload (handlers/start.py)."""
+    return f"https://t.me/{username}?start={payload}"

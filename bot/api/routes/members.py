@@ -9,7 +9,7 @@ from bot.api import render
 from bot.api.body import path_id
 from bot.api.context import api, note
 from bot.api.errors import ApiError
-from bot.cli_commands import deep_link
+from handlers.services import deep_link
 from storage import coupons, links, members
 
 
