@@ -46,6 +46,11 @@ class MessageView:
         return f"<MessageView {self.chat_id}/{self.message_id}{state} {self.text!r}>"
 
     @property
+    def record(self) -> StoredMessage:
+        """Return the stored message behind the view (as ``Person.record``, ``Group.record``)."""
+        return self._message
+
+    @property
     def message_id(self) -> int:
         """Return the message id (unique within its chat)."""
         return self._message.message_id
@@ -347,7 +352,7 @@ class Person:
         """Send a callback query with any ``data``, as a modified client could."""
         record = self._chat(chat)
         if message is not None:
-            target = message._message
+            target = message.record
         else:
             sent = [m for m in record.live_messages() if m.from_bot and m.kind != "service"]
             if not sent:
@@ -505,7 +510,7 @@ def _find_button(
     if message is not None:
         if message.deleted:
             raise LookupError(f"message {message.message_id} was deleted")
-        candidates = [message._message]
+        candidates = [message.record]
     else:
         candidates = [m for m in reversed(record.live_messages()) if m.from_bot]
     for candidate in candidates:
