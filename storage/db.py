@@ -28,22 +28,22 @@ class InThread:
     connection underneath: its awaits never suspend (see `Database.write`).
     """
 
-    __slots__ = ("_conn",)
+    __slots__ = ("conn",)
 
     def __init__(self, conn: sqlite3.Connection) -> None:
-        self._conn = conn
+        self.conn = conn
 
     async def execute(self, sql: str, params: Params = ()) -> sqlite3.Cursor:
         """Run one statement; return its cursor (rowcount, lastrowid, rows)."""
-        return self._conn.execute(sql, params)
+        return self.conn.execute(sql, params)
 
     async def execute_fetchall(self, sql: str, params: Params = ()) -> list[Row]:
         """Run one statement and return all its rows."""
-        return self._conn.execute(sql, params).fetchall()
+        return self.conn.execute(sql, params).fetchall()
 
     async def executemany(self, sql: str, params: Iterable[Params]) -> sqlite3.Cursor:
         """Run one statement for each parameter set."""
-        return self._conn.executemany(sql, params)
+        return self.conn.executemany(sql, params)
 
 
 # What an operation's statements run on: the writer's sqlite3 connection, as a `write()` body
