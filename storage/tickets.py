@@ -350,7 +350,7 @@ async def messages(store: Store, ticket_id: int, *, last: int = 100) -> list[Tic
     """Return a ticket's newest `last` messages, oldest first."""
     rows = await store.db.read(
         "SELECT * FROM (SELECT * FROM ticket_messages WHERE ticket_id = ? ORDER BY id DESC"
-        " LIMIT ?) ORDER BY id",
+        " LIMIT ?) AS newest ORDER BY id",
         (ticket_id, max(1, last)),
     )
     return [
