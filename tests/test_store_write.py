@@ -90,7 +90,7 @@ async def test_a_coroutine_function_is_refused_and_nothing_is_written(db: Databa
         conn.execute("INSERT INTO t VALUES (1)")
 
     with pytest.raises(TypeError, match=r"a write\(\) body is a plain function"):
-        await db.write(still_async)
+        await db.write(still_async)  # type: ignore[unused-coroutine]
     assert await count(db) == 0
 
 
