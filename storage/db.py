@@ -167,9 +167,9 @@ class Database:
         """
         async with self._lock:
             # The one private line: aiosqlite has no public "run this callable in the
-            # connection's thread", so it uses the private call and attribute aiosqlite's own
-            # methods use. Pinned: aiosqlite<0.23 in pyproject.toml; tests/test_store_write.py
-            # fails, saying what changed, when a release moves them.
+            # connection's thread", so this uses the private call and attribute its own methods
+            # use. Pinned: aiosqlite<0.23 in pyproject.toml; tests/test_store_write.py fails,
+            # saying what changed, when a release moves them.
             return await self._writer._execute(_run_whole, self._writer._conn, body)
 
     async def read(self, sql: str, params: Params = ()) -> Iterable[Row]:
