@@ -29,7 +29,7 @@ import sys
 import tempfile
 import time
 import tracemalloc
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -42,7 +42,7 @@ from bot.application import build_application, start_up
 from bot.config import parse_config
 from bot.jobs import Scheduler
 from loyalty.clock import ManualClock
-from storage.db import Tx, to_db
+from storage.db import Conn, to_db
 from storage.store import Store
 from telegram_emulator import EmulatorRequest, TelegramEmulator
 
@@ -100,18 +100,18 @@ async def seed(store: Store, emu: TelegramEmulator, members: int, now: datetime)
         emu.users[1_000_000 + i].started = True
 
     # The probe: a linked member who already checked in today, so the fan-out skips them.
-    async def probe(tx: Tx) -> None:
-        await tx.execute(
+    def probe(conn: Conn) -> None:
+        conn.execute(
             "INSERT INTO members (member_id, level_code, last_claim_day, created_at, updated_at)"
             " VALUES ('probe', 'A0', ?, ?, ?)",
             (now.date().isoformat(), stamp, stamp),
         )
-        await tx.execute(
+        conn.execute(
             "INSERT INTO telegram_users (telegram_user_id, telegram_language, first_seen,"
             " updated_at) VALUES (?, 'en', ?, ?)",
             (PROBE_USER, stamp, stamp),
         )
-        await tx.execute(
+        conn.execute(
             "INSERT INTO telegram_links (member_id, telegram_user_id, linked_at)"
             " VALUES ('probe', ?, ?)",
             (PROBE_USER, stamp),
@@ -120,21 +120,21 @@ async def seed(store: Store, emu: TelegramEmulator, members: int, now: datetime)
     await store.db.write(probe)
 
 
-def _seed_batch(ids: range, stamp: str) -> Callable[[Tx], Coroutine[Any, Any, None]]:
+def _seed_batch(ids: range, stamp: str) -> Callable[[Conn], None]:
     """Return a write body inserting members `ids` with their Telegram users and links."""
 
-    async def insert(tx: Tx) -> None:
-        await tx.executemany(
+    def insert(conn: Conn) -> None:
+        conn.executemany(
             "INSERT INTO members (member_id, level_code, created_at, updated_at)"
             " VALUES (?, 'A0', ?, ?)",
             [(f"m-{i}", stamp, stamp) for i in ids],
         )
-        await tx.executemany(
+        conn.executemany(
             "INSERT INTO telegram_users (telegram_user_id, telegram_language, first_seen,"
             " updated_at) VALUES (?, ?, ?, ?)",
             [(1_000_000 + i, "ru" if i % 3 == 0 else "en", stamp, stamp) for i in ids],
         )
-        await tx.executemany(
+        conn.executemany(
             "INSERT INTO telegram_links (member_id, telegram_user_id, linked_at) VALUES (?, ?, ?)",
             [(f"m-{i}", 1_000_000 + i, stamp) for i in ids],
         )

@@ -8,7 +8,7 @@ from datetime import datetime
 from loyalty import checkout as rules
 from loyalty.levels import tier_for
 from storage import outbox
-from storage.db import Row, Tx, from_db, to_db
+from storage.db import Conn, Row, from_db, to_db
 from storage.errors import Conflict, Invalid, NotFound, Refused
 from storage.ledger import post
 from storage.members import check_member_id, read_standing, standing_from_row, standing_row
@@ -96,12 +96,11 @@ async def open_holds(store: Store, member_id: str, *, limit: int = 20) -> list[H
     ]
 
 
-async def _hold_row(tx: Tx, hold_id: str) -> Hold | None:
-    rows = await tx.execute_fetchall(
+def _hold_row(conn: Conn, hold_id: str) -> Hold | None:
+    row = conn.execute(
         "SELECT hold_id, member_id, order_id, points, status FROM holds WHERE hold_id = ?",
         (hold_id,),
-    )
-    row = next(iter(rows), None)
+    ).fetchone()
     return Hold(**dict(row)) if row else None
 
 
@@ -128,8 +127,8 @@ async def hold(
         check_amount(amount_cents)
     now = store.now()
 
-    async def set_aside(tx: Tx) -> tuple[Hold, bool]:
-        existing = await _hold_row(tx, hold_id)
+    def set_aside(conn: Conn) -> tuple[Hold, bool]:
+        existing = _hold_row(conn, hold_id)
         if existing is not None:
             if (existing.member_id, existing.order_id, existing.points) != (
                 member_id,
@@ -141,7 +140,7 @@ async def hold(
                     code="idempotency_conflict",
                 )
             return existing, False
-        row = await standing_row(tx, store, member_id)
+        row = standing_row(conn, store, member_id)
         if not store.program.checkout.enabled:
             raise Refused("this programme does not let points pay at checkout", code="disabled")
         # Checked here as well as in the cap: without an order amount there is no cap check.
@@ -149,11 +148,11 @@ async def hold(
             raise Refused("the member's level may not pay with points", code="level")
         order_amount = amount_cents
         if order_amount is None:
-            orders = await tx.execute_fetchall(
+            order = conn.execute(
                 "SELECT amount_cents FROM orders WHERE order_id = ? AND member_id = ?",
                 (order_id, member_id),
-            )
-            order_amount = next(iter(orders))[0] if orders else None
+            ).fetchone()
+            order_amount = order[0] if order else None
         balance = row["points"]
         if points > balance:
             raise Refused(
@@ -169,12 +168,12 @@ async def hold(
                     code="over_cap",
                     max_points=allowed,
                 )
-        await post(tx, member_id, "points", -points, "hold", now, ref=hold_id, note=order_id)
-        await tx.execute(
+        post(conn, member_id, "points", -points, "hold", now, ref=hold_id, note=order_id)
+        conn.execute(
             "UPDATE members SET points_held = points_held + ? WHERE member_id = ?",
             (points, member_id),
         )
-        await tx.execute(
+        conn.execute(
             "INSERT INTO holds (hold_id, member_id, order_id, points, status, created_at,"
             " updated_at) VALUES (?, ?, ?, ?, 'held', ?, ?)",
             (hold_id, member_id, order_id, points, to_db(now), to_db(now)),
@@ -188,14 +187,14 @@ async def capture(store: Store, hold_id: str) -> Hold:
     """Mark held points as spent on the paid order; repeating it is harmless."""
     now = store.now()
 
-    async def spend(tx: Tx) -> Hold:
-        found = await _hold_row(tx, hold_id)
+    def spend(conn: Conn) -> Hold:
+        found = _hold_row(conn, hold_id)
         if found is None:
             raise NotFound(f"unknown hold {hold_id!r}")
         if found.status == "released":
             raise Conflict(f"hold {hold_id!r} was released; it cannot be captured")
         if found.status == "held":
-            await _set_status(tx, found, "captured", to_db(now))
+            _set_status(conn, found, "captured", to_db(now))
         return Hold(found.hold_id, found.member_id, found.order_id, found.points, "captured")
 
     return await store.db.write(spend)
@@ -204,29 +203,29 @@ async def capture(store: Store, hold_id: str) -> Hold:
 async def release(store: Store, hold_id: str) -> Hold:
     """Give held points back, exactly once however often it is repeated."""
 
-    async def give_back(tx: Tx) -> Hold:
-        found = await _hold_row(tx, hold_id)
+    def give_back(conn: Conn) -> Hold:
+        found = _hold_row(conn, hold_id)
         if found is None:
             raise NotFound(f"unknown hold {hold_id!r}")
         if found.status == "captured":
             raise Conflict(f"hold {hold_id!r} was captured; it cannot be released")
         if found.status == "held":
-            await release_in(tx, store, found)
+            release_in(conn, store, found)
         return Hold(found.hold_id, found.member_id, found.order_id, found.points, "released")
 
     return await store.db.write(give_back)
 
 
-async def release_in(tx: Tx, store: Store, found: Hold) -> None:
+def release_in(conn: Conn, store: Store, found: Hold) -> None:
     """Release a held hold inside the caller's transaction and tell the member."""
     now = store.now()
-    await _set_status(tx, found, "released", to_db(now))
-    posting = await post(
-        tx, found.member_id, "points", found.points, "hold_release", now,
+    _set_status(conn, found, "released", to_db(now))
+    posting = post(
+        conn, found.member_id, "points", found.points, "hold_release", now,
         ref=found.hold_id, note=found.order_id,
     )  # fmt: skip
-    await outbox.notify(
-        tx,
+    outbox.notify(
+        conn,
         found.member_id,
         "hold_released",
         f"hold_released:{found.hold_id}",
@@ -235,27 +234,27 @@ async def release_in(tx: Tx, store: Store, found: Hold) -> None:
     )
 
 
-async def release_for_order(tx: Tx, store: Store, order_id: str) -> int:
+def release_for_order(conn: Conn, store: Store, order_id: str) -> int:
     """Release every open hold of a cancelled order; return the points given back."""
-    rows = await tx.execute_fetchall(
+    rows = conn.execute(
         "SELECT hold_id, member_id, order_id, points, status FROM holds"
         " WHERE order_id = ? AND status = 'held'",
         (order_id,),
-    )
+    ).fetchall()
     total = 0
     for row in rows:
         found = Hold(**dict(row))
-        await release_in(tx, store, found)
+        release_in(conn, store, found)
         total += found.points
     return total
 
 
-async def _set_status(tx: Tx, found: Hold, status: str, now: str) -> None:
-    await tx.execute(
+def _set_status(conn: Conn, found: Hold, status: str, now: str) -> None:
+    conn.execute(
         "UPDATE holds SET status = ?, updated_at = ? WHERE hold_id = ?",
         (status, now, found.hold_id),
     )
-    await tx.execute(
+    conn.execute(
         "UPDATE members SET points_held = points_held - ? WHERE member_id = ?",
         (found.points, found.member_id),
     )

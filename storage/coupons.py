@@ -10,7 +10,7 @@ from typing import Any
 from loyalty.calendar import next_day_start, programme_day
 from loyalty.coupons import coupon_expiry, expired_cutoff
 from loyalty.program import CouponOption, Currency
-from storage.db import Row, Tx, from_db, to_db
+from storage.db import Conn, Row, from_db, to_db
 from storage.errors import Conflict, Invalid, NotFound, Refused
 from storage.idempotency import fingerprint, recall, remember
 from storage.ledger import post
@@ -150,14 +150,13 @@ def _option(store: Store, value_cents: object, currency: object) -> tuple[Coupon
     return option, cost
 
 
-async def _balances_and_count(conn: Tx, member_id: str, day: str) -> Row:
-    rows = await conn.execute_fetchall(
+def _balances_and_count(conn: Conn, member_id: str, day: str) -> Row:
+    row = conn.execute(
         "SELECT points, coins, (SELECT COUNT(*) FROM coupons WHERE member_id = :m"
         " AND issued_day = :day AND paid_with != 'goodwill') AS today"
         " FROM members WHERE member_id = :m",
         {"m": member_id, "day": day},
-    )
-    row = next(iter(rows), None)
+    ).fetchone()
     if row is None:
         raise NotFound(f"unknown member {member_id!r}", member_id=member_id)
     return row
@@ -226,19 +225,19 @@ async def exchange(
     request = {"member_id": member_id, "value_cents": value_cents, "currency": currency}
     print_, idem = fingerprint(request), f"exchange:{key}"
 
-    async def buy(tx: Tx) -> Exchange:
-        first = await recall(tx, idem, print_)
+    def buy(conn: Conn) -> Exchange:
+        first = recall(conn, idem, print_)
         if first is not None:
             return replace(Exchange.from_dict(first), replayed=True)
         now = store.now()
         day = programme_day(store.program, now).isoformat()
-        row = await _balances_and_count(tx, member_id, day)
+        row = _balances_and_count(conn, member_id, day)
         left = _decide(store, row, currency, cost, now)
         code = new_code()
-        posting = await post(tx, member_id, currency, -cost, "coupon", now, ref=code)
+        posting = post(conn, member_id, currency, -cost, "coupon", now, ref=code)
         expiry = coupon_expiry(store.program, now)
-        coupon = await _insert(
-            tx, code, member_id, option.value_cents, currency, cost, posting.ledger_id, now,
+        coupon = _insert(
+            conn, code, member_id, option.value_cents, currency, cost, posting.ledger_id, now,
             day, expiry.expires_at, expiry.burns,
         )  # fmt: skip
         result = Exchange(
@@ -249,14 +248,14 @@ async def exchange(
             exchanges_left_today=left - 1,
             cut_short=expiry.cut_short,
         )
-        await remember(tx, idem, print_, result.to_dict(), now)
+        remember(conn, idem, print_, result.to_dict(), now)
         return result
 
     return await store.db.write(buy)
 
 
-async def _insert(
-    tx: Tx,
+def _insert(
+    conn: Conn,
     code: str,
     member_id: str,
     value_cents: int,
@@ -268,7 +267,7 @@ async def _insert(
     expires_at: datetime,
     burns: bool,
 ) -> Coupon:
-    await tx.execute(
+    conn.execute(
         "INSERT INTO coupons (code, member_id, value_cents, paid_with, cost, ledger_id, status,"
         " issued_at, issued_day, expires_at, burns)"
         " VALUES (?, ?, ?, ?, ?, ?, 'active', ?, ?, ?, ?)",
@@ -306,23 +305,23 @@ async def issue_goodwill(
     request = {"member_id": member_id, "value_cents": value_cents, "reason": reason}
     print_, idem = fingerprint(request), f"goodwill:{key}"
 
-    async def give(tx: Tx) -> Coupon:
-        first = await recall(tx, idem, print_)
+    def give(conn: Conn) -> Coupon:
+        first = recall(conn, idem, print_)
         if first is not None:
             return Coupon.from_dict(first)
-        await _balances_and_count(tx, member_id, "")
+        _balances_and_count(conn, member_id, "")
         now = store.now()
         code = new_code()
-        posting = await post(
-            tx, member_id, "points", 0, "coupon_goodwill", now,
+        posting = post(
+            conn, member_id, "points", 0, "coupon_goodwill", now,
             ref=code, actor=actor, note=reason,
         )  # fmt: skip
         expiry = coupon_expiry(store.program, now)
-        coupon = await _insert(
-            tx, code, member_id, value_cents, "goodwill", 0, posting.ledger_id, now,
+        coupon = _insert(
+            conn, code, member_id, value_cents, "goodwill", 0, posting.ledger_id, now,
             programme_day(store.program, now).isoformat(), expiry.expires_at, expiry.burns,
         )  # fmt: skip
-        await remember(tx, idem, print_, coupon.to_dict(), now)
+        remember(conn, idem, print_, coupon.to_dict(), now)
         return coupon
 
     return await store.db.write(give)
@@ -362,9 +361,8 @@ async def redeem(store: Store, code: str, member_id: str, order_id: str) -> Coup
     check_member_id(member_id)
     check_member_id(order_id, "order_id")
 
-    async def use(tx: Tx) -> Coupon:
-        rows = await tx.execute_fetchall("SELECT * FROM coupons WHERE code = ?", (code,))
-        row = next(iter(rows), None)
+    def use(conn: Conn) -> Coupon:
+        row = conn.execute("SELECT * FROM coupons WHERE code = ?", (code,)).fetchone()
         if row is None:
             raise NotFound(f"unknown coupon {code!r}")
         coupon = _as_of(store, _coupon(row))
@@ -375,7 +373,7 @@ async def redeem(store: Store, code: str, member_id: str, order_id: str) -> Coup
         if coupon.status != "active":
             raise Conflict(f"this coupon is {coupon.status}", code=f"coupon_{coupon.status}")
         now = store.now()
-        await tx.execute(
+        conn.execute(
             "UPDATE coupons SET status = 'used', used_at = ?, order_id = ? WHERE code = ?",
             (to_db(now), order_id, code),
         )
@@ -388,12 +386,12 @@ async def expire(store: Store) -> dict[str, int]:
     """Mark every active coupon past its expiry expired (or burned); return the counts."""
     cutoff = to_db(expired_cutoff(store.now()))
 
-    async def mark(tx: Tx) -> list[Row]:
-        return await tx.execute_fetchall(
+    def mark(conn: Conn) -> list[Row]:
+        return conn.execute(
             "UPDATE coupons SET status = CASE WHEN burns THEN 'burned' ELSE 'expired' END"
             " WHERE status = 'active' AND expires_at <= ? RETURNING status",
             (cutoff,),
-        )
+        ).fetchall()
 
     rows = await store.db.write(mark)
     statuses = [r[0] for r in rows]
@@ -404,12 +402,12 @@ async def burn(store: Store) -> int:
     """Burn every active coupon whose yearly burn has passed; return how many."""
     cutoff = to_db(expired_cutoff(store.now()))
 
-    async def mark(tx: Tx) -> list[Row]:
-        return await tx.execute_fetchall(
+    def mark(conn: Conn) -> list[Row]:
+        return conn.execute(
             "UPDATE coupons SET status = 'burned'"
             " WHERE status = 'active' AND burns = 1 AND expires_at <= ? RETURNING code",
             (cutoff,),
-        )
+        ).fetchall()
 
     rows = await store.db.write(mark)
     return len(list(rows))

@@ -7,7 +7,7 @@ from datetime import date, datetime
 
 from loyalty.calendar import next_day_start, programme_day
 from loyalty.earning import coins_for_streak_day, next_streak
-from storage.db import Tx, to_db
+from storage.db import Conn, to_db
 from storage.errors import NotFound, Refused
 from storage.ledger import post
 from storage.members import LevelChange, check_member_id, credit_earning, refresh_level
@@ -41,15 +41,14 @@ async def claim(store: Store, member_id: str) -> Claim:
         raise Refused("this programme has no daily check-in", code="disabled")
     program = store.program
 
-    async def claim_today(tx: Tx) -> Claim:
+    def claim_today(conn: Conn) -> Claim:
         now = store.now()
         today = programme_day(program, now)
         next_at = next_day_start(program, now)
-        rows = await tx.execute_fetchall(
+        row = conn.execute(
             "SELECT points, coins, coin_streak, last_claim_day FROM members WHERE member_id = ?",
             (member_id,),
-        )
-        row = next(iter(rows), None)
+        ).fetchone()
         if row is None:
             raise NotFound(f"unknown member {member_id!r}", member_id=member_id)
         last = date.fromisoformat(row["last_claim_day"]) if row["last_claim_day"] else None
@@ -69,20 +68,20 @@ async def claim(store: Store, member_id: str) -> Claim:
         key = f"daily:{member_id}:{today.isoformat()}"
         coins_balance = row["coins"]
         if coins:
-            posting = await post(
-                tx, member_id, "coins", coins, "daily_coins", now, idem_key=key + ":coins"
+            posting = post(
+                conn, member_id, "coins", coins, "daily_coins", now, idem_key=key + ":coins"
             )
             coins_balance = posting.balance_after
-        points = await credit_earning(
-            tx, member_id, program.earning.daily_checkin_points, "daily_checkin", now,
+        points = credit_earning(
+            conn, member_id, program.earning.daily_checkin_points, "daily_checkin", now,
             idem_key=key + ":points",
         )  # fmt: skip
-        await tx.execute(
+        conn.execute(
             "UPDATE members SET coin_streak = ?, last_claim_day = ?, updated_at = ?"
             " WHERE member_id = ?",
             (streak, today.isoformat(), to_db(now), member_id),
         )
-        change = await refresh_level(tx, store, member_id, now) if points else None
+        change = refresh_level(conn, store, member_id, now) if points else None
         return Claim(
             claimed=True,
             coins=coins,

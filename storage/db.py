@@ -22,35 +22,39 @@ T = TypeVar("T")
 
 
 class InThread:
-    """The writer connection as an operation run whole in the writer's thread sees it.
+    """TRANSITIONAL: the connection an `async def` write body (storage/reminders.py) awaits.
 
-    The calls an operation makes on aiosqlite's connection, done at once on the sqlite3
-    connection underneath: its awaits never suspend (see `Database.write`).
+    The calls such a body makes, done at once on the sqlite3 connection underneath: its awaits
+    never suspend. The integrator removes it with the transitional branch of `_run_whole`.
     """
 
-    __slots__ = ("_conn",)
+    __slots__ = ("conn",)
 
     def __init__(self, conn: sqlite3.Connection) -> None:
-        self._conn = conn
+        self.conn = conn
 
     async def execute(self, sql: str, params: Params = ()) -> sqlite3.Cursor:
         """Run one statement; return its cursor (rowcount, lastrowid, rows)."""
-        return self._conn.execute(sql, params)
+        return self.conn.execute(sql, params)
 
     async def execute_fetchall(self, sql: str, params: Params = ()) -> list[Row]:
         """Run one statement and return all its rows."""
-        return self._conn.execute(sql, params).fetchall()
+        return self.conn.execute(sql, params).fetchall()
 
     async def executemany(self, sql: str, params: Iterable[Params]) -> sqlite3.Cursor:
         """Run one statement for each parameter set."""
-        return self._conn.executemany(sql, params)
+        return self.conn.executemany(sql, params)
 
 
-# What an operation's statements run on: the writer's sqlite3 connection, as a `write()` body
-# sees it (every storage operation writes that way); operations and their helpers take it as tx.
+# TRANSITIONAL: what the async bodies of storage/reminders.py take; goes with InThread.
 Tx = InThread
-# The DB-API connection a plain `def body(conn) -> T` write body is given.
+# What an operation's statements run on: the writer's DB-API connection, as a plain
+# `def body(conn: Conn) -> T` given to `Database.write` sees it; storage helpers take it too.
 Conn = sqlite3.Connection
+# TRANSITIONAL: the modules whose write bodies may still be `async def` (run on InThread); any
+# other coroutine body is a TypeError. Emptied, with InThread, once storage/reminders.py is
+# converted.
+_STILL_ASYNC = frozenset({"storage.reminders"})
 
 
 def to_db(instant: datetime) -> str:
@@ -148,19 +152,24 @@ class Database:
             await self._writer.close()
 
     async def write(
-        self, body: Callable[[Conn], T] | Callable[[InThread], Coroutine[Any, Any, T]]
+        self,
+        # TRANSITIONAL: the second form goes with InThread.
+        body: Callable[[Conn], T] | Callable[[InThread], Coroutine[Any, Any, T]],
     ) -> T:
-        """Run `body` whole in the writer's thread as one IMMEDIATE transaction; return its value.
+        """Run `body(conn)` as one IMMEDIATE transaction in the writer's thread; return its value.
 
-        One round trip to aiosqlite's thread instead of one per statement: each costs the event
-        loop 100-250 us, and while the loop is busy a transaction held open across round trips
-        keeps every other writer waiting. `body` may await only the connection it is given
-        (anything else raises RuntimeError and rolls back); it runs outside the event loop, so
-        it must not touch asyncio. Committed entirely, or rolled back on any exception.
+        `body` is a plain function of the DB-API connection. One round trip to aiosqlite's
+        thread instead of one per statement: each costs the event loop 100-250 us, and while
+        the loop is busy a transaction held open across round trips keeps every other writer
+        waiting. `body` runs outside the event loop, so it must not touch asyncio; a coroutine
+        function is refused (TypeError, nothing written). Committed entirely, or rolled back on
+        any exception.
         """
         async with self._lock:
-            # aiosqlite has no public call for "run this function on the connection's thread";
-            # `_execute` is how its own methods do it (tests/test_store_write.py pins it).
+            # The one private line: aiosqlite has no public "run this callable in the
+            # connection's thread", so this uses the private call and attribute its own methods
+            # use. Pinned: aiosqlite<0.23 in pyproject.toml; tests/test_store_write.py fails,
+            # saying what changed, when a release moves them.
             return await self._writer._execute(_run_whole, self._writer._conn, body)
 
     async def read(self, sql: str, params: Params = ()) -> Iterable[Row]:
@@ -201,15 +210,20 @@ class Database:
         return int(row[0]) if row else 0
 
 
-def _run_whole(conn: sqlite3.Connection, body: Any) -> Any:
+def _run_whole(conn: Conn, body: Callable[..., Any]) -> Any:
     """Run `body` to completion as one transaction on `conn`, in the calling (writer) thread."""
     conn.execute("BEGIN IMMEDIATE")
     try:
         result = body(conn)
         if inspect.iscoroutine(result):
-            # TRANSITIONAL: an `async def` body (not yet converted to a plain function); an
-            # unstarted coroutine has done nothing, so it is dropped and run on InThread.
-            result.close()
+            result.close()  # an unstarted coroutine has done nothing
+            if getattr(body, "__module__", None) not in _STILL_ASYNC:
+                raise TypeError(
+                    f"a write() body is a plain function, def body(conn) -> T; got {body!r},"
+                    " which returned a coroutine"
+                )
+            # TRANSITIONAL: an `async def` body of storage/reminders.py, run on InThread. The
+            # integrator removes this branch after merging that module's conversion.
             step = body(InThread(conn))
             try:
                 step.send(None)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -11,7 +11,7 @@ from loyalty.calendar import programme_day
 from loyalty.earning import order_points, review_points
 from storage import outbox
 from storage.checkout import MAX_ORDER_CENTS, release_for_order
-from storage.db import Row, Tx, from_db, to_db
+from storage.db import Conn, Row, from_db, to_db
 from storage.errors import Conflict, Invalid, NotFound
 from storage.idempotency import fingerprint, recall, remember
 from storage.ledger import post
@@ -153,13 +153,13 @@ async def apply_event(store: Store, body: object) -> dict[str, Any]:
     print_ = fingerprint(event.body)
     key = f"event:{event.id}"
 
-    async def apply(tx: Tx) -> dict[str, Any]:
-        first = await recall(tx, key, print_)
+    def apply(conn: Conn) -> dict[str, Any]:
+        first = recall(conn, key, print_)
         if first is not None:
             return {**first, "status": "duplicate"}
-        outcome = await _HANDLERS[event.type](tx, store, event)
+        outcome = _HANDLERS[event.type](conn, store, event)
         result = {"status": "processed", "event_id": event.id, "type": event.type, **outcome}
-        await remember(tx, key, print_, result, store.now())
+        remember(conn, key, print_, result, store.now())
         return result
 
     return await store.db.write(apply)
@@ -176,57 +176,55 @@ def _changes(*changes: LevelChange | None) -> list[dict[str, Any]]:
     ]
 
 
-async def _member_upserted(tx: Tx, store: Store, event: ShopEvent) -> Outcome:
+def _member_upserted(conn: Conn, store: Store, event: ShopEvent) -> Outcome:
     d = event.data
-    result = await upsert_in(
-        tx, store, d["member_id"], email=d.get("email"), name=d.get("name"),
+    result = upsert_in(
+        conn, store, d["member_id"], email=d.get("email"), name=d.get("name"),
         language=d.get("language"), referred_by=d.get("referred_by"),
     )  # fmt: skip
     return {"member_id": result.member_id, "created": result.created,
             "level_changes": _changes(*result.level_changes)}  # fmt: skip
 
 
-async def _email_verified(tx: Tx, store: Store, event: ShopEvent) -> Outcome:
+def _email_verified(conn: Conn, store: Store, event: ShopEvent) -> Outcome:
     member_id = event.data["member_id"]
-    changes = await verify_email_in(tx, store, member_id)
+    changes = verify_email_in(conn, store, member_id)
     return {"member_id": member_id, "level_changes": _changes(*changes)}
 
 
-async def _order(tx: Tx, order_id: str) -> Row:
-    rows = await tx.execute_fetchall(
+def _order(conn: Conn, order_id: str) -> Row:
+    row = conn.execute(
         "SELECT o.*, m.referred_by FROM orders o JOIN members m USING (member_id)"
         " WHERE o.order_id = ?",
         (order_id,),
-    )
-    row = next(iter(rows), None)
+    ).fetchone()
     if row is None:
         raise NotFound(f"unknown order {order_id!r}", order_id=order_id)
     return row
 
 
-async def _set_order(tx: Tx, order_id: str, status: str, now: datetime, **extra: Any) -> None:
+def _set_order(conn: Conn, order_id: str, status: str, now: datetime, **extra: Any) -> None:
     sets = ", ".join(f"{column} = ?" for column in extra)
-    await tx.execute(
+    conn.execute(
         f"UPDATE orders SET status = ?, updated_at = ?{', ' + sets if sets else ''}"
         " WHERE order_id = ?",
         (status, to_db(now), *extra.values(), order_id),
     )
 
 
-async def _order_placed(tx: Tx, store: Store, event: ShopEvent) -> Outcome:
+def _order_placed(conn: Conn, store: Store, event: ShopEvent) -> Outcome:
     d = event.data
     order_id, member_id, amount = d["order_id"], d["member_id"], d["amount_cents"]
-    await standing_row(tx, store, member_id)  # NotFound for an unknown member
-    rows = await tx.execute_fetchall(
+    standing_row(conn, store, member_id)  # NotFound for an unknown member
+    existing = conn.execute(
         "SELECT member_id, amount_cents FROM orders WHERE order_id = ?", (order_id,)
-    )
-    existing = next(iter(rows), None)
+    ).fetchone()
     if existing is not None:
         if (existing["member_id"], existing["amount_cents"]) != (member_id, amount):
             raise Conflict(f"order {order_id!r} already exists with another member or amount")
         return {"order_id": order_id, "member_id": member_id, "changed": False}
     now = store.now()
-    await tx.execute(
+    conn.execute(
         "INSERT INTO orders (order_id, member_id, amount_cents, status, placed_at, updated_at)"
         " VALUES (?, ?, ?, 'placed', ?, ?)",
         (order_id, member_id, amount, to_db(event.occurred_at), to_db(now)),
@@ -234,16 +232,16 @@ async def _order_placed(tx: Tx, store: Store, event: ShopEvent) -> Outcome:
     return {"order_id": order_id, "member_id": member_id, "changed": True}
 
 
-async def _order_paid(tx: Tx, store: Store, event: ShopEvent) -> Outcome:
-    order = await _order(tx, event.data["order_id"])
+def _order_paid(conn: Conn, store: Store, event: ShopEvent) -> Outcome:
+    order = _order(conn, event.data["order_id"])
     # Payment earns nothing by itself; it may arrive after delivery, so it only sets a flag.
     status = "paid" if order["status"] == "placed" else order["status"]
-    await _set_order(tx, order["order_id"], status, store.now(), paid=1)
+    _set_order(conn, order["order_id"], status, store.now(), paid=1)
     return {"order_id": order["order_id"], "member_id": order["member_id"], "order_status": status}
 
 
-async def _order_delivered(tx: Tx, store: Store, event: ShopEvent) -> Outcome:
-    order = await _order(tx, event.data["order_id"])
+def _order_delivered(conn: Conn, store: Store, event: ShopEvent) -> Outcome:
+    order = _order(conn, event.data["order_id"])
     member_id, order_id, amount = order["member_id"], order["order_id"], order["amount_cents"]
     out: Outcome = {"order_id": order_id, "member_id": member_id, "credited": []}
     if order["status"] == "delivered":
@@ -252,10 +250,10 @@ async def _order_delivered(tx: Tx, store: Store, event: ShopEvent) -> Outcome:
         raise Conflict(f"order {order_id!r} is {order['status']}; it cannot be delivered")
     now, program, earning = store.now(), store.program, store.program.earning
     delivered_at = event.occurred_at
-    await _set_order(tx, order_id, "delivered", now, delivered_at=to_db(delivered_at))
+    _set_order(conn, order_id, "delivered", now, delivered_at=to_db(delivered_at))
     credited = []
-    points = await credit_earning(
-        tx, member_id, order_points(program, amount), "order", now,
+    points = credit_earning(
+        conn, member_id, order_points(program, amount), "order", now,
         ref=order_id, idem_key=f"order:{order_id}", counted_at=delivered_at,
     )  # fmt: skip
     if points:
@@ -264,10 +262,10 @@ async def _order_delivered(tx: Tx, store: Store, event: ShopEvent) -> Outcome:
     day = programme_day(program, delivered_at).isoformat()
     daily_key = f"daily_purchase:{member_id}:{day}"
     if earning.daily_purchase_points and amount > earning.order_min_cents:
-        seen = await tx.execute_fetchall("SELECT 1 FROM ledger WHERE idem_key = ?", (daily_key,))
+        seen = conn.execute("SELECT 1 FROM ledger WHERE idem_key = ?", (daily_key,)).fetchone()
         if not seen:
-            await credit_earning(
-                tx, member_id, earning.daily_purchase_points, "daily_purchase", now,
+            credit_earning(
+                conn, member_id, earning.daily_purchase_points, "daily_purchase", now,
                 ref=order_id, idem_key=daily_key, counted_at=delivered_at,
             )  # fmt: skip
             credited.append(
@@ -278,58 +276,59 @@ async def _order_delivered(tx: Tx, store: Store, event: ShopEvent) -> Outcome:
     referrer_change = None
     if referrer and earning.referrer_on == "first_delivery" and earning.referrer_points:
         referral_key = f"referral:{member_id}"
-        seen = await tx.execute_fetchall("SELECT 1 FROM ledger WHERE idem_key = ?", (referral_key,))
+        seen = conn.execute("SELECT 1 FROM ledger WHERE idem_key = ?", (referral_key,)).fetchone()
         if not seen:
-            await credit_earning(
-                tx, referrer, earning.referrer_points, "referral", now,
+            credit_earning(
+                conn, referrer, earning.referrer_points, "referral", now,
                 ref=member_id, idem_key=referral_key,
             )  # fmt: skip
             credited.append(
                 {"member_id": referrer, "points": earning.referrer_points, "reason": "referral"}
             )
-            referrer_change = await refresh_level(tx, store, referrer, now)
-    change = await refresh_level(tx, store, member_id, now)
+            referrer_change = refresh_level(conn, store, referrer, now)
+    change = refresh_level(conn, store, member_id, now)
     total = sum(c["points"] for c in credited if c["member_id"] == member_id)
     if total:
-        await outbox.notify(
-            tx, member_id, "order_points", f"order_points:{order_id}",
+        outbox.notify(
+            conn, member_id, "order_points", f"order_points:{order_id}",
             {"order_id": order_id, "points": total}, now,
         )  # fmt: skip
     return {**out, "order_status": "delivered", "changed": True, "credited": credited,
             "level_changes": _changes(change, referrer_change)}  # fmt: skip
 
 
-async def _take_back(tx: Tx, store: Store, order: Row, status: str) -> Outcome:
+def _take_back(conn: Conn, store: Store, order: Row, status: str) -> Outcome:
     """Reverse every point an order earned, capped at the balance; record any shortfall."""
     now = store.now()
     member_id, order_id = order["member_id"], order["order_id"]
-    await _set_order(tx, order_id, status, now)
-    credits = await tx.execute_fetchall(
+    _set_order(conn, order_id, status, now)
+    credits = conn.execute(
         "SELECT amount, counted_at, reason FROM ledger WHERE ref = ? AND member_id = ?"
         " AND currency = 'points' AND reason IN ('order', 'review', 'daily_purchase')"
         " ORDER BY id",
         (order_id, member_id),
-    )
-    rows = await tx.execute_fetchall("SELECT points FROM members WHERE member_id = ?", (member_id,))
-    balance = next(iter(rows))["points"]
+    ).fetchall()
+    balance = conn.execute(
+        "SELECT points FROM members WHERE member_id = ?", (member_id,)
+    ).fetchone()["points"]
     taken = shortfall = 0
     for credit in credits:
         amount = credit["amount"]
         take = min(balance, amount)
         # The level loses the whole credit even when the balance cannot cover it; the row is
         # dated like the credit so that a rolling window drops both at the same moment.
-        await post(
-            tx, member_id, "points", -take, "clawback", now,
+        post(
+            conn, member_id, "points", -take, "clawback", now,
             ref=order_id, level_points=-amount, counted_at=from_db(credit["counted_at"]),
             shortfall=amount - take, note=credit["reason"],
         )  # fmt: skip
         balance -= take
         taken += take
         shortfall += amount - take
-    change = await refresh_level(tx, store, member_id, now)
+    change = refresh_level(conn, store, member_id, now)
     if taken or shortfall:
-        await outbox.notify(
-            tx, member_id, "clawback", f"clawback:{order_id}",
+        outbox.notify(
+            conn, member_id, "clawback", f"clawback:{order_id}",
             {"order_id": order_id, "points": taken, "shortfall": shortfall, "status": status},
             now,
         )  # fmt: skip
@@ -343,46 +342,46 @@ async def _take_back(tx: Tx, store: Store, order: Row, status: str) -> Outcome:
     }
 
 
-async def _order_returned(tx: Tx, store: Store, event: ShopEvent) -> Outcome:
-    order = await _order(tx, event.data["order_id"])
+def _order_returned(conn: Conn, store: Store, event: ShopEvent) -> Outcome:
+    order = _order(conn, event.data["order_id"])
     if order["status"] == "returned":
         return {"order_id": order["order_id"], "order_status": "returned", "changed": False}
     if order["status"] != "delivered":
         raise Conflict(
             f"order {order['order_id']!r} is {order['status']}; only a delivered order is returned"
         )
-    return await _take_back(tx, store, order, "returned")
+    return _take_back(conn, store, order, "returned")
 
 
-async def _order_not_delivered(tx: Tx, store: Store, event: ShopEvent) -> Outcome:
-    order = await _order(tx, event.data["order_id"])
+def _order_not_delivered(conn: Conn, store: Store, event: ShopEvent) -> Outcome:
+    order = _order(conn, event.data["order_id"])
     status = order["status"]
     if status == "not_delivered":
         return {"order_id": order["order_id"], "order_status": status, "changed": False}
     if status == "delivered":  # a delivery later disputed: what it earned goes back
-        return await _take_back(tx, store, order, "not_delivered")
+        return _take_back(conn, store, order, "not_delivered")
     if status not in ("placed", "paid"):
         raise Conflict(f"order {order['order_id']!r} is {status}; it cannot be undelivered")
-    await _set_order(tx, order["order_id"], "not_delivered", store.now())
+    _set_order(conn, order["order_id"], "not_delivered", store.now())
     return {"order_id": order["order_id"], "order_status": "not_delivered", "taken_back": 0}
 
 
-async def _order_cancelled(tx: Tx, store: Store, event: ShopEvent) -> Outcome:
-    order = await _order(tx, event.data["order_id"])
+def _order_cancelled(conn: Conn, store: Store, event: ShopEvent) -> Outcome:
+    order = _order(conn, event.data["order_id"])
     status = order["status"]
     if status == "cancelled":
         return {"order_id": order["order_id"], "order_status": status, "changed": False}
     if status not in ("placed", "paid"):
         raise Conflict(f"order {order['order_id']!r} is {status}; it cannot be cancelled")
-    await _set_order(tx, order["order_id"], "cancelled", store.now())
+    _set_order(conn, order["order_id"], "cancelled", store.now())
     # "Delete your unpaid order and the system returns your used Bonus Points."
-    released = await release_for_order(tx, store, order["order_id"])
+    released = release_for_order(conn, store, order["order_id"])
     return {"order_id": order["order_id"], "member_id": order["member_id"],
             "order_status": "cancelled", "released_points": released}  # fmt: skip
 
 
-async def _review_submitted(tx: Tx, store: Store, event: ShopEvent) -> Outcome:
-    order = await _order(tx, event.data["order_id"])
+def _review_submitted(conn: Conn, store: Store, event: ShopEvent) -> Outcome:
+    order = _order(conn, event.data["order_id"])
     order_id, member_id = order["order_id"], order["member_id"]
     if order["status"] != "delivered":
         raise Conflict(
@@ -391,19 +390,19 @@ async def _review_submitted(tx: Tx, store: Store, event: ShopEvent) -> Outcome:
     if order["reviewed"]:
         return {"order_id": order_id, "member_id": member_id, "points": 0, "changed": False}
     now = store.now()
-    await tx.execute(
+    conn.execute(
         "UPDATE orders SET reviewed = 1, updated_at = ? WHERE order_id = ?", (to_db(now), order_id)
     )
-    points = await credit_earning(
-        tx, member_id, review_points(store.program, order["amount_cents"]), "review", now,
+    points = credit_earning(
+        conn, member_id, review_points(store.program, order["amount_cents"]), "review", now,
         ref=order_id, idem_key=f"review:{order_id}", counted_at=event.occurred_at,
     )  # fmt: skip
-    change = await refresh_level(tx, store, member_id, now) if points else None
+    change = refresh_level(conn, store, member_id, now) if points else None
     return {"order_id": order_id, "member_id": member_id, "points": points,
             "level_changes": _changes(change)}  # fmt: skip
 
 
-_HANDLERS: dict[str, Callable[[Tx, Store, ShopEvent], Awaitable[Outcome]]] = {
+_HANDLERS: dict[str, Callable[[Conn, Store, ShopEvent], Outcome]] = {
     "member.upserted": _member_upserted,
     "member.email_verified": _email_verified,
     "order.placed": _order_placed,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from loyalty.program import Currency
-from storage.db import Tx
+from storage.db import Conn
 from storage.errors import Invalid, NotFound, Refused
 from storage.idempotency import fingerprint, recall, remember
 from storage.ledger import post
@@ -51,16 +51,15 @@ async def grant(
     request = {"member_id": member_id, "amount": amount, "currency": currency, "reason": reason}
     print_ = fingerprint(request)
 
-    async def adjust(tx: Tx) -> Grant:
+    def adjust(conn: Conn) -> Grant:
         if key is not None:
-            first = await recall(tx, f"grant:{key}", print_)
+            first = recall(conn, f"grant:{key}", print_)
             if first is not None:
                 return Grant(**first)
-        rows = await tx.execute_fetchall(
+        row = conn.execute(
             f"SELECT {currency} FROM members WHERE member_id = ?",
             (member_id,),
-        )
-        row = next(iter(rows), None)
+        ).fetchone()
         if row is None:
             raise NotFound(f"unknown member {member_id!r}", member_id=member_id)
         if row[0] + amount < 0:
@@ -70,12 +69,10 @@ async def grant(
                 balance=row[0],
             )
         now = store.now()
-        posting = await post(
-            tx, member_id, currency, amount, "grant", now, actor=actor, note=reason
-        )
+        posting = post(conn, member_id, currency, amount, "grant", now, actor=actor, note=reason)
         result = Grant(member_id, currency, amount, posting.balance_after, posting.ledger_id)
         if key is not None:
-            await remember(tx, f"grant:{key}", print_, result.__dict__, now)
+            remember(conn, f"grant:{key}", print_, result.__dict__, now)
         return result
 
     return await store.db.write(adjust)

@@ -7,7 +7,7 @@ import json
 from datetime import datetime
 from typing import Any
 
-from storage.db import Tx, to_db
+from storage.db import Conn, to_db
 from storage.errors import Conflict
 
 
@@ -17,12 +17,11 @@ def fingerprint(body: Any) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-async def recall(tx: Tx, key: str, print_: str) -> dict[str, Any] | None:
+def recall(conn: Conn, key: str, print_: str) -> dict[str, Any] | None:
     """Return the stored answer for `key`, None if new; Conflict if it came with another body."""
-    rows = await tx.execute_fetchall(
+    row = conn.execute(
         "SELECT fingerprint, response FROM idempotency WHERE key = ?", (key,)
-    )
-    row = next(iter(rows), None)
+    ).fetchone()
     if row is None:
         return None
     if row["fingerprint"] != print_:
@@ -34,9 +33,9 @@ async def recall(tx: Tx, key: str, print_: str) -> dict[str, Any] | None:
     return json.loads(row["response"])
 
 
-async def remember(tx: Tx, key: str, print_: str, response: dict[str, Any], now: datetime) -> None:
+def remember(conn: Conn, key: str, print_: str, response: dict[str, Any], now: datetime) -> None:
     """Store the answer to `key` in the same transaction as the change it describes."""
-    await tx.execute(
+    conn.execute(
         "INSERT INTO idempotency (key, fingerprint, response, created_at) VALUES (?, ?, ?, ?)",
         (key, print_, json.dumps(response, separators=(",", ":")), to_db(now)),
     )

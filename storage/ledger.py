@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from loyalty.program import Currency
-from storage.db import Tx, from_db, to_db
+from storage.db import Conn, from_db, to_db
 from storage.store import Store
 
 MAX_PAGE = 50
@@ -50,8 +50,8 @@ class HistoryPage:
     newer_after_id: int | None = None
 
 
-async def post(
-    tx: Tx,
+def post(
+    conn: Conn,
     member_id: str,
     currency: Currency,
     amount: int,
@@ -72,16 +72,15 @@ async def post(
     line of defence, and a violation aborts the whole transaction.
     """
     column = "points" if currency == "points" else "coins"
-    rows = await tx.execute_fetchall(
+    balance = conn.execute(
         f"UPDATE members SET {column} = {column} + ?, updated_at = ? "
         f"WHERE member_id = ? RETURNING {column}",
         (amount, to_db(now), member_id),
-    )
-    balance = next(iter(rows))[0]
-    cursor = await tx.execute(
+    ).fetchone()[0]
+    ledger_id = conn.execute(
         "INSERT INTO ledger (member_id, currency, amount, balance_after, reason, ref, idem_key,"
         " level_points, counted_at, shortfall, actor, note, created_at)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
         (
             member_id,
             currency,
@@ -97,9 +96,8 @@ async def post(
             note,
             to_db(now),
         ),
-    )
-    assert cursor.lastrowid is not None
-    return Posting(ledger_id=cursor.lastrowid, balance_after=balance)
+    ).fetchone()[0]
+    return Posting(ledger_id=ledger_id, balance_after=balance)
 
 
 # One read for a page in either direction. A "newer" request (after_id) is turned into the

@@ -7,7 +7,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from storage.db import Row, Tx, from_db, to_db
+from storage.db import Conn, from_db, to_db
 from storage.errors import NotFound, Refused
 from storage.members import check_member_id
 from storage.store import Store
@@ -36,11 +36,11 @@ async def create_token(store: Store, member_id: str, ttl: timedelta = DEFAULT_TT
     token = secrets.token_urlsafe(TOKEN_BYTES)
     now = store.now()
 
-    async def insert(tx: Tx) -> None:
-        rows = await tx.execute_fetchall("SELECT 1 FROM members WHERE member_id = ?", (member_id,))
-        if not rows:
+    def insert(conn: Conn) -> None:
+        known = conn.execute("SELECT 1 FROM members WHERE member_id = ?", (member_id,))
+        if known.fetchone() is None:
             raise NotFound(f"unknown member {member_id!r}", member_id=member_id)
-        await tx.execute(
+        conn.execute(
             "INSERT INTO link_tokens (token_hash, member_id, expires_at, created_at)"
             " VALUES (?, ?, ?, ?)",
             (_hash(token), member_id, to_db(now + ttl), to_db(now)),
@@ -59,14 +59,13 @@ async def consume_token(store: Store, token: str, telegram_user_id: int) -> str:
     """
     now = store.now()
 
-    async def link(tx: Tx) -> str:
-        rows = await tx.execute_fetchall(
+    def link(conn: Conn) -> str:
+        row = conn.execute(
             "SELECT t.member_id, t.expires_at, t.used_at, t.used_by, l.telegram_user_id"
             " FROM link_tokens t LEFT JOIN telegram_links l USING (member_id)"
             " WHERE t.token_hash = ?",
             (_hash(token),),
-        )
-        row = next(iter(rows), None)
+        ).fetchone()
         if row is None:
             raise Refused("this link is not valid", code="invalid")
         member_id = row["member_id"]
@@ -78,20 +77,20 @@ async def consume_token(store: Store, token: str, telegram_user_id: int) -> str:
             raise Refused("this link has expired", code="expired")
         if row["telegram_user_id"] is not None:
             raise Refused("the account is linked to another Telegram user", code="member_linked")
-        mine = await tx.execute_fetchall(
+        mine = conn.execute(
             "SELECT member_id FROM telegram_links WHERE telegram_user_id = ?", (telegram_user_id,)
-        )
-        if mine:
+        ).fetchone()
+        if mine is not None:
             raise Refused(
                 "this Telegram user is linked to another account",
                 code="user_linked",
-                member_id=next(iter(mine))[0],
+                member_id=mine[0],
             )
-        await tx.execute(
+        conn.execute(
             "UPDATE link_tokens SET used_at = ?, used_by = ? WHERE token_hash = ?",
             (to_db(now), telegram_user_id, _hash(token)),
         )
-        await tx.execute(
+        conn.execute(
             "INSERT INTO telegram_links (member_id, telegram_user_id, linked_at) VALUES (?, ?, ?)",
             (member_id, telegram_user_id, to_db(now)),
         )
@@ -103,15 +102,15 @@ async def consume_token(store: Store, token: str, telegram_user_id: int) -> str:
 async def unlink(store: Store, telegram_user_id: int) -> str | None:
     """Remove a Telegram user's link; return the member id it pointed to, or None."""
 
-    async def delete(tx: Tx) -> list[Row]:
-        return await tx.execute_fetchall(
+    def delete(conn: Conn) -> str | None:
+        # telegram_user_id is unique: at most one row comes back.
+        row = conn.execute(
             "DELETE FROM telegram_links WHERE telegram_user_id = ? RETURNING member_id",
             (telegram_user_id,),
-        )
+        ).fetchone()
+        return row[0] if row else None
 
-    rows = await store.db.write(delete)
-    row = next(iter(rows), None)
-    return row[0] if row else None
+    return await store.db.write(delete)
 
 
 async def member_for(store: Store, telegram_user_id: int) -> str | None:

@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any
 
 from loyalty.calendar import next_day_start, programme_day
 from loyalty.coupons import next_burn
 from loyalty.levels import NextLevel, Standing, climb, tier_for, window_start
 from loyalty.program import Tier
 from storage import outbox
-from storage.db import Row, Tx, from_db, to_db
+from storage.db import Conn, Row, from_db, to_db
 from storage.errors import Invalid, NotFound
 from storage.ledger import post
 from storage.store import Store
@@ -104,13 +103,12 @@ def _since(store: Store, now: datetime) -> str:
     return to_db(start) if start else ""
 
 
-async def standing_row(tx: Tx, store: Store, member_id: str) -> Row:
+def standing_row(conn: Conn, store: Store, member_id: str) -> Row:
     """Read a member's row with their standing inside a transaction, or raise NotFound."""
-    rows = await tx.execute_fetchall(
+    row = conn.execute(
         _STANDING_SQL + " FROM members m WHERE m.member_id = :member_id",
         {"since": _since(store, store.now()), "member_id": member_id},
-    )
-    row = next(iter(rows), None)
+    ).fetchone()
     if row is None:
         raise NotFound(f"unknown member {member_id!r}", member_id=member_id)
     return row
@@ -127,14 +125,14 @@ async def read_standing(store: Store, member_id: str) -> Row:
     return row
 
 
-async def refresh_level(tx: Tx, store: Store, member_id: str, now: datetime) -> LevelChange | None:
+def refresh_level(conn: Conn, store: Store, member_id: str, now: datetime) -> LevelChange | None:
     """Recompute a member's level after a change; store it, queue a notice, report the change."""
-    row = await standing_row(tx, store, member_id)
-    return await _store_level(tx, store, member_id, row["level_code"], standing_from_row(row), now)
+    row = standing_row(conn, store, member_id)
+    return _store_level(conn, store, member_id, row["level_code"], standing_from_row(row), now)
 
 
-async def _store_level(
-    tx: Tx,
+def _store_level(
+    conn: Conn,
     store: Store,
     member_id: str,
     old_code: str,
@@ -147,12 +145,12 @@ async def _store_level(
         return None
     old = store.program.levels.by_code(old_code)
     up = old is None or tiers.index(new) > tiers.index(old)
-    await tx.execute(
+    conn.execute(
         "UPDATE members SET level_code = ?, updated_at = ? WHERE member_id = ?",
         (new.code, to_db(now), member_id),
     )
-    await outbox.notify(
-        tx,
+    outbox.notify(
+        conn,
         member_id,
         "level_changed",
         f"level:{member_id}:{new.code}:{to_db(now)}",
@@ -162,8 +160,8 @@ async def _store_level(
     return LevelChange(member_id=member_id, old_code=old_code, new_code=new.code, up=up)
 
 
-async def credit_earning(
-    tx: Tx,
+def credit_earning(
+    conn: Conn,
     member_id: str,
     points: int,
     reason: str,
@@ -176,8 +174,8 @@ async def credit_earning(
     """Credit earned points that also count toward the level; return the points credited."""
     if points <= 0:
         return 0
-    await post(
-        tx, member_id, "points", points, reason, now,
+    post(
+        conn, member_id, "points", points, reason, now,
         ref=ref, idem_key=idem_key, level_points=points, counted_at=counted_at,
     )  # fmt: skip
     return points
@@ -208,17 +206,17 @@ async def upsert(
         if referred_by == member_id:
             raise Invalid("a member cannot refer themselves")
 
-    async def register(tx: Tx) -> UpsertResult:
-        return await upsert_in(
-            tx, store, member_id, email=email, name=name, language=language,
+    def register(conn: Conn) -> UpsertResult:
+        return upsert_in(
+            conn, store, member_id, email=email, name=name, language=language,
             referred_by=referred_by,
         )  # fmt: skip
 
     return await store.db.write(register)
 
 
-async def upsert_in(
-    tx: Tx,
+def upsert_in(
+    conn: Conn,
     store: Store,
     member_id: str,
     *,
@@ -234,33 +232,32 @@ async def upsert_in(
         raise Invalid("a member cannot refer themselves")
     now = store.now()
     earning = store.program.earning
-    rows = await tx.execute_fetchall(
+    existing = conn.execute(
         "SELECT referred_by FROM members WHERE member_id = ?", (member_id,)
-    )
-    existing = next(iter(rows), None)
+    ).fetchone()
     if referred_by is not None:
         # The shop may pass the referrer's member id or the code from their invite link.
-        found = await tx.execute_fetchall(
+        found = conn.execute(
             "SELECT member_id FROM members WHERE member_id = :r"
             " UNION ALL SELECT member_id FROM members WHERE referral_code = :r LIMIT 1",
             {"r": referred_by},
-        )
-        if not found:
+        ).fetchone()
+        if found is None:
             raise NotFound(f"unknown referrer {referred_by!r}", member_id=referred_by)
-        referred_by = next(iter(found))[0]
+        referred_by = found[0]
         if referred_by == member_id:
             raise Invalid("a member cannot refer themselves")
     if existing is not None:
         # Profile fields follow the shop. A referral counts only at registration: adding a
         # referrer later would let two existing members refer each other for the bonuses.
-        await tx.execute(
+        conn.execute(
             "UPDATE members SET email = COALESCE(?, email), name = COALESCE(?, name),"
             " language = COALESCE(?, language), updated_at = ? WHERE member_id = ?",
             (email, name, language, to_db(now), member_id),
         )
         return UpsertResult(member_id=member_id, created=False, level_changes=[])
     first_tier = store.program.levels.tiers[0]
-    await tx.execute(
+    conn.execute(
         "INSERT INTO members (member_id, email, name, language, referred_by, level_code,"
         " created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
         (member_id, email, name, language, referred_by, first_tier.code, to_db(now), to_db(now)),
@@ -268,49 +265,49 @@ async def upsert_in(
     changes = []
     if referred_by is not None:
         if earning.referrer_on == "registered":
-            await credit_earning(
-                tx, referred_by, earning.referrer_points, "referral", now,
+            credit_earning(
+                conn, referred_by, earning.referrer_points, "referral", now,
                 ref=member_id, idem_key=f"referral:{member_id}",
             )  # fmt: skip
-            changes.append(await refresh_level(tx, store, referred_by, now))
+            changes.append(refresh_level(conn, store, referred_by, now))
         if earning.referee_on == "registered":
-            await credit_earning(
-                tx, member_id, earning.referee_points, "referral_welcome", now,
+            credit_earning(
+                conn, member_id, earning.referee_points, "referral_welcome", now,
                 ref=referred_by, idem_key=f"referral_welcome:{member_id}",
             )  # fmt: skip
-    changes.append(await refresh_level(tx, store, member_id, now))
+    changes.append(refresh_level(conn, store, member_id, now))
     return UpsertResult(member_id=member_id, created=True, level_changes=[c for c in changes if c])
 
 
-async def verify_email_in(tx: Tx, store: Store, member_id: str) -> list[LevelChange]:
+def verify_email_in(conn: Conn, store: Store, member_id: str) -> list[LevelChange]:
     """Mark the e-mail verified once: the sign-up bonus, a referee's welcome bonus, the level."""
     now = store.now()
     earning = store.program.earning
-    row = await standing_row(tx, store, member_id)
+    row = standing_row(conn, store, member_id)
     if row["email_verified"]:
         return []
-    await tx.execute(
+    conn.execute(
         "UPDATE members SET email_verified = 1, updated_at = ? WHERE member_id = ?",
         (to_db(now), member_id),
     )
-    await credit_earning(
-        tx, member_id, earning.email_verified_points, "email_verified", now,
+    credit_earning(
+        conn, member_id, earning.email_verified_points, "email_verified", now,
         idem_key=f"email_verified:{member_id}",
     )  # fmt: skip
     if row["referred_by"] is not None and earning.referee_on == "email_verified":
-        await credit_earning(
-            tx, member_id, earning.referee_points, "referral_welcome", now,
+        credit_earning(
+            conn, member_id, earning.referee_points, "referral_welcome", now,
             ref=row["referred_by"], idem_key=f"referral_welcome:{member_id}",
         )  # fmt: skip
-    change = await refresh_level(tx, store, member_id, now)
+    change = refresh_level(conn, store, member_id, now)
     return [change] if change else []
 
 
 async def verify_email(store: Store, member_id: str) -> list[LevelChange]:
     """Mark a member's e-mail verified (once) and pay what verification earns."""
 
-    async def verify(tx: Tx) -> list[LevelChange]:
-        return await verify_email_in(tx, store, member_id)
+    def verify(conn: Conn) -> list[LevelChange]:
+        return verify_email_in(conn, store, member_id)
 
     return await store.db.write(verify)
 
@@ -394,13 +391,13 @@ async def recompute_levels(store: Store, *, batch: int = 500) -> list[LevelChang
 
 def _refresh_levels(
     store: Store, stale: list[str], now: datetime
-) -> Callable[[Tx], Coroutine[Any, Any, list[LevelChange]]]:
+) -> Callable[[Conn], list[LevelChange]]:
     """Return a write body that refreshes `stale` members' levels and returns the changes."""
 
-    async def refresh(tx: Tx) -> list[LevelChange]:
+    def refresh(conn: Conn) -> list[LevelChange]:
         found: list[LevelChange] = []
         for member_id in stale:
-            change = await refresh_level(tx, store, member_id, now)
+            change = refresh_level(conn, store, member_id, now)
             if change:
                 found.append(change)
         return found
@@ -414,25 +411,22 @@ REFERRAL_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"
 async def referral_code(store: Store, member_id: str) -> str:
     """Return the member's invite code, creating it on first request."""
 
-    async def code_for(tx: Tx) -> str:
-        rows = await tx.execute_fetchall(
+    def code_for(conn: Conn) -> str:
+        row = conn.execute(
             "SELECT referral_code FROM members WHERE member_id = ?", (member_id,)
-        )
-        row = next(iter(rows), None)
+        ).fetchone()
         if row is None:
             raise NotFound(f"unknown member {member_id!r}", member_id=member_id)
         if row[0]:
             return str(row[0])
         while True:
             code = "".join(secrets.choice(REFERRAL_ALPHABET) for _ in range(10))
-            taken = await tx.execute_fetchall(
+            taken = conn.execute(
                 "SELECT 1 FROM members WHERE referral_code = ?", (code,)
-            )
-            if not taken:
+            ).fetchone()
+            if taken is None:
                 break
-        await tx.execute(
-            "UPDATE members SET referral_code = ? WHERE member_id = ?", (code, member_id)
-        )
+        conn.execute("UPDATE members SET referral_code = ? WHERE member_id = ?", (code, member_id))
         return code
 
     return await store.db.write(code_for)

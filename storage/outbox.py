@@ -6,11 +6,11 @@ import json
 from datetime import datetime
 from typing import Any
 
-from storage.db import Tx, to_db
+from storage.db import Conn, to_db
 
 
-async def notify(
-    tx: Tx,
+def notify(
+    conn: Conn,
     member_id: str,
     kind: str,
     dedupe_key: str,
@@ -20,7 +20,7 @@ async def notify(
     due_at: datetime | None = None,
 ) -> None:
     """Queue a notice for a member who has linked Telegram; a repeated dedupe key is ignored."""
-    await tx.execute(
+    conn.execute(
         "INSERT INTO outbox (member_id, kind, dedupe_key, payload, due_at, created_at)"
         " SELECT ?, ?, ?, ?, ?, ? WHERE EXISTS"
         " (SELECT 1 FROM telegram_links WHERE member_id = ?)"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from storage.db import Tx, to_db
+from storage.db import Conn, InThread, to_db
 from storage.store import Store
 
 
@@ -53,8 +53,8 @@ async def seen(store: Store, telegram_user_id: int, telegram_language: str | Non
     """Record that a user wrote: remember their Telegram language, mark them reachable."""
     now = to_db(store.now())
 
-    async def record(tx: Tx) -> None:
-        await tx.execute(
+    def record(conn: Conn) -> None:
+        conn.execute(
             "INSERT INTO telegram_users (telegram_user_id, telegram_language, first_seen,"
             " updated_at) VALUES (?, ?, ?, ?) ON CONFLICT (telegram_user_id) DO UPDATE SET"
             " telegram_language = excluded.telegram_language, unreachable = 0,"
@@ -76,9 +76,9 @@ async def update(
     """Change a user's settings; None leaves a setting as it is."""
     now = to_db(store.now())
 
-    async def change(tx: Tx) -> None:
-        await ensure(tx, telegram_user_id, now)
-        await tx.execute(
+    def change(conn: Conn) -> None:
+        ensure(conn, telegram_user_id, now)
+        conn.execute(
             "UPDATE telegram_users SET language = COALESCE(?, language),"
             " reminders = COALESCE(?, reminders), unreachable = COALESCE(?, unreachable),"
             " updated_at = ? WHERE telegram_user_id = ?",
@@ -94,10 +94,19 @@ async def update(
     await store.db.write(change)
 
 
-async def ensure(tx: Tx, telegram_user_id: int, now: str) -> None:
-    """Create a user's settings row with defaults if it does not exist (inside `tx`)."""
-    await tx.execute(
+def ensure(conn: Conn, telegram_user_id: int, now: str) -> None:
+    """Create a user's settings row with defaults if it does not exist, in `conn`'s transaction."""
+    if isinstance(conn, InThread):
+        # TRANSITIONAL: storage/reminders.py still awaits this from an async write body; the
+        # integrator removes this branch with InThread once that module is converted.
+        ensure(conn.conn, telegram_user_id, now)
+        return _ready()
+    conn.execute(
         "INSERT INTO telegram_users (telegram_user_id, first_seen, updated_at)"
         " VALUES (?, ?, ?) ON CONFLICT (telegram_user_id) DO NOTHING",
         (telegram_user_id, now, now),
     )
+
+
+async def _ready() -> None:
+    """An awaitable that is already done (TRANSITIONAL, for `ensure` above)."""

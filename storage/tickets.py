@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from typing import Literal
 
 from loyalty.hours import BusinessHours
-from storage.db import Row, Tx, from_db, to_db
+from storage.db import Conn, Row, from_db, to_db
 from storage.errors import Conflict, Invalid, NotFound, Refused
 from storage.store import Store
 
@@ -138,9 +138,8 @@ def _ticket(row: Row) -> Ticket:
     )
 
 
-async def _one(tx: Tx, ticket_id: int) -> Ticket:
-    rows = await tx.execute_fetchall("SELECT * FROM tickets WHERE id = ?", (ticket_id,))
-    row = next(iter(rows), None)
+def _one(conn: Conn, ticket_id: int) -> Ticket:
+    row = conn.execute("SELECT * FROM tickets WHERE id = ?", (ticket_id,)).fetchone()
     if row is None:
         raise NotFound(f"unknown ticket {ticket_id}")
     return _ticket(row)
@@ -151,7 +150,7 @@ async def state(store: Store, telegram_user_id: int) -> SupportState:
     rows = list(
         await store.db.lookup(
             "SELECT (SELECT 1 FROM support_bans WHERE telegram_user_id = :u) AS banned, t.*"
-            " FROM (SELECT 1) LEFT JOIN tickets t ON t.id ="
+            " FROM (SELECT 1) AS one LEFT JOIN tickets t ON t.id ="
             " (SELECT MAX(id) FROM tickets WHERE telegram_user_id = :u)",
             {"u": telegram_user_id},
         )
@@ -201,34 +200,30 @@ async def open_or_get(
     name = (display_name.strip() or str(telegram_user_id))[:MAX_NAME]
     now = to_db(store.now())
 
-    async def open_one(tx: Tx) -> tuple[Ticket, bool]:
-        rows = await tx.execute_fetchall(
+    def open_one(conn: Conn) -> tuple[Ticket, bool]:
+        latest = conn.execute(
             "SELECT * FROM tickets WHERE telegram_user_id = ? ORDER BY id DESC LIMIT 1",
             (telegram_user_id,),
-        )
-        latest = next(iter(rows), None)
+        ).fetchone()
         if latest is not None and latest["status"] == "open":
             return _ticket(latest), False
         linked = member_id
         if linked is not None:
-            known = await tx.execute_fetchall(
-                "SELECT 1 FROM members WHERE member_id = ?", (linked,)
-            )
+            known = conn.execute("SELECT 1 FROM members WHERE member_id = ?", (linked,)).fetchone()
             linked = linked if known else None
-        rows = await tx.execute_fetchall(
+        created = conn.execute(
             "INSERT INTO tickets (telegram_user_id, member_id, status, subject, display_name,"
             " username, previous_id, opened_at) VALUES (?, ?, 'open', ?, ?, ?, ?, ?)"
             " ON CONFLICT (telegram_user_id) WHERE status = 'open' DO NOTHING RETURNING *",
             (telegram_user_id, linked, subject, name, username,
              latest["id"] if latest is not None else None, now),
-        )  # fmt: skip
-        created = next(iter(rows), None)
+        ).fetchone()  # fmt: skip
         if created is None:  # pragma: no cover - the transaction above already excludes it
-            rows = await tx.execute_fetchall(
+            row = conn.execute(
                 "SELECT * FROM tickets WHERE telegram_user_id = ? AND status = 'open'",
                 (telegram_user_id,),
-            )
-            return _ticket(next(iter(rows))), False
+            ).fetchone()
+            return _ticket(row), False
         return _ticket(created), True
 
     return await store.db.write(open_one)
@@ -238,14 +233,14 @@ async def set_subject(store: Store, ticket_id: int, telegram_user_id: int, subje
     """Set what an open ticket is about; only its own user may, only while open."""
     _check_subject(subject)
 
-    async def change(tx: Tx) -> Ticket:
-        ticket = await _one(tx, ticket_id)
+    def change(conn: Conn) -> Ticket:
+        ticket = _one(conn, ticket_id)
         if ticket.telegram_user_id != telegram_user_id:
             raise NotFound(f"unknown ticket {ticket_id}")
         if not ticket.is_open:
             raise Conflict("the ticket is closed", code="closed")
-        await tx.execute("UPDATE tickets SET subject = ? WHERE id = ?", (subject, ticket_id))
-        return await _one(tx, ticket_id)
+        conn.execute("UPDATE tickets SET subject = ? WHERE id = ?", (subject, ticket_id))
+        return _one(conn, ticket_id)
 
     return await store.db.write(change)
 
@@ -265,8 +260,8 @@ async def attach_topic(
     ticket still points at it, so two racing recreations keep exactly one topic.
     """
 
-    async def attach(tx: Tx) -> bool:
-        cursor = await tx.execute(
+    def attach(conn: Conn) -> bool:
+        cursor = conn.execute(
             "UPDATE tickets SET chat_id = ?, thread_id = ?, topic_name = ?, card_message_id = NULL"
             " WHERE id = ? AND thread_id IS ?",
             (chat_id, thread_id, topic_name, ticket_id, replacing),
@@ -279,10 +274,8 @@ async def attach_topic(
 async def set_card(store: Store, ticket_id: int, message_id: int) -> None:
     """Remember the member card message pinned at the top of the ticket's topic."""
 
-    async def remember(tx: Tx) -> None:
-        await tx.execute(
-            "UPDATE tickets SET card_message_id = ? WHERE id = ?", (message_id, ticket_id)
-        )
+    def remember(conn: Conn) -> None:
+        conn.execute("UPDATE tickets SET card_message_id = ? WHERE id = ?", (message_id, ticket_id))
 
     await store.db.write(remember)
 
@@ -290,8 +283,8 @@ async def set_card(store: Store, ticket_id: int, message_id: int) -> None:
 async def rename_topic(store: Store, ticket_id: int, topic_name: str) -> None:
     """Remember the topic's current name."""
 
-    async def rename(tx: Tx) -> None:
-        await tx.execute("UPDATE tickets SET topic_name = ? WHERE id = ?", (topic_name, ticket_id))
+    def rename(conn: Conn) -> None:
+        conn.execute("UPDATE tickets SET topic_name = ? WHERE id = ?", (topic_name, ticket_id))
 
     await store.db.write(rename)
 
@@ -321,9 +314,9 @@ async def record_message(
         raise Invalid("direction must be member or agent")
     now = store.now()
 
-    async def record(tx: Tx) -> Recorded:
-        ticket = await _one(tx, ticket_id)
-        cursor = await tx.execute(
+    def record(conn: Conn) -> Recorded:
+        ticket = _one(conn, ticket_id)
+        cursor = conn.execute(
             "INSERT INTO ticket_messages (ticket_id, direction, kind, author_id, text, file_id,"
             " source_chat_id, source_message_id, copy_chat_id, copy_message_id, created_at)"
             " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
@@ -339,16 +332,16 @@ async def record_message(
             due = now + sla if sla is not None else None
             if sla is not None and hours is not None:
                 due = hours.add_working_time(now, sla)
-            await tx.execute(
+            conn.execute(
                 "UPDATE tickets SET first_message_at = ?, sla_due_at = ? WHERE id = ?",
                 (to_db(now), to_db(due) if due else None, ticket_id),
             )
         elif direction == "agent" and ticket.first_answer_at is None:
             first = True
-            await tx.execute(
+            conn.execute(
                 "UPDATE tickets SET first_answer_at = ? WHERE id = ?", (to_db(now), ticket_id)
             )
-        return Recorded(await _one(tx, ticket_id), first_of_direction=first, duplicate=False)
+        return Recorded(_one(conn, ticket_id), first_of_direction=first, duplicate=False)
 
     return await store.db.write(record)
 
@@ -357,7 +350,7 @@ async def messages(store: Store, ticket_id: int, *, last: int = 100) -> list[Tic
     """Return a ticket's newest `last` messages, oldest first."""
     rows = await store.db.read(
         "SELECT * FROM (SELECT * FROM ticket_messages WHERE ticket_id = ? ORDER BY id DESC"
-        " LIMIT ?) ORDER BY id",
+        " LIMIT ?) AS newest ORDER BY id",
         (ticket_id, max(1, last)),
     )
     return [
@@ -388,17 +381,17 @@ async def close(
     """
     now = to_db(store.now())
 
-    async def close_one(tx: Tx) -> tuple[Ticket, bool]:
-        ticket = await _one(tx, ticket_id)
+    def close_one(conn: Conn) -> tuple[Ticket, bool]:
+        ticket = _one(conn, ticket_id)
         if telegram_user_id is not None and ticket.telegram_user_id != telegram_user_id:
             raise NotFound(f"unknown ticket {ticket_id}")
         if not ticket.is_open:
             return ticket, False
-        await tx.execute(
+        conn.execute(
             "UPDATE tickets SET status = 'closed', closed_at = ?, closed_by = ? WHERE id = ?",
             (now, by[:64], ticket_id),
         )
-        return await _one(tx, ticket_id), True
+        return _one(conn, ticket_id), True
 
     return await store.db.write(close_one)
 
@@ -413,8 +406,8 @@ async def rate(store: Store, ticket_id: int, telegram_user_id: int, stars: int) 
         raise Invalid("a rating is a whole number from 1 to 5")
     now = to_db(store.now())
 
-    async def record(tx: Tx) -> Ticket:
-        ticket = await _one(tx, ticket_id)
+    def record(conn: Conn) -> Ticket:
+        ticket = _one(conn, ticket_id)
         if ticket.telegram_user_id != telegram_user_id:
             raise NotFound(f"unknown ticket {ticket_id}")
         if ticket.is_open:
@@ -423,10 +416,10 @@ async def rate(store: Store, ticket_id: int, telegram_user_id: int, stars: int) 
             raise Refused(
                 "this ticket was already rated", code="already_rated", rating=ticket.rating
             )
-        await tx.execute(
+        conn.execute(
             "UPDATE tickets SET rating = ?, rated_at = ? WHERE id = ?", (stars, now, ticket_id)
         )
-        return await _one(tx, ticket_id)
+        return _one(conn, ticket_id)
 
     return await store.db.write(record)
 
@@ -435,8 +428,8 @@ async def ban(store: Store, telegram_user_id: int, *, by: int, reason: str | Non
     """Stop relaying a user's messages; return False if they were banned already."""
     now = to_db(store.now())
 
-    async def insert(tx: Tx) -> bool:
-        cursor = await tx.execute(
+    def insert(conn: Conn) -> bool:
+        cursor = conn.execute(
             "INSERT INTO support_bans (telegram_user_id, banned_by, reason, created_at)"
             " VALUES (?, ?, ?, ?) ON CONFLICT (telegram_user_id) DO NOTHING",
             (telegram_user_id, by, reason, now),
@@ -449,8 +442,8 @@ async def ban(store: Store, telegram_user_id: int, *, by: int, reason: str | Non
 async def unban(store: Store, telegram_user_id: int) -> bool:
     """Relay a banned user's messages again; return False if they were not banned."""
 
-    async def delete(tx: Tx) -> bool:
-        cursor = await tx.execute(
+    def delete(conn: Conn) -> bool:
+        cursor = conn.execute(
             "DELETE FROM support_bans WHERE telegram_user_id = ?", (telegram_user_id,)
         )
         return cursor.rowcount == 1
@@ -473,8 +466,8 @@ async def overdue(store: Store, *, limit: int = 100) -> list[Overdue]:
 async def claim_flag(store: Store, ticket_id: int) -> bool:
     """Mark a ticket flagged for its SLA; True only for the one caller that flags it."""
 
-    async def flag(tx: Tx) -> bool:
-        cursor = await tx.execute(
+    def flag(conn: Conn) -> bool:
+        cursor = conn.execute(
             "UPDATE tickets SET sla_flagged_at = ? WHERE id = ? AND sla_flagged_at IS NULL"
             " AND first_answer_at IS NULL AND status = 'open'",
             (to_db(store.now()), ticket_id),

@@ -21,7 +21,7 @@ from loyalty.levels import tier_for
 from loyalty.loader import load_program
 from storage import checkout, coupons, daily, members
 from storage.check import check
-from storage.db import Tx, from_db
+from storage.db import Conn, from_db
 from storage.errors import OperationError
 from storage.events import apply_event
 from storage.grants import grant
@@ -268,8 +268,8 @@ def test_a_long_fixed_walk_across_the_burn() -> None:
 def test_invariants_catch_a_broken_store() -> None:
     """The property checks are not vacuous: a tampered balance fails them."""
 
-    async def tamper(tx: Tx) -> None:
-        await tx.execute("UPDATE members SET points = points + 1")
+    def tamper(conn: Conn) -> None:
+        conn.execute("UPDATE members SET points = points + 1")
 
     async def tampered() -> None:
         clock = ManualClock(STARTS[0])

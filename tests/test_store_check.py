@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from storage import checkout, coupons, daily
 from storage.check import check
-from storage.db import Tx
+from storage.db import Conn
 from storage.grants import grant
 from storage.store import Store
 from tests.conftest import delivered_order, member, scalar, send
@@ -13,9 +13,9 @@ from tests.conftest import delivered_order, member, scalar, send
 async def tamper(store: Store, *statements: str) -> None:
     """Change the database behind the store's back, in one transaction."""
 
-    async def run(tx: Tx) -> None:
+    def run(conn: Conn) -> None:
         for sql in statements:
-            await tx.execute(sql)
+            conn.execute(sql)
 
     await store.db.write(run)
 
@@ -71,17 +71,17 @@ async def test_finds_a_coupon_without_its_debit(store: Store) -> None:
     await busy_marketplace(store)
 
     # A coupon row pointing at a ledger row that did not pay for it (an order credit).
-    async def forge_coupon(tx: Tx) -> None:
-        credit = await tx.execute_fetchall(
+    def forge_coupon(conn: Conn) -> None:
+        credit = conn.execute(
             "SELECT id FROM ledger WHERE member_id = 'a' AND reason = 'order'"
-        )
-        await tx.execute(
+        ).fetchone()
+        conn.execute(
             "INSERT INTO coupons (code, member_id, value_cents, paid_with, cost, ledger_id,"
             " status, issued_at, issued_day, expires_at, burns) VALUES"
             " ('FREE-FREE-FREE', 'a', 2000, 'points', 2000, ?, 'active',"
             " '2026-03-10T09:00:00.000000+00:00', '2026-03-10',"
             " '2026-04-09T23:59:59.000000+00:00', 0)",
-            (next(iter(credit))[0],),
+            (credit[0],),
         )
 
     await store.db.write(forge_coupon)
@@ -95,10 +95,10 @@ async def test_finds_a_coupon_whose_debit_was_changed(store: Store) -> None:
     await busy_marketplace(store)
     code = await scalar(store, "SELECT code FROM coupons WHERE paid_with = 'points'")
 
-    async def cheapen(tx: Tx) -> None:
+    def cheapen(conn: Conn) -> None:
         # Make it look like the coupon cost less; the ledger and the balances are untouched,
         # so only the coupon check can tell.
-        await tx.execute("UPDATE coupons SET cost = 100 WHERE code = ?", (code,))
+        conn.execute("UPDATE coupons SET cost = 100 WHERE code = ?", (code,))
 
     await store.db.write(cheapen)
     problems = await check(store)

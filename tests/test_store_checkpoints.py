@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from storage import db as dbmod
-from storage.db import Database, Tx
+from storage.db import Conn, Database
 
 
 def in_main_file(path: Path) -> int:
@@ -31,9 +31,9 @@ async def test_the_background_round_copies_committed_writes_into_the_database_fi
     db = await Database.open(path, synchronous="NORMAL", migrate=False, checkpoints=False)
     try:
 
-        async def fill(tx: Tx) -> None:
-            await tx.execute("CREATE TABLE t (n INTEGER)")
-            await tx.executemany("INSERT INTO t VALUES (?)", [(n,) for n in range(50)])
+        def fill(conn: Conn) -> None:
+            conn.execute("CREATE TABLE t (n INTEGER)")
+            conn.executemany("INSERT INTO t VALUES (?)", [(n,) for n in range(50)])
 
         await db.write(fill)
         assert in_main_file(path) == 0  # committed, but only in the WAL so far

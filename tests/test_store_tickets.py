@@ -11,7 +11,7 @@ import pytest
 from loyalty.clock import ManualClock
 from loyalty.hours import BusinessHours
 from storage import checkout, grants, members, tickets
-from storage.db import Tx
+from storage.db import Conn
 from storage.errors import Conflict, Invalid, NotFound, Refused
 from storage.store import Store
 from tests.conftest import member
@@ -43,8 +43,8 @@ async def test_concurrent_opens_make_one_ticket(store: Store) -> None:
 async def test_the_database_refuses_a_second_open_ticket(store: Store) -> None:
     await opened(store)
 
-    async def second(tx: Tx) -> None:
-        await tx.execute(
+    def second(conn: Conn) -> None:
+        conn.execute(
             "INSERT INTO tickets (telegram_user_id, status, display_name, opened_at)"
             " VALUES (?, 'open', 'x', '2026-01-01')",
             (USER,),
