@@ -9,9 +9,8 @@ from telegram.ext import Application, BaseRateLimiter, ContextTypes, Defaults
 from telegram.request import BaseRequest
 
 from bot.config import Config, secret
-from bot.jobs import schedule_jobs
 from bot.ratelimit import FairRateLimiter
-from handlers.agents import flag_overdue, set_agent_commands
+from handlers.agents import set_agent_commands
 from handlers.catalogue import Catalogue
 from handlers.context import SERVICES_KEY, BotContext
 from handlers.registry import register, set_commands
@@ -96,12 +95,3 @@ async def start_up(app: Application) -> None:  # type: ignore[type-arg]
     await set_commands(app, services.texts)
     await set_agent_commands(app.bot, services)
     log.info("event=bot_started username=%s", services.bot_username)
-
-
-def schedule(app: Application, config: Config) -> None:  # type: ignore[type-arg]
-    """Register the scheduled jobs: the calendar, reminders, the outbox, the agents' SLA check."""
-    schedule_jobs(app, config, sla_check=_sla_check)
-
-
-async def _sla_check(app: Application) -> int:  # type: ignore[type-arg]
-    return await flag_overdue(app.bot, app.bot_data[SERVICES_KEY])

@@ -14,7 +14,8 @@ Jobs (see `schedule_jobs`):
   digests (one per member), with dedupe keys.
 - `drain_outbox`, every `reminders.interval_seconds`: claim due notices in batches and send
   them through the rate limiter, paced at `reminders.rate_per_second`, behind members' answers.
-- `sla_check`, every minute, when the live chat provides its check (`sla_check=`).
+- `sla_check`, every minute: flag in the agent chat, once each, tickets waiting past the
+  first-answer SLA (`flag_overdue`).
 """
 
 from __future__ import annotations
@@ -24,22 +25,22 @@ import logging
 import secrets
 import time
 from collections import Counter, deque
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from telegram import Bot
 from telegram.constants import ParseMode
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter
 from telegram.ext import Application, CallbackContext, Job
 
 from bot.config import Config
 from bot.ratelimit import BULK, FREE_PER_SECOND, FairRateLimiter, retry_seconds
-from handlers import notices
+from handlers import agents, notices
 from handlers.context import SERVICES_KEY
 from handlers.services import Services
 from handlers.ui import call
-from storage import reminders
+from storage import reminders, tickets
 from storage.reminders import Claim, DayStart, Notice, PlanReport
 from storage.store import Store
 
@@ -52,8 +53,6 @@ NETWORK_RETRY = timedelta(seconds=30)  # Telegram unreachable: try the rows agai
 
 
 AnyApp = Application[Any, Any, Any, Any, Any, Any]
-SlaCheck = Callable[[AnyApp], Awaitable[object]]
-"""The live chat's first-answer SLA check, e.g. `lambda app: support.flag_overdue(...)`."""
 
 
 @dataclass
@@ -124,7 +123,6 @@ class Scheduler:
         app: AnyApp,
         config: Config,
         *,
-        sla_check: SlaCheck | None = None,
         batch_size: int | None = None,
         concurrency: int | None = None,
         lease: timedelta = LEASE,
@@ -141,7 +139,6 @@ class Scheduler:
         self.lease = lease
         # Enough sends in flight to reach the rate over a ~100 ms round trip.
         self.concurrency = concurrency or max(4, min(100, self.rate // 10))
-        self.sla_check = sla_check
         self.draining = False
         self.renderer = notices.Renderer(self.services)
         self._limiter_options: dict[str, Any] = {}
@@ -181,11 +178,6 @@ class Scheduler:
                 len(report.hours), queued or "queued=0", time.perf_counter() - started,
             )  # fmt: skip
         return report
-
-    async def sla(self) -> None:
-        """Run the live chat's SLA check, if one was given."""
-        if self.sla_check is not None:
-            await self.sla_check(self.app)
 
     def _limiter(self) -> FairRateLimiter | None:
         limiter = self.app.bot.rate_limiter
@@ -391,20 +383,38 @@ async def _drain_job(context: CallbackContext[Any, Any, Any, Any]) -> None:
         runner.draining = False
 
 
-async def _sla_job(context: CallbackContext[Any, Any, Any, Any]) -> None:
-    await scheduler(context.application).sla()
+async def flag_overdue(bot: Bot, services: Services) -> int:
+    """Flag in the agent chat, once each, tickets waiting past the SLA for a first answer.
+
+    Returns how many tickets were flagged; nothing happens without an agent chat.
+    """
+    if not services.support.enabled:
+        return 0
+    store, flagged = services.store, 0
+    for item in await tickets.overdue(store):
+        # Claimed before sending: a flag is posted at most once, even by two schedulers.
+        if not await tickets.claim_flag(store, item.ticket.id):
+            continue
+        if await agents.flag_overdue_ticket(bot, services, item):
+            flagged += 1
+    return flagged
 
 
-def schedule_jobs(app: AnyApp, config: Config, *, sla_check: SlaCheck | None = None) -> list[Job]:
+async def sla_job(context: CallbackContext[Any, Any, Any, Any]) -> None:
+    """JobQueue callback: flag the tickets waiting past the first-answer SLA."""
+    await flag_overdue(context.bot, context.bot_data[SERVICES_KEY])
+
+
+def schedule_jobs(app: AnyApp, config: Config) -> list[Job]:
     """Register the scheduled jobs on the application's JobQueue and return them.
 
     Call once after `build_application` (the service and the demo); the jobs start with the
-    application. `sla_check` is the live chat's overdue-ticket check (one registered job).
+    application.
     """
     queue = app.job_queue
     if queue is None:
         raise RuntimeError("the JobQueue needs python-telegram-bot[job-queue]")
-    app.bot_data[SCHEDULER_KEY] = Scheduler(app, config, sla_check=sla_check)
+    app.bot_data[SCHEDULER_KEY] = Scheduler(app, config)
     # Overlap is harmless (claims and dedupe keys) but pointless: one instance at a time, and a
     # trigger missed while the process was busy or down runs once, not once per miss.
     options = {"coalesce": True, "max_instances": 1, "misfire_grace_time": None}
@@ -417,17 +427,6 @@ def schedule_jobs(app: AnyApp, config: Config, *, sla_check: SlaCheck | None = N
         # does not log "skipped", and returns at once while one is draining.
         queue.run_repeating(_drain_job, config.reminders.interval_seconds, first=3,
                             name="drain_outbox", job_kwargs={**options, "max_instances": 2}),
+        queue.run_repeating(sla_job, TICK_SECONDS, first=5, name="sla_check", job_kwargs=options),
     ]  # fmt: skip
-    if sla_check is not None:
-        jobs.append(
-            queue.run_repeating(_sla_job, TICK_SECONDS, first=5, name="sla_check",
-                                job_kwargs=options)
-        )  # fmt: skip
     return jobs
-
-
-def send_soon(app: AnyApp) -> None:
-    """Drain the outbox now (after a shop event queued a notice), not at the next tick."""
-    queue = app.job_queue
-    if queue is not None and SCHEDULER_KEY in app.bot_data:
-        queue.run_once(_drain_job, 0, name="drain_outbox_now")

@@ -20,9 +20,10 @@ from telegram.ext import Application
 
 from bot.api import build_api
 from bot.api.server import Listening, http_server
-from bot.application import build_application, schedule, start_up
+from bot.application import build_application, start_up
 from bot.cli_commands import open_store
 from bot.config import Config, secret
+from bot.jobs import schedule_jobs
 from bot.logs import kv, setup_logging
 from storage.store import Store
 
@@ -76,7 +77,7 @@ async def running_bot(
     Yields the application and, in webhook mode, the callable the API server hands updates to.
     """
     app = build_application(config, store, token=token)
-    schedule(app, config)
+    schedule_jobs(app, config)
     webhook = config.telegram.mode == "webhook"
     async with app:  # initialize() ... shutdown()
         await start_up(app)

@@ -5,7 +5,7 @@ its ticket: /close, /card, /grant and /coupon (admins only), /canned, /ban, /unb
 handler here is filtered to the agent chat, so a message from any other group never counts as
 an agent's, and each one stops the update once handled (see `handlers/registry.py`).
 
-`flag_overdue` is the SLA check the scheduler runs.
+`flag_overdue_ticket` posts the SLA flag the scheduler's check (`bot/jobs.py`) asks for.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ from handlers.formatting import moment, money
 from handlers.services import Services
 from storage import coupons, grants, tickets
 from storage.errors import Conflict, Invalid, NotFound, Refused
-from storage.tickets import Ticket
+from storage.tickets import Overdue, Ticket
 
 log = logging.getLogger("loyaltybot.agents")
 Callback = Callable[[Update, BotContext], Awaitable[None]]
@@ -395,41 +395,28 @@ async def set_agent_commands(bot: Bot, services: Services) -> None:
         log.warning("event=agent_commands_failed error=%s", type(exc).__name__)
 
 
-async def flag_overdue(bot: Bot, services: Services) -> int:
-    """Flag in the agent chat, once each, tickets waiting past the SLA for a first answer.
+async def flag_overdue_ticket(bot: Bot, services: Services, item: Overdue) -> bool:
+    """Flag one ticket waiting past the SLA in the agent chat; False if Telegram refused.
 
-    Returns how many tickets were flagged. The scheduler calls it every few minutes.
+    The scheduler (`bot/jobs.py: flag_overdue`) finds and claims the overdue tickets.
     """
-    support, store = services.support, services.store
-    if not support.enabled:
-        return 0
-    flagged = 0
-    for item in await tickets.overdue(store):
-        # Claimed before sending: a flag is posted at most once, even by two schedulers.
-        if not await tickets.claim_flag(store, item.ticket.id):
-            continue
-        minutes = int(item.waiting.total_seconds() // 60)
-        text = services.texts.plural(
-            "agents.sla_flag",
-            minutes,
-            support.language,
-            link=desk.ticket_link(item.ticket),
-            name=item.ticket.display_name,
-        )
-        try:
-            await bot.send_message(support.agent_chat_id, text)
-        except TelegramError as exc:
-            log.warning("event=sla_flag_failed ticket=%s error=%s", item.ticket.id,
-                        type(exc).__name__)  # fmt: skip
-            continue
-        log.info("event=sla_flagged ticket=%s minutes=%s", item.ticket.id, minutes)
-        flagged += 1
-    return flagged
-
-
-async def sla_job(context: BotContext) -> None:
-    """JobQueue callback: `app.job_queue.run_repeating(sla_job, interval=60)`."""
-    await flag_overdue(context.bot, context.bot_data[SERVICES_KEY])
+    support = services.support
+    minutes = int(item.waiting.total_seconds() // 60)
+    text = services.texts.plural(
+        "agents.sla_flag",
+        minutes,
+        support.language,
+        link=desk.ticket_link(item.ticket),
+        name=item.ticket.display_name,
+    )
+    try:
+        await bot.send_message(support.agent_chat_id, text)
+    except TelegramError as exc:
+        log.warning("event=sla_flag_failed ticket=%s error=%s", item.ticket.id,
+                    type(exc).__name__)  # fmt: skip
+        return False
+    log.info("event=sla_flagged ticket=%s minutes=%s", item.ticket.id, minutes)
+    return True
 
 
 def register(app: Application, group: int) -> None:  # type: ignore[type-arg]

@@ -12,7 +12,7 @@ from telegram.ext import Application
 
 from bot.config import Config
 from bot.emulator import Group, Person, TelegramEmulator
-from handlers.agents import flag_overdue, sla_job
+from bot.jobs import flag_overdue, sla_job
 from handlers.context import SERVICES_KEY
 from loyalty.clock import ManualClock
 from storage import coupons, ledger, members

@@ -9,7 +9,7 @@ import pytest
 
 from bot.config import Config
 from bot.emulator import Group, Person, TelegramEmulator
-from handlers.agents import flag_overdue
+from bot.jobs import flag_overdue
 from handlers.context import SERVICES_KEY
 from handlers.formatting import money, number
 from loyalty.clock import ManualClock
