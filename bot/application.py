@@ -14,8 +14,7 @@ from handlers.agents import set_agent_commands
 from handlers.catalogue import Catalogue
 from handlers.context import SERVICES_KEY, BotContext
 from handlers.registry import register, set_commands
-from handlers.services import Services, ShopLinks, SupportSettings
-from loyalty.hours import BusinessHours
+from handlers.services import Services, ShopLinks
 from storage.store import Store
 
 log = logging.getLogger("loyaltybot.application")
@@ -31,23 +30,8 @@ def build_services(config: Config, store: Store, texts: Catalogue | None = None)
         shop=ShopLinks(name=shop.name, account_url=shop.account_url, signup_url=shop.signup_url),
         default_language=config.bot.default_language,
         bot_username=config.telegram.bot_username,
-        support=support_settings(config),
+        support=config.support,
         reminders=config.reminders.policy(),
-    )
-
-
-def support_settings(config: Config) -> SupportSettings:
-    """Turn the [support] section into the live chat's settings (hours in the programme zone)."""
-    support = config.support
-    return SupportSettings(
-        agent_chat_id=support.agent_chat_id,
-        admin_ids=frozenset(support.admin_ids),
-        language=support.language,
-        sla_minutes=support.sla_minutes,
-        hours=BusinessHours.from_names(
-            support.hours_start, support.hours_end, support.days, config.program.timezone
-        ),
-        canned=dict(support.canned),
     )
 
 

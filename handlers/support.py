@@ -9,6 +9,7 @@ handler does not answer it as well. Anything else passes on untouched.
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 
 from telegram import Message, Update, User
 from telegram.error import BadRequest, Forbidden
@@ -35,13 +36,14 @@ log = logging.getLogger("loyaltybot.support")
 SUBJECT = r"^sup:subj:(\d{1,12}):(points|coupon|order|other)$"
 SOLVED = r"^sup:solved:(\d{1,12})$"
 RATE = r"^sup:rate:(\d{1,12}):([1-5])$"
+# A member writing this soon after a ticket closed is still talking to support: it opens a new
+# ticket linked to the old one. Later, free text goes back to the FAQ.
+FOLLOW_UP = timedelta(hours=24)
 
 
 def offline_note(context: BotContext) -> Html | None:
     """Return "our team is back at ..." outside business hours, else None."""
-    hours = context.services.support.hours
-    if hours is None:
-        return None
+    hours = context.services.support.hours(context.store.program.timezone)
     now = context.store.now()
     back = hours.next_open(now)
     if back is None or back == now:
@@ -106,7 +108,7 @@ async def to_agents(
         copy_message_id=copy_id,
         text=text if text is not None else (message.text or message.caption),
         file_id=desk.file_id(message),
-        hours=support.hours,
+        hours=support.hours(context.store.program.timezone),
         sla=support.sla,
     )
     if recorded.first_of_direction:
@@ -140,7 +142,7 @@ async def relay(update: Update, context: BotContext) -> None:
     if context.profile is not None and not context.profile.support:
         return  # never had a ticket, not banned (the gate read it): the features answer
     state = await tickets.state(context.store, user.id)
-    follow_up = state.closed_within(context.store.now(), services.support.follow_up)
+    follow_up = state.closed_within(context.store.now(), FOLLOW_UP)
     if state.open is None and follow_up is None:
         return  # not talking to support: the features (FAQ, ...) answer
     if state.banned:
