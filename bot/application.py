@@ -9,6 +9,7 @@ from telegram.ext import Application, BaseRateLimiter, ContextTypes, Defaults
 from telegram.request import BaseRequest
 
 from bot.config import Config, secret
+from bot.logs import kv
 from bot.ratelimit import FairRateLimiter
 from handlers.agents import set_agent_commands
 from handlers.catalogue import Catalogue
@@ -17,7 +18,7 @@ from handlers.registry import register, set_commands
 from handlers.services import Services, ShopLinks
 from storage.store import Store
 
-log = logging.getLogger("loyaltybot.application")
+log = logging.getLogger(__name__)
 DEFAULT = object()
 
 
@@ -78,4 +79,4 @@ async def start_up(app: Application) -> None:  # type: ignore[type-arg]
         services.bot_username = app.bot.username
     await set_commands(app, services.texts)
     await set_agent_commands(app.bot, services)
-    log.info("event=bot_started username=%s", services.bot_username)
+    log.info("bot started", extra=kv(event="bot_started", username=services.bot_username))

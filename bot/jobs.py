@@ -35,6 +35,7 @@ from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter
 from telegram.ext import Application, CallbackContext, Job
 
 from bot.config import Config
+from bot.logs import kv
 from bot.ratelimit import BULK, FREE_PER_SECOND, FairRateLimiter, retry_seconds
 from handlers import agents, notices
 from handlers.context import SERVICES_KEY
@@ -44,7 +45,7 @@ from storage import reminders, tickets
 from storage.reminders import Claim, DayStart, Notice, PlanReport
 from storage.store import Store
 
-log = logging.getLogger("loyaltybot.jobs")
+log = logging.getLogger(__name__)
 SCHEDULER_KEY = "scheduler"
 TICK_SECONDS = 60  # how often time-of-day work (day start, planning, SLA) looks at the clock
 LEASE = timedelta(minutes=2)  # how long a claim holds its rows; a dead run's rows wait this long
@@ -162,9 +163,16 @@ class Scheduler:
         done = await reminders.start_day(self.store)
         if done is not None:
             log.info(
-                "event=day_started day=%s burned=%d expired=%d level_changes=%d pruned=%d",
-                done.day, done.burned, done.expired, done.level_changes, done.pruned,
-            )  # fmt: skip
+                "day started",
+                extra=kv(
+                    event="day_started",
+                    day=done.day,
+                    burned=done.burned,
+                    expired=done.expired,
+                    level_changes=done.level_changes,
+                    pruned=done.pruned,
+                ),
+            )
         return done
 
     async def plan(self) -> PlanReport:
@@ -172,11 +180,16 @@ class Scheduler:
         started = time.perf_counter()
         report = await reminders.plan(self.store, self.policy)
         if report.hours:
-            queued = " ".join(f"{k}={v}" for k, v in sorted(report.queued.items()))
             log.info(
-                "event=reminders_planned hours=%d %s seconds=%.3f",
-                len(report.hours), queued or "queued=0", time.perf_counter() - started,
-            )  # fmt: skip
+                "reminders planned",
+                extra=kv(
+                    event="reminders_planned",
+                    hours=len(report.hours),
+                    queued=sum(report.queued.values()),
+                    **dict(sorted(report.queued.items())),
+                    seconds=round(time.perf_counter() - started, 3),
+                ),
+            )
         return report
 
     def _limiter(self) -> FairRateLimiter | None:
@@ -214,13 +227,21 @@ class Scheduler:
             await marks.flush()
             report.seconds = time.perf_counter() - started
         if report.batches > 1 or report.sent:
-            skipped = " ".join(f"skipped_{k}={v}" for k, v in sorted(report.skipped.items()))
+            skipped = {f"skipped_{k}": v for k, v in sorted(report.skipped.items())}
             log.info(
-                "event=outbox_drained sent=%d deferred=%d failed=%d blocked=%d released=%d"
-                " retry_after=%s %s seconds=%.3f",
-                report.sent, report.deferred, report.failed, report.blocked, report.released,
-                report.retry_after, skipped, report.seconds,
-            )  # fmt: skip
+                "outbox drained",
+                extra=kv(
+                    event="outbox_drained",
+                    sent=report.sent,
+                    deferred=report.deferred,
+                    failed=report.failed,
+                    blocked=report.blocked,
+                    released=report.released,
+                    retry_after=report.retry_after,
+                    **skipped,
+                    seconds=round(report.seconds, 3),
+                ),
+            )
         return report
 
     async def _claim(self, claim_id: str, report: DrainReport) -> Claim:
@@ -242,7 +263,8 @@ class Scheduler:
         try:
             spare = await upcoming
         except Exception:
-            log.exception("event=claim_failed")  # nothing was claimed: nothing to give back
+            # Nothing was claimed: nothing to give back.
+            log.exception("claim failed", extra=kv(event="claim_failed"))
             return
         ids = [n.id for n in spare.notices]
         if ids:
@@ -323,7 +345,9 @@ class Scheduler:
             await reminders.blocked(store, batch.claim_id, notice.id, notice.telegram_user_id)
             state.gone.add(notice.telegram_user_id)
             report.blocked += 1
-            log.info("event=member_unreachable notice_id=%d", notice.id)
+            log.info(
+                "member unreachable", extra=kv(event="member_unreachable", notice_id=notice.id)
+            )
         except RetryAfter as exc:
             seconds = retry_seconds(exc)
             state.halt = True
@@ -334,18 +358,27 @@ class Scheduler:
         except BadRequest as exc:
             await reminders.settle(store, batch.claim_id, notice.id, "failed", exc.message)
             report.failed += 1
-            log.warning("event=notice_failed notice_id=%d error=%s", notice.id, exc.message)
+            log.warning(
+                "notice refused",
+                extra=kv(event="notice_failed", notice_id=notice.id, error=exc.message),
+            )
         except NetworkError as exc:
             # It may or may not have arrived; sending again later risks a repeat, dropping it
             # risks a lost warning: we repeat (a row's attempts are capped).
             state.halt = True
             state.not_before = store.now() + NETWORK_RETRY
-            log.warning("event=telegram_unreachable error=%s", type(exc).__name__)
+            log.warning(
+                "telegram unreachable",
+                extra=kv(event="telegram_unreachable", error=type(exc).__name__),
+            )
             return False
         except Exception:
             await reminders.settle(store, batch.claim_id, notice.id, "failed", "error")
             report.failed += 1
-            log.exception("event=notice_error notice_id=%d kind=%s", notice.id, notice.kind)
+            log.exception(
+                "notice error",
+                extra=kv(event="notice_error", notice_id=notice.id, kind=notice.kind),
+            )
         else:
             marks.add(notice.id)
             report.sent += 1

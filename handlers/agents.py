@@ -33,9 +33,10 @@ from handlers.formatting import moment, money
 from handlers.services import Services
 from storage import coupons, grants, tickets
 from storage.errors import Conflict, Invalid, NotFound, Refused
+from storage.logs import kv
 from storage.tickets import Overdue, Ticket
 
-log = logging.getLogger("loyaltybot.agents")
+log = logging.getLogger(__name__)
 Callback = Callable[[Update, BotContext], Awaitable[None]]
 AMOUNT = re.compile(r"^[+-]?\d{1,8}$")
 AGENT_COMMANDS = ("close", "card", "grant", "coupon", "canned", "ban", "unban")
@@ -230,7 +231,7 @@ async def grant(update: Update, context: BotContext) -> None:
     except (Invalid, Conflict, NotFound) as error:
         await _say(update, context, _t(context, "grant_invalid", problem=error.message))
         return
-    log.info("event=support_grant ticket=%s amount=%s", ticket.id, amount)
+    log.info("points granted", extra=kv(event="support_grant", ticket=ticket.id, amount=amount))
     member_lang = await _member_language(context, ticket)
     key = "support.grant_added" if amount > 0 else "support.grant_removed"
     echo = texts.text(
@@ -276,7 +277,10 @@ async def goodwill_coupon(update: Update, context: BotContext) -> None:
     except (Invalid, Conflict, NotFound, Refused) as error:
         await _say(update, context, _t(context, "grant_invalid", problem=error.message))
         return
-    log.info("event=support_coupon ticket=%s value_cents=%s", ticket.id, coupon.value_cents)
+    log.info(
+        "coupon given",
+        extra=kv(event="support_coupon", ticket=ticket.id, value_cents=coupon.value_cents),
+    )
     texts, zone = context.services.texts, program.timezone
     member_lang, lang = await _member_language(context, ticket), context.services.support.language
     echo = texts.text(
@@ -347,7 +351,7 @@ async def ban(update: Update, context: BotContext) -> None:
     agent_id, name = _agent(update)
     reason = " ".join(context.args or []).strip() or None
     if await tickets.ban(context.store, ticket.telegram_user_id, by=agent_id, reason=reason):
-        log.info("event=support_ban ticket=%s", ticket.id)
+        log.info("user banned", extra=kv(event="support_ban", ticket=ticket.id))
         await _say(update, context, _t(context, "banned", agent=name))
     else:
         await _say(update, context, _t(context, "already_banned"))
@@ -360,7 +364,7 @@ async def unban(update: Update, context: BotContext) -> None:
         return
     _, name = _agent(update)
     if await tickets.unban(context.store, ticket.telegram_user_id):
-        log.info("event=support_unban ticket=%s", ticket.id)
+        log.info("user unbanned", extra=kv(event="support_unban", ticket=ticket.id))
         await _say(update, context, _t(context, "unbanned", agent=name))
     else:
         await _say(update, context, _t(context, "not_banned"))
@@ -392,7 +396,10 @@ async def set_agent_commands(bot: Bot, services: Services) -> None:
     try:
         await bot.set_my_commands(commands, scope=BotCommandScopeChat(support.agent_chat_id))
     except TelegramError as exc:  # a wrong chat id must not stop the bot: members come first
-        log.warning("event=agent_commands_failed error=%s", type(exc).__name__)
+        log.warning(
+            "agent commands not set",
+            extra=kv(event="agent_commands_failed", error=type(exc).__name__),
+        )
 
 
 async def flag_overdue_ticket(bot: Bot, services: Services, item: Overdue) -> bool:
@@ -412,10 +419,12 @@ async def flag_overdue_ticket(bot: Bot, services: Services, item: Overdue) -> bo
     try:
         await bot.send_message(support.agent_chat_id, text)
     except TelegramError as exc:
-        log.warning("event=sla_flag_failed ticket=%s error=%s", item.ticket.id,
-                    type(exc).__name__)  # fmt: skip
+        log.warning(
+            "sla flag not posted",
+            extra=kv(event="sla_flag_failed", ticket=item.ticket.id, error=type(exc).__name__),
+        )
         return False
-    log.info("event=sla_flagged ticket=%s minutes=%s", item.ticket.id, minutes)
+    log.info("sla flagged", extra=kv(event="sla_flagged", ticket=item.ticket.id, minutes=minutes))
     return True
 
 

@@ -24,11 +24,12 @@ from handlers.services import Services
 from handlers.ui import button, keyboard
 from storage import members, telegram_users, tickets
 from storage.errors import NotFound
+from storage.logs import kv
 from storage.member_card import MemberCard, member_card
 from storage.telegram_users import Profile
 from storage.tickets import Ticket
 
-log = logging.getLogger("loyaltybot.support")
+log = logging.getLogger(__name__)
 T = TypeVar("T")
 MAX_TOPIC_NAME = 128  # Telegram's limit for a forum topic's name
 TRANSCRIPT_MESSAGES = 10
@@ -266,7 +267,10 @@ async def post_card(bot: Bot, services: Services, ticket: Ticket) -> Message:
     try:
         await bot.pin_chat_message(ticket.chat_id, card.message_id, disable_notification=True)
     except BadRequest as exc:  # no pin rights: the card is still the topic's first message
-        log.warning("event=card_pin_failed ticket=%s error=%s", ticket.id, exc.message)
+        log.warning(
+            "card not pinned",
+            extra=kv(event="card_pin_failed", ticket=ticket.id, error=exc.message),
+        )
     return card
 
 
@@ -289,7 +293,7 @@ async def open_topic(
         try:
             await bot.delete_forum_topic(chat_id, thread)
         except TelegramError:
-            log.warning("event=topic_drop_failed ticket=%s", ticket.id)
+            log.warning("topic not dropped", extra=kv(event="topic_drop_failed", ticket=ticket.id))
         return await tickets.get(services.store, ticket.id)
     ticket = await tickets.get(services.store, ticket.id)
     await post_card(bot, services, ticket)
@@ -297,8 +301,12 @@ async def open_topic(
         transcript = await _transcript(services, ticket)
         if transcript:
             await bot.send_message(chat_id, transcript, message_thread_id=thread)
-    log.info("event=topic_opened ticket=%s thread=%s recreated=%s", ticket.id, thread,
-             replacing is not None)  # fmt: skip
+    log.info(
+        "topic opened",
+        extra=kv(
+            event="topic_opened", ticket=ticket.id, thread=thread, recreated=replacing is not None
+        ),
+    )
     return await tickets.get(services.store, ticket.id)
 
 
@@ -327,7 +335,9 @@ async def note(bot: Bot, services: Services, ticket: Ticket, text: Html) -> Mess
     except BadRequest as exc:
         if not thread_gone(exc):
             raise
-        log.info("event=note_skipped ticket=%s reason=topic_gone", ticket.id)
+        log.info(
+            "note skipped", extra=kv(event="note_skipped", ticket=ticket.id, reason="topic_gone")
+        )
         return None
 
 
@@ -344,7 +354,10 @@ async def finish_topic(bot: Bot, services: Services, ticket: Ticket) -> None:
         try:
             await action()
         except BadRequest as exc:  # deleted meanwhile, or already so: nothing to mark
-            log.info("event=topic_finish_skipped ticket=%s error=%s", ticket.id, exc.message)
+            log.info(
+                "topic not marked",
+                extra=kv(event="topic_finish_skipped", ticket=ticket.id, error=exc.message),
+            )
     await tickets.rename_topic(services.store, ticket.id, name)
 
 
@@ -366,7 +379,7 @@ async def member_unreachable(bot: Bot, services: Services, ticket: Ticket) -> No
     """The member blocked the bot: mark them unreachable, close the ticket, tell the agents."""
     await telegram_users.update(services.store, ticket.telegram_user_id, unreachable=True)
     closed, now_closed = await tickets.close(services.store, ticket.id, by="blocked")
-    log.info("event=ticket_member_blocked ticket=%s", ticket.id)
+    log.info("member blocked the bot", extra=kv(event="ticket_member_blocked", ticket=ticket.id))
     if now_closed:
         await note(bot, services, closed, agent_text(services, "agents.member_blocked"))
         await finish_topic(bot, services, closed)
@@ -382,7 +395,9 @@ async def close_ticket(
     closed, now_closed = await tickets.close(services.store, ticket.id, by=by)
     if not now_closed:
         return False
-    log.info("event=ticket_closed ticket=%s by=%s", closed.id, by.split(":", 1)[0])
+    log.info(
+        "ticket closed", extra=kv(event="ticket_closed", ticket=closed.id, by=by.split(":", 1)[0])
+    )
     if agent_name is not None:
         text = agent_text(services, "agents.closed_by_agent", agent=agent_name)
     else:

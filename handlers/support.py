@@ -30,9 +30,10 @@ from handlers.services import Services
 from handlers.ui import answer_query, button, keyboard, reply
 from storage import tickets
 from storage.errors import Conflict, NotFound, Refused
+from storage.logs import kv
 from storage.tickets import SUBJECTS, Ticket
 
-log = logging.getLogger("loyaltybot.support")
+log = logging.getLogger(__name__)
 SUBJECT = r"^sup:subj:(\d{1,12}):(points|coupon|order|other)$"
 SOLVED = r"^sup:solved:(\d{1,12})$"
 RATE = r"^sup:rate:(\d{1,12}):([1-5])$"
@@ -61,8 +62,15 @@ async def open_ticket(context: BotContext, user: User) -> tuple[Ticket, bool]:
         member_id=context.member_id,
     )
     if created:
-        log.info("event=ticket_opened ticket=%s linked=%s previous=%s", ticket.id,
-                 ticket.member_id is not None, ticket.previous_id)  # fmt: skip
+        log.info(
+            "ticket opened",
+            extra=kv(
+                event="ticket_opened",
+                ticket=ticket.id,
+                linked=ticket.member_id is not None,
+                previous=ticket.previous_id,
+            ),
+        )
     return ticket, created
 
 
@@ -86,13 +94,16 @@ async def to_agents(
             if not desk.thread_gone(exc):
                 raise
             # Agents deleted the topic: this message recreates it and the conversation goes on.
-            log.info("event=topic_gone ticket=%s", ticket.id)
+            log.info("topic gone", extra=kv(event="topic_gone", ticket=ticket.id))
             ticket = await desk.open_topic(bot, services, ticket, replacing=ticket.thread_id)
             copy_id = await _copy(context, ticket, message, text)
     except (BadRequest, Forbidden) as exc:
         # The agent chat is unusable (not a forum, no topic rights, the bot was removed): an
         # operator must fix the configuration; the member hears support is unavailable.
-        log.error("event=agent_chat_unusable ticket=%s error=%s", ticket.id, exc.message)
+        log.error(
+            "agent chat unusable",
+            extra=kv(event="agent_chat_unusable", ticket=ticket.id, error=exc.message),
+        )
         await context.bot.send_message(message.chat.id, context.t("support.unavailable"))
         return
     support = services.support
@@ -213,7 +224,10 @@ async def choose_subject(update: Update, context: BotContext) -> None:
             await context.bot.edit_forum_topic(ticket.chat_id, ticket.thread_id, name=name)
             await tickets.rename_topic(context.store, ticket.id, name)
         except BadRequest as exc:
-            log.info("event=topic_rename_skipped ticket=%s error=%s", ticket.id, exc.message)
+            log.info(
+                "topic not renamed",
+                extra=kv(event="topic_rename_skipped", ticket=ticket.id, error=exc.message),
+            )
 
 
 async def solved(update: Update, context: BotContext) -> None:
@@ -253,7 +267,7 @@ async def rate(update: Update, context: BotContext) -> None:
         await answer_query(update, context.t("common.stale_button"), alert=True)
         return
     await answer_query(update)
-    log.info("event=ticket_rated ticket=%s stars=%s", ticket.id, stars)
+    log.info("ticket rated", extra=kv(event="ticket_rated", ticket=ticket.id, stars=stars))
     await reply(update, context, context.t("support.rated", n=stars))
     text = desk.agent_text(context.services, "agents.rated", n=stars)
     await desk.note(context.bot, context.services, ticket, text)
