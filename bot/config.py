@@ -110,6 +110,7 @@ class Config:
     server: ServerConfig = field(default_factory=ServerConfig)
     shop: ShopConfig = field(default_factory=ShopConfig)
     bot: BotConfig = field(default_factory=BotConfig)
+    # Defined in handlers/services.py, where its users are (handlers may not import bot/).
     support: SupportConfig = field(default_factory=SupportConfig)
     reminders: RemindersConfig = field(default_factory=RemindersConfig)
     path: Path | None = None

@@ -35,8 +35,7 @@ class ShopLinks:
 
 @dataclass(frozen=True)
 class SupportConfig:
-    """Live chat with agents (the [support] section): their forum supergroup, admins, language,
-    hours and canned answers."""
+    """The [support] section: the agents' forum supergroup, admins, language, hours, answers."""
 
     agent_chat_id: int = 0
     admin_ids: tuple[int, ...] = ()
