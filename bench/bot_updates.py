@@ -28,7 +28,7 @@ the FAQ answer; a check-in and a coupon are written) and its SQL is counted; aft
 the run's check-ins and coupons must equal the /daily and Confirm updates sent. The built
 store is kept (`<db>.base`): `--reuse` starts the next run from a fresh copy of it.
 
-    /work/main/.venv/bin/python bench/bot_updates.py --json /tmp/bot-bench.json
+    python bench/bot_updates.py --json bot-bench.json
 """
 
 from __future__ import annotations
@@ -48,6 +48,7 @@ import shutil
 import sqlite3
 import statistics
 import sys
+import tempfile
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
@@ -823,7 +824,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--arrivals", nargs="*", default=["poisson", "uniform"], choices=["poisson", "uniform"]
     )
     parser.add_argument("--synchronous", default="FULL", choices=["OFF", "NORMAL", "FULL"])
-    parser.add_argument("--db", default="/tmp/loyalty-bot-bench.db")
+    parser.add_argument("--db", default=str(Path(tempfile.gettempdir()) / "loyalty-bot-bench.db"))
     parser.add_argument("--reuse", action="store_true", help="keep the database of a former run")
     parser.add_argument("--preset", default="marketplace")
     parser.add_argument("--seed", type=int, default=1)

@@ -19,8 +19,8 @@ sequences compared, so the floor cannot drift from what the engine issues.
 
 The two sides run in alternating chunks (A B, B A, ...) so machine noise hits both alike.
 
-    /work/main/.venv/bin/python bench/engine.py \
-        --members 100000 --ledger-rows 1000000 --ops 3000 --json /tmp/engine-bench.json
+    python bench/engine.py \
+        --members 100000 --ledger-rows 1000000 --ops 3000 --json engine-bench.json
 """
 
 from __future__ import annotations
@@ -38,6 +38,7 @@ import re
 import sqlite3
 import statistics
 import sys
+import tempfile
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
@@ -1189,7 +1190,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--warmup", type=int, default=100, help="untimed operations per side")
     parser.add_argument("--chunk", type=int, default=100, help="operations per alternation")
     parser.add_argument("--shape-ops", type=int, default=60, help="traced operations per side")
-    parser.add_argument("--db", default="/tmp/loyalty-bench.db", help="rebuilt on every run")
+    parser.add_argument(
+        "--db",
+        default=str(Path(tempfile.gettempdir()) / "loyalty-bench.db"),
+        help="rebuilt on every run",
+    )
     parser.add_argument(
         "--synchronous", nargs="+", default=["FULL", "NORMAL"],
         choices=["OFF", "NORMAL", "FULL", "EXTRA"], help="modes to measure, in order",

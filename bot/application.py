@@ -9,17 +9,16 @@ from telegram.ext import Application, BaseRateLimiter, ContextTypes, Defaults
 from telegram.request import BaseRequest
 
 from bot.config import Config, secret
-from bot.jobs import schedule_jobs
+from bot.logs import kv
 from bot.ratelimit import FairRateLimiter
-from handlers.agents import flag_overdue, set_agent_commands
+from handlers.agents import set_agent_commands
 from handlers.catalogue import Catalogue
 from handlers.context import SERVICES_KEY, BotContext
 from handlers.registry import register, set_commands
-from handlers.services import Services, ShopLinks, SupportSettings
-from loyalty.hours import BusinessHours
+from handlers.services import Services, ShopLinks
 from storage.store import Store
 
-log = logging.getLogger("loyaltybot.application")
+log = logging.getLogger(__name__)
 DEFAULT = object()
 
 
@@ -32,23 +31,8 @@ def build_services(config: Config, store: Store, texts: Catalogue | None = None)
         shop=ShopLinks(name=shop.name, account_url=shop.account_url, signup_url=shop.signup_url),
         default_language=config.bot.default_language,
         bot_username=config.telegram.bot_username,
-        support=support_settings(config),
+        support=config.support,
         reminders=config.reminders.policy(),
-    )
-
-
-def support_settings(config: Config) -> SupportSettings:
-    """Turn the [support] section into the live chat's settings (hours in the programme zone)."""
-    support = config.support
-    return SupportSettings(
-        agent_chat_id=support.agent_chat_id,
-        admin_ids=frozenset(support.admin_ids),
-        language=support.language,
-        sla_minutes=support.sla_minutes,
-        hours=BusinessHours.from_names(
-            support.hours_start, support.hours_end, support.days, config.program.timezone
-        ),
-        canned=dict(support.canned),
     )
 
 
@@ -95,13 +79,4 @@ async def start_up(app: Application) -> None:  # type: ignore[type-arg]
         services.bot_username = app.bot.username
     await set_commands(app, services.texts)
     await set_agent_commands(app.bot, services)
-    log.info("event=bot_started username=%s", services.bot_username)
-
-
-def schedule(app: Application, config: Config) -> None:  # type: ignore[type-arg]
-    """Register the scheduled jobs: the calendar, reminders, the outbox, the agents' SLA check."""
-    schedule_jobs(app, config, sla_check=_sla_check)
-
-
-async def _sla_check(app: Application) -> int:  # type: ignore[type-arg]
-    return await flag_overdue(app.bot, app.bot_data[SERVICES_KEY])
+    log.info("bot started", extra=kv(event="bot_started", username=services.bot_username))

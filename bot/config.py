@@ -9,6 +9,7 @@ from datetime import time
 from pathlib import Path
 from typing import Any
 
+from handlers.services import SupportConfig
 from loyalty.loader import Problem, ProgramInvalid, TableReader, load_program
 from loyalty.program import Program
 from loyalty.reminders import ReminderPolicy, minutes
@@ -75,20 +76,6 @@ class BotConfig:
 
 
 @dataclass(frozen=True)
-class SupportConfig:
-    """Human support: the agents' forum supergroup, admins, hours and canned answers."""
-
-    agent_chat_id: int = 0
-    admin_ids: tuple[int, ...] = ()
-    language: str = "en"
-    sla_minutes: int = 30
-    hours_start: time = time(9, 0)
-    hours_end: time = time(18, 0)
-    days: tuple[str, ...] = ("mon", "tue", "wed", "thu", "fri")
-    canned: dict[str, str] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
 class RemindersConfig:
     """Reminders and scheduled work."""
 
@@ -123,6 +110,7 @@ class Config:
     server: ServerConfig = field(default_factory=ServerConfig)
     shop: ShopConfig = field(default_factory=ShopConfig)
     bot: BotConfig = field(default_factory=BotConfig)
+    # Defined in handlers/services.py, where its users are (handlers may not import bot/).
     support: SupportConfig = field(default_factory=SupportConfig)
     reminders: RemindersConfig = field(default_factory=RemindersConfig)
     path: Path | None = None
@@ -182,37 +170,45 @@ def parse_config(raw: dict[str, Any], path: Path | None = None) -> Config:
     return Config(program=program, path=path, **parsed)
 
 
+# Each reader's defaults are the config types' own (`d = ...Config`): written once, above.
+
+
 def _telegram(r: TableReader) -> TelegramConfig:
-    mode = r.text("mode", "polling", choices=("polling", "webhook"))
-    webhook_url = r.text("webhook_url", "")
+    mode = r.text("mode", TelegramConfig.mode, choices=("polling", "webhook"))
+    webhook_url = r.text("webhook_url", TelegramConfig.webhook_url)
     # Telegram only delivers to https; a local Bot API server may deliver to loopback http.
     loopback = webhook_url.startswith(("http://127.0.0.1", "http://localhost"))
     if mode == "webhook" and not (webhook_url.startswith("https://") or loopback):
         r.fail("webhook mode needs a public https:// URL", "webhook_url")
     return TelegramConfig(
-        token_env=r.text("token_env", "BOT_TOKEN"),
+        token_env=r.text("token_env", TelegramConfig.token_env),
         base_url=r.text("base_url", TelegramConfig.base_url),
         mode=mode,
         webhook_url=webhook_url,
-        webhook_secret_env=r.text("webhook_secret_env", "WEBHOOK_SECRET"),
-        bot_username=r.text("bot_username", "").lstrip("@"),
+        webhook_secret_env=r.text("webhook_secret_env", TelegramConfig.webhook_secret_env),
+        bot_username=r.text("bot_username", TelegramConfig.bot_username).lstrip("@"),
     )
 
 
 def _storage(r: TableReader) -> StorageConfig:
     return StorageConfig(
-        path=r.text("path", "loyalty.db"),
-        synchronous=r.text("synchronous", "FULL", choices=("FULL", "NORMAL", "EXTRA")),
+        path=r.text("path", StorageConfig.path),
+        synchronous=r.text(
+            "synchronous", StorageConfig.synchronous, choices=("FULL", "NORMAL", "EXTRA")
+        ),
     )
 
 
 def _server(r: TableReader) -> ServerConfig:
+    d = ServerConfig
     return ServerConfig(
-        host=r.text("host", "127.0.0.1"),
-        port=r.integer("port", 8080, low=0, high=65_535),
-        api_key_env=r.text("api_key_env", "SHOP_API_KEY"),
-        max_body_bytes=r.integer("max_body_bytes", 65_536, low=1_024, high=10_485_760),
-        link_token_minutes=r.integer("link_token_minutes", 1_440, low=1, high=43_200),
+        host=r.text("host", d.host),
+        port=r.integer("port", d.port, low=0, high=65_535),
+        api_key_env=r.text("api_key_env", d.api_key_env),
+        max_body_bytes=r.integer("max_body_bytes", d.max_body_bytes, low=1_024, high=10_485_760),
+        link_token_minutes=r.integer(
+            "link_token_minutes", d.link_token_minutes, low=1, high=43_200
+        ),
     )
 
 
@@ -225,37 +221,45 @@ def _shop(r: TableReader) -> ShopConfig:
 
 
 def _bot(r: TableReader) -> BotConfig:
-    return BotConfig(default_language=r.text("default_language", "en", choices=LANGUAGES))
+    default = BotConfig.default_language
+    return BotConfig(default_language=r.text("default_language", default, choices=LANGUAGES))
 
 
 def _support(r: TableReader) -> SupportConfig:
-    admin_ids = r.integers("admin_ids", [], low=1, high=2**53)
+    admin_ids = r.integers("admin_ids", list(SupportConfig.admin_ids), low=1, high=2**53)
     days = r.items("days") if "days" in r.table else list(SupportConfig.days)
     if any(d not in WEEKDAYS for d in days):
         r.fail(f"must list days among {', '.join(WEEKDAYS)}", "days")
         days = list(SupportConfig.days)
     canned_reader = r.table_reader("canned")
     canned = {k: canned_reader.text(k) for k in canned_reader.table}
+    d = SupportConfig
     return SupportConfig(
-        agent_chat_id=r.integer("agent_chat_id", 0, low=-(2**53), high=2**53),
+        agent_chat_id=r.integer("agent_chat_id", d.agent_chat_id, low=-(2**53), high=2**53),
         admin_ids=tuple(admin_ids),
-        language=r.text("language", "en", choices=LANGUAGES),
-        sla_minutes=r.integer("sla_minutes", 30, low=1, high=10_080),
-        hours_start=r.time_of_day("hours_start", "09:00"),
-        hours_end=r.time_of_day("hours_end", "18:00"),
+        language=r.text("language", d.language, choices=LANGUAGES),
+        sla_minutes=r.integer("sla_minutes", d.sla_minutes, low=1, high=10_080),
+        hours_start=r.time_of_day("hours_start", _hhmm(d.hours_start)),
+        hours_end=r.time_of_day("hours_end", _hhmm(d.hours_end)),
         days=tuple(days),
         canned=canned,
     )
 
 
 def _reminders(r: TableReader) -> RemindersConfig:
+    d = RemindersConfig
     return RemindersConfig(
-        enabled=r.boolean("enabled", True),
-        daily_hour=r.integer("daily_hour", 19, high=23),
-        expiry_days=tuple(r.integers("expiry_days", [3, 1], low=1, high=30)),
-        burn_days=tuple(r.integers("burn_days", [7, 1], low=1, high=60)),
-        quiet_start=r.time_of_day("quiet_start", "22:00"),
-        quiet_end=r.time_of_day("quiet_end", "08:00"),
-        rate_per_second=r.integer("rate_per_second", 30, low=1, high=1_000),
-        interval_seconds=r.integer("interval_seconds", 15, low=1, high=3_600),
+        enabled=r.boolean("enabled", d.enabled),
+        daily_hour=r.integer("daily_hour", d.daily_hour, high=23),
+        expiry_days=tuple(r.integers("expiry_days", list(d.expiry_days), low=1, high=30)),
+        burn_days=tuple(r.integers("burn_days", list(d.burn_days), low=1, high=60)),
+        quiet_start=r.time_of_day("quiet_start", _hhmm(d.quiet_start)),
+        quiet_end=r.time_of_day("quiet_end", _hhmm(d.quiet_end)),
+        rate_per_second=r.integer("rate_per_second", d.rate_per_second, low=1, high=1_000),
+        interval_seconds=r.integer("interval_seconds", d.interval_seconds, low=1, high=3_600),
     )
+
+
+def _hhmm(value: time) -> str:
+    """Write a default time of day the way the file does ("HH:MM")."""
+    return value.strftime("%H:%M")

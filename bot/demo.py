@@ -72,7 +72,7 @@ async def _stdin_line() -> str | None:
     return line.rstrip("\n") if line else None
 
 
-def demo_events(program_preset: str, now_iso: Callable[[int], str]) -> list[dict[str, Any]]:
+def demo_events(now_iso: Callable[[int], str]) -> list[dict[str, Any]]:
     """Return shop events that give the demo members a believable history."""
     events: list[dict[str, Any]] = []
 
@@ -103,7 +103,7 @@ async def seed(store: Store, telegram_user_id: int) -> None:
     def at(days_ago: int) -> str:
         return (now - timedelta(days=days_ago, hours=1)).isoformat()
 
-    for event in demo_events(store.program.preset, at):
+    for event in demo_events(at):
         await apply_event(store, event)
     token = await links.create_token(store, DEMO_MEMBER)
     await links.consume_token(store, token.token, telegram_user_id)

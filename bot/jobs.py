@@ -14,7 +14,8 @@ Jobs (see `schedule_jobs`):
   digests (one per member), with dedupe keys.
 - `drain_outbox`, every `reminders.interval_seconds`: claim due notices in batches and send
   them through the rate limiter, paced at `reminders.rate_per_second`, behind members' answers.
-- `sla_check`, every minute, when the live chat provides its check (`sla_check=`).
+- `sla_check`, every minute: flag in the agent chat, once each, tickets waiting past the
+  first-answer SLA (`flag_overdue`).
 """
 
 from __future__ import annotations
@@ -24,26 +25,27 @@ import logging
 import secrets
 import time
 from collections import Counter, deque
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from telegram import Bot
 from telegram.constants import ParseMode
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter
 from telegram.ext import Application, CallbackContext, Job
 
 from bot.config import Config
+from bot.logs import kv
 from bot.ratelimit import BULK, FREE_PER_SECOND, FairRateLimiter, retry_seconds
-from handlers import notices
+from handlers import agents, notices
 from handlers.context import SERVICES_KEY
 from handlers.services import Services
 from handlers.ui import call
-from storage import reminders
+from storage import reminders, tickets
 from storage.reminders import Claim, DayStart, Notice, PlanReport
 from storage.store import Store
 
-log = logging.getLogger("loyaltybot.jobs")
+log = logging.getLogger(__name__)
 SCHEDULER_KEY = "scheduler"
 TICK_SECONDS = 60  # how often time-of-day work (day start, planning, SLA) looks at the clock
 LEASE = timedelta(minutes=2)  # how long a claim holds its rows; a dead run's rows wait this long
@@ -52,8 +54,6 @@ NETWORK_RETRY = timedelta(seconds=30)  # Telegram unreachable: try the rows agai
 
 
 AnyApp = Application[Any, Any, Any, Any, Any, Any]
-SlaCheck = Callable[[AnyApp], Awaitable[object]]
-"""The live chat's first-answer SLA check, e.g. `lambda app: support.flag_overdue(...)`."""
 
 
 @dataclass
@@ -124,7 +124,6 @@ class Scheduler:
         app: AnyApp,
         config: Config,
         *,
-        sla_check: SlaCheck | None = None,
         batch_size: int | None = None,
         concurrency: int | None = None,
         lease: timedelta = LEASE,
@@ -141,7 +140,6 @@ class Scheduler:
         self.lease = lease
         # Enough sends in flight to reach the rate over a ~100 ms round trip.
         self.concurrency = concurrency or max(4, min(100, self.rate // 10))
-        self.sla_check = sla_check
         self.draining = False
         self.renderer = notices.Renderer(self.services)
         self._limiter_options: dict[str, Any] = {}
@@ -165,9 +163,16 @@ class Scheduler:
         done = await reminders.start_day(self.store)
         if done is not None:
             log.info(
-                "event=day_started day=%s burned=%d expired=%d level_changes=%d pruned=%d",
-                done.day, done.burned, done.expired, done.level_changes, done.pruned,
-            )  # fmt: skip
+                "day started",
+                extra=kv(
+                    event="day_started",
+                    day=done.day,
+                    burned=done.burned,
+                    expired=done.expired,
+                    level_changes=done.level_changes,
+                    pruned=done.pruned,
+                ),
+            )
         return done
 
     async def plan(self) -> PlanReport:
@@ -175,17 +180,17 @@ class Scheduler:
         started = time.perf_counter()
         report = await reminders.plan(self.store, self.policy)
         if report.hours:
-            queued = " ".join(f"{k}={v}" for k, v in sorted(report.queued.items()))
             log.info(
-                "event=reminders_planned hours=%d %s seconds=%.3f",
-                len(report.hours), queued or "queued=0", time.perf_counter() - started,
-            )  # fmt: skip
+                "reminders planned",
+                extra=kv(
+                    event="reminders_planned",
+                    hours=len(report.hours),
+                    queued=sum(report.queued.values()),
+                    **dict(sorted(report.queued.items())),
+                    seconds=round(time.perf_counter() - started, 3),
+                ),
+            )
         return report
-
-    async def sla(self) -> None:
-        """Run the live chat's SLA check, if one was given."""
-        if self.sla_check is not None:
-            await self.sla_check(self.app)
 
     def _limiter(self) -> FairRateLimiter | None:
         limiter = self.app.bot.rate_limiter
@@ -222,13 +227,21 @@ class Scheduler:
             await marks.flush()
             report.seconds = time.perf_counter() - started
         if report.batches > 1 or report.sent:
-            skipped = " ".join(f"skipped_{k}={v}" for k, v in sorted(report.skipped.items()))
+            skipped = {f"skipped_{k}": v for k, v in sorted(report.skipped.items())}
             log.info(
-                "event=outbox_drained sent=%d deferred=%d failed=%d blocked=%d released=%d"
-                " retry_after=%s %s seconds=%.3f",
-                report.sent, report.deferred, report.failed, report.blocked, report.released,
-                report.retry_after, skipped, report.seconds,
-            )  # fmt: skip
+                "outbox drained",
+                extra=kv(
+                    event="outbox_drained",
+                    sent=report.sent,
+                    deferred=report.deferred,
+                    failed=report.failed,
+                    blocked=report.blocked,
+                    released=report.released,
+                    retry_after=report.retry_after,
+                    **skipped,
+                    seconds=round(report.seconds, 3),
+                ),
+            )
         return report
 
     async def _claim(self, claim_id: str, report: DrainReport) -> Claim:
@@ -250,7 +263,8 @@ class Scheduler:
         try:
             spare = await upcoming
         except Exception:
-            log.exception("event=claim_failed")  # nothing was claimed: nothing to give back
+            # Nothing was claimed: nothing to give back.
+            log.exception("claim failed", extra=kv(event="claim_failed"))
             return
         ids = [n.id for n in spare.notices]
         if ids:
@@ -331,7 +345,9 @@ class Scheduler:
             await reminders.blocked(store, batch.claim_id, notice.id, notice.telegram_user_id)
             state.gone.add(notice.telegram_user_id)
             report.blocked += 1
-            log.info("event=member_unreachable notice_id=%d", notice.id)
+            log.info(
+                "member unreachable", extra=kv(event="member_unreachable", notice_id=notice.id)
+            )
         except RetryAfter as exc:
             seconds = retry_seconds(exc)
             state.halt = True
@@ -342,18 +358,27 @@ class Scheduler:
         except BadRequest as exc:
             await reminders.settle(store, batch.claim_id, notice.id, "failed", exc.message)
             report.failed += 1
-            log.warning("event=notice_failed notice_id=%d error=%s", notice.id, exc.message)
+            log.warning(
+                "notice refused",
+                extra=kv(event="notice_failed", notice_id=notice.id, error=exc.message),
+            )
         except NetworkError as exc:
             # It may or may not have arrived; sending again later risks a repeat, dropping it
             # risks a lost warning: we repeat (a row's attempts are capped).
             state.halt = True
             state.not_before = store.now() + NETWORK_RETRY
-            log.warning("event=telegram_unreachable error=%s", type(exc).__name__)
+            log.warning(
+                "telegram unreachable",
+                extra=kv(event="telegram_unreachable", error=type(exc).__name__),
+            )
             return False
         except Exception:
             await reminders.settle(store, batch.claim_id, notice.id, "failed", "error")
             report.failed += 1
-            log.exception("event=notice_error notice_id=%d kind=%s", notice.id, notice.kind)
+            log.exception(
+                "notice error",
+                extra=kv(event="notice_error", notice_id=notice.id, kind=notice.kind),
+            )
         else:
             marks.add(notice.id)
             report.sent += 1
@@ -391,20 +416,38 @@ async def _drain_job(context: CallbackContext[Any, Any, Any, Any]) -> None:
         runner.draining = False
 
 
-async def _sla_job(context: CallbackContext[Any, Any, Any, Any]) -> None:
-    await scheduler(context.application).sla()
+async def flag_overdue(bot: Bot, services: Services) -> int:
+    """Flag in the agent chat, once each, tickets waiting past the SLA for a first answer.
+
+    Returns how many tickets were flagged; nothing happens without an agent chat.
+    """
+    if not services.support.enabled:
+        return 0
+    store, flagged = services.store, 0
+    for item in await tickets.overdue(store):
+        # Claimed before sending: a flag is posted at most once, even by two schedulers.
+        if not await tickets.claim_flag(store, item.ticket.id):
+            continue
+        if await agents.flag_overdue_ticket(bot, services, item):
+            flagged += 1
+    return flagged
 
 
-def schedule_jobs(app: AnyApp, config: Config, *, sla_check: SlaCheck | None = None) -> list[Job]:
+async def sla_job(context: CallbackContext[Any, Any, Any, Any]) -> None:
+    """JobQueue callback: flag the tickets waiting past the first-answer SLA."""
+    await flag_overdue(context.bot, context.bot_data[SERVICES_KEY])
+
+
+def schedule_jobs(app: AnyApp, config: Config) -> list[Job]:
     """Register the scheduled jobs on the application's JobQueue and return them.
 
     Call once after `build_application` (the service and the demo); the jobs start with the
-    application. `sla_check` is the live chat's overdue-ticket check (one registered job).
+    application.
     """
     queue = app.job_queue
     if queue is None:
         raise RuntimeError("the JobQueue needs python-telegram-bot[job-queue]")
-    app.bot_data[SCHEDULER_KEY] = Scheduler(app, config, sla_check=sla_check)
+    app.bot_data[SCHEDULER_KEY] = Scheduler(app, config)
     # Overlap is harmless (claims and dedupe keys) but pointless: one instance at a time, and a
     # trigger missed while the process was busy or down runs once, not once per miss.
     options = {"coalesce": True, "max_instances": 1, "misfire_grace_time": None}
@@ -417,17 +460,6 @@ def schedule_jobs(app: AnyApp, config: Config, *, sla_check: SlaCheck | None = N
         # does not log "skipped", and returns at once while one is draining.
         queue.run_repeating(_drain_job, config.reminders.interval_seconds, first=3,
                             name="drain_outbox", job_kwargs={**options, "max_instances": 2}),
+        queue.run_repeating(sla_job, TICK_SECONDS, first=5, name="sla_check", job_kwargs=options),
     ]  # fmt: skip
-    if sla_check is not None:
-        jobs.append(
-            queue.run_repeating(_sla_job, TICK_SECONDS, first=5, name="sla_check",
-                                job_kwargs=options)
-        )  # fmt: skip
     return jobs
-
-
-def send_soon(app: AnyApp) -> None:
-    """Drain the outbox now (after a shop event queued a notice), not at the next tick."""
-    queue = app.job_queue
-    if queue is not None and SCHEDULER_KEY in app.bot_data:
-        queue.run_once(_drain_job, 0, name="drain_outbox_now")

@@ -1,6 +1,7 @@
 """Structured logs: one `key=value` line per record, easy to grep and to ship.
 
-Call sites pass their fields with `extra=kv(...)`; records from libraries (uvicorn, PTB) keep
+Call sites pass a short message and their fields with `extra=kv(event=..., ...)` (`kv` lives
+in `storage/logs.py`, importable by every layer); records from libraries (uvicorn, PTB) keep
 their text as `msg="..."`. Never pass personal data (names, e-mails, message text): ids only.
 """
 
@@ -10,16 +11,12 @@ import logging
 import re
 import sys
 import time
-from typing import Any
 
-FIELDS = "kv"
+from storage.logs import FIELDS, kv
+
+__all__ = ["FIELDS", "KeyValueFormatter", "kv", "quote", "setup_logging"]
 # Values made only of these characters are written bare; anything else is quoted.
 _NEEDS_QUOTES = re.compile(r"[^A-Za-z0-9\-_./:{}<>@+,]")
-
-
-def kv(**fields: Any) -> dict[str, Any]:
-    """Return `extra` for a log call that adds `fields` to the line."""
-    return {FIELDS: fields}
 
 
 def quote(value: object) -> str:

@@ -30,7 +30,9 @@ from telegram.constants import FloodLimit
 from telegram.error import RetryAfter
 from telegram.ext import BaseRateLimiter
 
-log = logging.getLogger("loyaltybot.ratelimit")
+from bot.logs import kv
+
+log = logging.getLogger(__name__)
 BULK = "bulk"  # rate_limit_args value marking a fan-out message
 FREE_PER_SECOND = FloodLimit.MESSAGES_PER_SECOND  # 30
 PAID_PER_SECOND = FloodLimit.PAID_MESSAGES_PER_SECOND  # 1000
@@ -191,7 +193,9 @@ class FairRateLimiter(BaseRateLimiter[str]):
         except RetryAfter as exc:
             seconds = retry_seconds(exc)
             self._bulk_blocked_until = max(self._bulk_blocked_until, self._clock() + seconds)
-            log.warning("event=flood_wait endpoint=%s retry_after=%s", endpoint, seconds)
+            log.warning(
+                "flood wait", extra=kv(event="flood_wait", endpoint=endpoint, retry_after=seconds)
+            )
             raise
         finally:
             now = self._clock()

@@ -20,13 +20,14 @@ from telegram.ext import Application
 
 from bot.api import build_api
 from bot.api.server import Listening, http_server
-from bot.application import build_application, schedule, start_up
+from bot.application import build_application, start_up
 from bot.config import Config, secret
+from bot.jobs import schedule_jobs
 from bot.logs import kv, setup_logging
 from bot.store import open_store
 from storage.store import Store
 
-log = logging.getLogger("bot.service")
+log = logging.getLogger(__name__)
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
@@ -42,11 +43,11 @@ class Stopper:
         """Ask the service to stop (again: stop without waiting for requests in flight)."""
         name = signal.Signals(signum).name if signum else "request"
         if self.event.is_set():
-            log.warning("stopping now", extra=kv(signal=name))
+            log.warning("stopping now", extra=kv(event="stopping_now", signal=name))
             for force in self.on_force:
                 force()
             return
-        log.info("stopping", extra=kv(signal=name))
+        log.info("stopping", extra=kv(event="stopping", signal=name))
         self.event.set()
 
     @contextlib.contextmanager
@@ -76,7 +77,7 @@ async def running_bot(
     Yields the application and, in webhook mode, the callable the API server hands updates to.
     """
     app = build_application(config, store, token=token)
-    schedule(app, config)
+    schedule_jobs(app, config)
     webhook = config.telegram.mode == "webhook"
     async with app:  # initialize() ... shutdown()
         await start_up(app)
@@ -92,7 +93,10 @@ async def running_bot(
             assert app.updater is not None
             await app.updater.start_polling(allowed_updates=Update.ALL_TYPES)
         await app.start()  # processes the update queue and starts the JobQueue
-        log.info("bot running", extra=kv(mode=config.telegram.mode, username=app.bot.username))
+        log.info(
+            "bot running",
+            extra=kv(event="bot_running", mode=config.telegram.mode, username=app.bot.username),
+        )
 
         async def push(update: dict[str, Any]) -> None:
             await app.update_queue.put(Update.de_json(update, app.bot))
@@ -103,7 +107,7 @@ async def running_bot(
             if app.updater is not None and app.updater.running:
                 await app.updater.stop()
             await app.stop()
-            log.info("bot stopped")
+            log.info("bot stopped", extra=kv(event="bot_stopped"))
 
 
 async def serve(
@@ -141,9 +145,16 @@ async def serve(
                 http_server(api, config.server.host, config.server.port)
             )
             stopper.on_force.append(listening.stop_now)
-            log.info("listening", extra=kv(host=listening.host, port=listening.port,
-                                           db=config.storage.path))  # fmt: skip
+            log.info(
+                "listening",
+                extra=kv(
+                    event="listening",
+                    host=listening.host,
+                    port=listening.port,
+                    db=config.storage.path,
+                ),
+            )
             if on_ready is not None:
                 on_ready(listening)
             await stopper.event.wait()
-    log.info("stopped")
+    log.info("stopped", extra=kv(event="stopped"))

@@ -5,7 +5,7 @@ its ticket: /close, /card, /grant and /coupon (admins only), /canned, /ban, /unb
 handler here is filtered to the agent chat, so a message from any other group never counts as
 an agent's, and each one stops the update once handled (see `handlers/registry.py`).
 
-`flag_overdue` is the SLA check the scheduler runs.
+`flag_overdue_ticket` posts the SLA flag the scheduler's check (`bot/jobs.py`) asks for.
 """
 
 from __future__ import annotations
@@ -33,9 +33,10 @@ from handlers.formatting import moment, money
 from handlers.services import Services
 from storage import coupons, grants, tickets
 from storage.errors import Conflict, Invalid, NotFound, Refused
-from storage.tickets import Ticket
+from storage.logs import kv
+from storage.tickets import Overdue, Ticket
 
-log = logging.getLogger("loyaltybot.agents")
+log = logging.getLogger(__name__)
 Callback = Callable[[Update, BotContext], Awaitable[None]]
 AMOUNT = re.compile(r"^[+-]?\d{1,8}$")
 AGENT_COMMANDS = ("close", "card", "grant", "coupon", "canned", "ban", "unban")
@@ -230,7 +231,7 @@ async def grant(update: Update, context: BotContext) -> None:
     except (Invalid, Conflict, NotFound) as error:
         await _say(update, context, _t(context, "grant_invalid", problem=error.message))
         return
-    log.info("event=support_grant ticket=%s amount=%s", ticket.id, amount)
+    log.info("points granted", extra=kv(event="support_grant", ticket=ticket.id, amount=amount))
     member_lang = await _member_language(context, ticket)
     key = "support.grant_added" if amount > 0 else "support.grant_removed"
     echo = texts.text(
@@ -276,7 +277,10 @@ async def goodwill_coupon(update: Update, context: BotContext) -> None:
     except (Invalid, Conflict, NotFound, Refused) as error:
         await _say(update, context, _t(context, "grant_invalid", problem=error.message))
         return
-    log.info("event=support_coupon ticket=%s value_cents=%s", ticket.id, coupon.value_cents)
+    log.info(
+        "coupon given",
+        extra=kv(event="support_coupon", ticket=ticket.id, value_cents=coupon.value_cents),
+    )
     texts, zone = context.services.texts, program.timezone
     member_lang, lang = await _member_language(context, ticket), context.services.support.language
     echo = texts.text(
@@ -347,7 +351,7 @@ async def ban(update: Update, context: BotContext) -> None:
     agent_id, name = _agent(update)
     reason = " ".join(context.args or []).strip() or None
     if await tickets.ban(context.store, ticket.telegram_user_id, by=agent_id, reason=reason):
-        log.info("event=support_ban ticket=%s", ticket.id)
+        log.info("user banned", extra=kv(event="support_ban", ticket=ticket.id))
         await _say(update, context, _t(context, "banned", agent=name))
     else:
         await _say(update, context, _t(context, "already_banned"))
@@ -360,7 +364,7 @@ async def unban(update: Update, context: BotContext) -> None:
         return
     _, name = _agent(update)
     if await tickets.unban(context.store, ticket.telegram_user_id):
-        log.info("event=support_unban ticket=%s", ticket.id)
+        log.info("user unbanned", extra=kv(event="support_unban", ticket=ticket.id))
         await _say(update, context, _t(context, "unbanned", agent=name))
     else:
         await _say(update, context, _t(context, "not_banned"))
@@ -392,44 +396,36 @@ async def set_agent_commands(bot: Bot, services: Services) -> None:
     try:
         await bot.set_my_commands(commands, scope=BotCommandScopeChat(support.agent_chat_id))
     except TelegramError as exc:  # a wrong chat id must not stop the bot: members come first
-        log.warning("event=agent_commands_failed error=%s", type(exc).__name__)
-
-
-async def flag_overdue(bot: Bot, services: Services) -> int:
-    """Flag in the agent chat, once each, tickets waiting past the SLA for a first answer.
-
-    Returns how many tickets were flagged. The scheduler calls it every few minutes.
-    """
-    support, store = services.support, services.store
-    if not support.enabled:
-        return 0
-    flagged = 0
-    for item in await tickets.overdue(store):
-        # Claimed before sending: a flag is posted at most once, even by two schedulers.
-        if not await tickets.claim_flag(store, item.ticket.id):
-            continue
-        minutes = int(item.waiting.total_seconds() // 60)
-        text = services.texts.plural(
-            "agents.sla_flag",
-            minutes,
-            support.language,
-            link=desk.ticket_link(item.ticket),
-            name=item.ticket.display_name,
+        log.warning(
+            "agent commands not set",
+            extra=kv(event="agent_commands_failed", error=type(exc).__name__),
         )
-        try:
-            await bot.send_message(support.agent_chat_id, text)
-        except TelegramError as exc:
-            log.warning("event=sla_flag_failed ticket=%s error=%s", item.ticket.id,
-                        type(exc).__name__)  # fmt: skip
-            continue
-        log.info("event=sla_flagged ticket=%s minutes=%s", item.ticket.id, minutes)
-        flagged += 1
-    return flagged
 
 
-async def sla_job(context: BotContext) -> None:
-    """JobQueue callback: `app.job_queue.run_repeating(sla_job, interval=60)`."""
-    await flag_overdue(context.bot, context.bot_data[SERVICES_KEY])
+async def flag_overdue_ticket(bot: Bot, services: Services, item: Overdue) -> bool:
+    """Flag one ticket waiting past the SLA in the agent chat; False if Telegram refused.
+
+    The scheduler (`bot/jobs.py: flag_overdue`) finds and claims the overdue tickets.
+    """
+    support = services.support
+    minutes = int(item.waiting.total_seconds() // 60)
+    text = services.texts.plural(
+        "agents.sla_flag",
+        minutes,
+        support.language,
+        link=desk.ticket_link(item.ticket),
+        name=item.ticket.display_name,
+    )
+    try:
+        await bot.send_message(support.agent_chat_id, text)
+    except TelegramError as exc:
+        log.warning(
+            "sla flag not posted",
+            extra=kv(event="sla_flag_failed", ticket=item.ticket.id, error=type(exc).__name__),
+        )
+        return False
+    log.info("sla flagged", extra=kv(event="sla_flagged", ticket=item.ticket.id, minutes=minutes))
+    return True
 
 
 def register(app: Application, group: int) -> None:  # type: ignore[type-arg]

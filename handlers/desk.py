@@ -22,16 +22,16 @@ from handlers.catalogue import LANGUAGES, Html, join
 from handlers.formatting import moment, money, number
 from handlers.services import Services
 from handlers.ui import button, keyboard
-from storage import checkout, coupons, ledger, members, telegram_users, tickets
+from storage import members, telegram_users, tickets
 from storage.errors import NotFound
+from storage.logs import kv
+from storage.member_card import MemberCard, member_card
 from storage.telegram_users import Profile
 from storage.tickets import Ticket
 
-log = logging.getLogger("loyaltybot.support")
+log = logging.getLogger(__name__)
 T = TypeVar("T")
 MAX_TOPIC_NAME = 128  # Telegram's limit for a forum topic's name
-CARD_LEDGER_ROWS = 5
-CARD_COUPONS = 10
 TRANSCRIPT_MESSAGES = 10
 TRANSCRIPT_CHARS = 300
 _LOCKS_KEY = "support_locks"
@@ -157,11 +157,11 @@ async def topic_name(services: Services, ticket: Ticket) -> str:
     return name[:MAX_TOPIC_NAME]
 
 
-async def render_card(services: Services, ticket: Ticket) -> Html:
+def render_card(services: Services, card: MemberCard) -> Html:
     """Render the member card: who, shop id, level, balances, coupons, ledger, holds, history."""
-    store, lang = services.store, services.support.language
-    program, zone = store.program, store.program.timezone
-    member_id, profile = await ticket_member(services, ticket)
+    lang, ticket, view = services.support.language, card.ticket, card.member
+    program = services.store.program
+    zone = program.timezone
 
     def t(key: str, **values: Any) -> Html:
         return agent_text(services, f"agents.{key}", **values)
@@ -177,15 +177,9 @@ async def render_card(services: Services, ticket: Ticket) -> Html:
             name=ticket.display_name,
             username=username,
             telegram_id=ticket.telegram_user_id,
-            member_language=member_language(services, profile),
+            member_language=member_language(services, card.profile),
         ),
     ]
-    view = None
-    if member_id is not None:
-        try:
-            view = await members.view(store, member_id)
-        except NotFound:
-            view = None
     if view is None:
         lines.append(t("card_not_linked"))
     else:
@@ -198,8 +192,7 @@ async def render_card(services: Services, ticket: Ticket) -> Html:
             t("card_level", level=view.tier.name),
             t("card_balances", points=number(view.points, lang), coins=number(view.coins, lang)),
         ]
-        active = await coupons.of_member(store, view.member_id, active_only=True)
-        if active:
+        if card.coupons:
             lines.append(t("card_coupons"))
             lines += [
                 t(
@@ -208,14 +201,13 @@ async def render_card(services: Services, ticket: Ticket) -> Html:
                     code=c.code,
                     expires=moment(c.expires_at, zone, lang),
                 )
-                for c in active[:CARD_COUPONS]
+                for c in card.coupons
             ]
         else:
             lines.append(t("card_no_coupons"))
-        page = await ledger.history(store, view.member_id, limit=CARD_LEDGER_ROWS)
-        if page.entries:
+        if card.ledger:
             lines.append(t("card_ledger"))
-            for entry in page.entries:
+            for entry in card.ledger:
                 unit = services.texts.plural(f"coupons.{entry.currency}", abs(entry.amount), lang)
                 sign = "+" if entry.amount > 0 else ("−" if entry.amount < 0 else "")
                 lines.append(
@@ -229,8 +221,7 @@ async def render_card(services: Services, ticket: Ticket) -> Html:
                 )
         else:
             lines.append(t("card_no_ledger"))
-        holds = await checkout.open_holds(store, view.member_id)
-        if holds:
+        if card.holds:
             lines.append(t("card_holds"))
             lines += [
                 t(
@@ -239,12 +230,12 @@ async def render_card(services: Services, ticket: Ticket) -> Html:
                     order=h.hold.order_id,
                     since=moment(h.since, zone, lang),
                 )
-                for h in holds
+                for h in card.holds
             ]
         else:
             lines.append(t("card_no_holds"))
-    if ticket.previous_id is not None:
-        previous = await tickets.get(store, ticket.previous_id)
+    previous = card.previous
+    if previous is not None:
         closed = moment(previous.closed_at, zone, lang) if previous.closed_at else "—"
         if previous.rating is not None:
             lines.append(
@@ -257,7 +248,7 @@ async def render_card(services: Services, ticket: Ticket) -> Html:
             )
         else:
             lines.append(t("card_previous", link=ticket_link(previous), closed=closed))
-    lines += ["", t("card_updated", when=moment(store.now(), zone, lang))]
+    lines += ["", t("card_updated", when=moment(card.read_at, zone, lang))]
     return join(lines)
 
 
@@ -270,14 +261,16 @@ def thread_gone(error: BadRequest) -> bool:
 async def post_card(bot: Bot, services: Services, ticket: Ticket) -> Message:
     """Post the member card in the ticket's topic and pin it (the newest card stays on top)."""
     assert ticket.chat_id is not None and ticket.thread_id is not None
-    card = await bot.send_message(
-        ticket.chat_id, await render_card(services, ticket), message_thread_id=ticket.thread_id
-    )
+    text = render_card(services, await member_card(services.store, ticket))
+    card = await bot.send_message(ticket.chat_id, text, message_thread_id=ticket.thread_id)
     await tickets.set_card(services.store, ticket.id, card.message_id)
     try:
         await bot.pin_chat_message(ticket.chat_id, card.message_id, disable_notification=True)
     except BadRequest as exc:  # no pin rights: the card is still the topic's first message
-        log.warning("event=card_pin_failed ticket=%s error=%s", ticket.id, exc.message)
+        log.warning(
+            "card not pinned",
+            extra=kv(event="card_pin_failed", ticket=ticket.id, error=exc.message),
+        )
     return card
 
 
@@ -300,7 +293,7 @@ async def open_topic(
         try:
             await bot.delete_forum_topic(chat_id, thread)
         except TelegramError:
-            log.warning("event=topic_drop_failed ticket=%s", ticket.id)
+            log.warning("topic not dropped", extra=kv(event="topic_drop_failed", ticket=ticket.id))
         return await tickets.get(services.store, ticket.id)
     ticket = await tickets.get(services.store, ticket.id)
     await post_card(bot, services, ticket)
@@ -308,8 +301,12 @@ async def open_topic(
         transcript = await _transcript(services, ticket)
         if transcript:
             await bot.send_message(chat_id, transcript, message_thread_id=thread)
-    log.info("event=topic_opened ticket=%s thread=%s recreated=%s", ticket.id, thread,
-             replacing is not None)  # fmt: skip
+    log.info(
+        "topic opened",
+        extra=kv(
+            event="topic_opened", ticket=ticket.id, thread=thread, recreated=replacing is not None
+        ),
+    )
     return await tickets.get(services.store, ticket.id)
 
 
@@ -338,7 +335,9 @@ async def note(bot: Bot, services: Services, ticket: Ticket, text: Html) -> Mess
     except BadRequest as exc:
         if not thread_gone(exc):
             raise
-        log.info("event=note_skipped ticket=%s reason=topic_gone", ticket.id)
+        log.info(
+            "note skipped", extra=kv(event="note_skipped", ticket=ticket.id, reason="topic_gone")
+        )
         return None
 
 
@@ -355,7 +354,10 @@ async def finish_topic(bot: Bot, services: Services, ticket: Ticket) -> None:
         try:
             await action()
         except BadRequest as exc:  # deleted meanwhile, or already so: nothing to mark
-            log.info("event=topic_finish_skipped ticket=%s error=%s", ticket.id, exc.message)
+            log.info(
+                "topic not marked",
+                extra=kv(event="topic_finish_skipped", ticket=ticket.id, error=exc.message),
+            )
     await tickets.rename_topic(services.store, ticket.id, name)
 
 
@@ -377,7 +379,7 @@ async def member_unreachable(bot: Bot, services: Services, ticket: Ticket) -> No
     """The member blocked the bot: mark them unreachable, close the ticket, tell the agents."""
     await telegram_users.update(services.store, ticket.telegram_user_id, unreachable=True)
     closed, now_closed = await tickets.close(services.store, ticket.id, by="blocked")
-    log.info("event=ticket_member_blocked ticket=%s", ticket.id)
+    log.info("member blocked the bot", extra=kv(event="ticket_member_blocked", ticket=ticket.id))
     if now_closed:
         await note(bot, services, closed, agent_text(services, "agents.member_blocked"))
         await finish_topic(bot, services, closed)
@@ -393,7 +395,9 @@ async def close_ticket(
     closed, now_closed = await tickets.close(services.store, ticket.id, by=by)
     if not now_closed:
         return False
-    log.info("event=ticket_closed ticket=%s by=%s", closed.id, by.split(":", 1)[0])
+    log.info(
+        "ticket closed", extra=kv(event="ticket_closed", ticket=closed.id, by=by.split(":", 1)[0])
+    )
     if agent_name is not None:
         text = agent_text(services, "agents.closed_by_agent", agent=agent_name)
     else:

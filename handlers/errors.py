@@ -9,8 +9,9 @@ from telegram.error import Forbidden, NetworkError, RetryAfter
 
 from handlers.context import BotContext
 from storage import telegram_users
+from storage.logs import kv
 
-log = logging.getLogger("loyaltybot.handlers")
+log = logging.getLogger(__name__)
 
 
 async def on_error(update: object, context: BotContext) -> None:
@@ -20,13 +21,14 @@ async def on_error(update: object, context: BotContext) -> None:
     if isinstance(error, Forbidden) and user is not None:
         # The user blocked the bot: remember it so jobs skip them until they write again.
         await telegram_users.update(context.store, user.id, unreachable=True)
-        log.info("event=user_unreachable telegram_user_id=%s", user.id)
+        log.info("user unreachable", extra=kv(event="user_unreachable", telegram_user_id=user.id))
         return
     update_id = update.update_id if isinstance(update, Update) else None
     log.error(
-        "event=handler_error update_id=%s error=%s", update_id, type(error).__name__,
+        "handler failed",
+        extra=kv(event="handler_error", update_id=update_id, error=type(error).__name__),
         exc_info=error,
-    )  # fmt: skip
+    )
     if not isinstance(update, Update) or isinstance(error, (NetworkError, RetryAfter)):
         return  # Telegram itself is unreachable or throttling: a reply would fail the same way
     chat = update.effective_chat
@@ -41,4 +43,4 @@ async def on_error(update: object, context: BotContext) -> None:
     try:
         await context.bot.send_message(chat.id, context.t("common.error"))
     except Exception:
-        log.warning("event=apology_failed update_id=%s", update_id)
+        log.warning("apology failed", extra=kv(event="apology_failed", update_id=update_id))

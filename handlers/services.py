@@ -1,13 +1,15 @@
 """What handlers need at run time: the store, the texts and the settings from configuration.
 
-`bot/` builds these from the config file; handlers never read configuration themselves.
+`bot/` builds these from the config file; handlers never read configuration themselves. The
+[support] section's type is defined here, where its users are, and `bot/config.py` parses the
+file into it: one type, its defaults written once.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import time, timedelta, tzinfo
 from typing import Any, TypeVar
 
 from handlers.catalogue import Catalogue
@@ -32,18 +34,17 @@ class ShopLinks:
 
 
 @dataclass(frozen=True)
-class SupportSettings:
-    """Live chat with agents: their forum supergroup, admins, language, hours and canned answers."""
+class SupportConfig:
+    """The [support] section: the agents' forum supergroup, admins, language, hours, answers."""
 
     agent_chat_id: int = 0
-    admin_ids: frozenset[int] = frozenset()
+    admin_ids: tuple[int, ...] = ()
     language: str = "en"  # agent-facing texts
     sla_minutes: int = 30
-    hours: BusinessHours | None = None  # None: always open
+    hours_start: time = time(9, 0)
+    hours_end: time = time(18, 0)
+    days: tuple[str, ...] = ("mon", "tue", "wed", "thu", "fri")
     canned: Mapping[str, str] = field(default_factory=dict)
-    # A member writing this soon after a ticket closed is still talking to support: it opens a
-    # new ticket linked to the old one. Later, free text goes back to the FAQ.
-    follow_up: timedelta = timedelta(hours=24)
 
     @property
     def enabled(self) -> bool:
@@ -55,6 +56,10 @@ class SupportSettings:
         """Return how long a first answer may take (working time)."""
         return timedelta(minutes=self.sla_minutes)
 
+    def hours(self, zone: tzinfo) -> BusinessHours:
+        """Return when agents answer, in `zone` (the programme's time zone)."""
+        return BusinessHours.from_names(self.hours_start, self.hours_end, self.days, zone)
+
 
 @dataclass
 class Services:
@@ -63,11 +68,10 @@ class Services:
     store: Store
     texts: Catalogue
     shop: ShopLinks
-    default_language: str = "en"
-    bot_username: str = ""
-    support: SupportSettings = field(default_factory=SupportSettings)
-    reminders: ReminderPolicy = field(default_factory=ReminderPolicy)
-    extras: dict[str, object] = field(default_factory=dict)
+    default_language: str
+    bot_username: str  # learnt from Telegram at start-up when the config leaves it empty
+    support: SupportConfig
+    reminders: ReminderPolicy
     # What handlers build from the programme and the texts alone (keyboards, FAQ answers), by
     # key: neither changes while the bot runs, and PTB's keyboard objects are immutable.
     rendered: dict[Hashable, Any] = field(default_factory=dict, repr=False, compare=False)

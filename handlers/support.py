@@ -9,6 +9,7 @@ handler does not answer it as well. Anything else passes on untouched.
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 
 from telegram import Message, Update, User
 from telegram.error import BadRequest, Forbidden
@@ -29,19 +30,21 @@ from handlers.services import Services
 from handlers.ui import answer_query, button, keyboard, reply
 from storage import tickets
 from storage.errors import Conflict, NotFound, Refused
+from storage.logs import kv
 from storage.tickets import SUBJECTS, Ticket
 
-log = logging.getLogger("loyaltybot.support")
+log = logging.getLogger(__name__)
 SUBJECT = r"^sup:subj:(\d{1,12}):(points|coupon|order|other)$"
 SOLVED = r"^sup:solved:(\d{1,12})$"
 RATE = r"^sup:rate:(\d{1,12}):([1-5])$"
+# A member writing this soon after a ticket closed is still talking to support: it opens a new
+# ticket linked to the old one. Later, free text goes back to the FAQ.
+FOLLOW_UP = timedelta(hours=24)
 
 
 def offline_note(context: BotContext) -> Html | None:
     """Return "our team is back at ..." outside business hours, else None."""
-    hours = context.services.support.hours
-    if hours is None:
-        return None
+    hours = context.services.support.hours(context.store.program.timezone)
     now = context.store.now()
     back = hours.next_open(now)
     if back is None or back == now:
@@ -59,8 +62,15 @@ async def open_ticket(context: BotContext, user: User) -> tuple[Ticket, bool]:
         member_id=context.member_id,
     )
     if created:
-        log.info("event=ticket_opened ticket=%s linked=%s previous=%s", ticket.id,
-                 ticket.member_id is not None, ticket.previous_id)  # fmt: skip
+        log.info(
+            "ticket opened",
+            extra=kv(
+                event="ticket_opened",
+                ticket=ticket.id,
+                linked=ticket.member_id is not None,
+                previous=ticket.previous_id,
+            ),
+        )
     return ticket, created
 
 
@@ -84,13 +94,16 @@ async def to_agents(
             if not desk.thread_gone(exc):
                 raise
             # Agents deleted the topic: this message recreates it and the conversation goes on.
-            log.info("event=topic_gone ticket=%s", ticket.id)
+            log.info("topic gone", extra=kv(event="topic_gone", ticket=ticket.id))
             ticket = await desk.open_topic(bot, services, ticket, replacing=ticket.thread_id)
             copy_id = await _copy(context, ticket, message, text)
     except (BadRequest, Forbidden) as exc:
         # The agent chat is unusable (not a forum, no topic rights, the bot was removed): an
         # operator must fix the configuration; the member hears support is unavailable.
-        log.error("event=agent_chat_unusable ticket=%s error=%s", ticket.id, exc.message)
+        log.error(
+            "agent chat unusable",
+            extra=kv(event="agent_chat_unusable", ticket=ticket.id, error=exc.message),
+        )
         await context.bot.send_message(message.chat.id, context.t("support.unavailable"))
         return
     support = services.support
@@ -106,7 +119,7 @@ async def to_agents(
         copy_message_id=copy_id,
         text=text if text is not None else (message.text or message.caption),
         file_id=desk.file_id(message),
-        hours=support.hours,
+        hours=support.hours(context.store.program.timezone),
         sla=support.sla,
     )
     if recorded.first_of_direction:
@@ -140,7 +153,7 @@ async def relay(update: Update, context: BotContext) -> None:
     if context.profile is not None and not context.profile.support:
         return  # never had a ticket, not banned (the gate read it): the features answer
     state = await tickets.state(context.store, user.id)
-    follow_up = state.closed_within(context.store.now(), services.support.follow_up)
+    follow_up = state.closed_within(context.store.now(), FOLLOW_UP)
     if state.open is None and follow_up is None:
         return  # not talking to support: the features (FAQ, ...) answer
     if state.banned:
@@ -211,7 +224,10 @@ async def choose_subject(update: Update, context: BotContext) -> None:
             await context.bot.edit_forum_topic(ticket.chat_id, ticket.thread_id, name=name)
             await tickets.rename_topic(context.store, ticket.id, name)
         except BadRequest as exc:
-            log.info("event=topic_rename_skipped ticket=%s error=%s", ticket.id, exc.message)
+            log.info(
+                "topic not renamed",
+                extra=kv(event="topic_rename_skipped", ticket=ticket.id, error=exc.message),
+            )
 
 
 async def solved(update: Update, context: BotContext) -> None:
@@ -251,7 +267,7 @@ async def rate(update: Update, context: BotContext) -> None:
         await answer_query(update, context.t("common.stale_button"), alert=True)
         return
     await answer_query(update)
-    log.info("event=ticket_rated ticket=%s stars=%s", ticket.id, stars)
+    log.info("ticket rated", extra=kv(event="ticket_rated", ticket=ticket.id, stars=stars))
     await reply(update, context, context.t("support.rated", n=stars))
     text = desk.agent_text(context.services, "agents.rated", n=stars)
     await desk.note(context.bot, context.services, ticket, text)

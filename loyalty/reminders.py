@@ -24,8 +24,6 @@ KIND_CATEGORY = {
     "level_changed": "account",
     "hold_released": "account",
 }
-PLANNED_KINDS = ("daily_checkin", "coupon_expiry", "coupon_burn")
-MINUTES_PER_DAY = 24 * 60
 # After downtime, hours are planned at most this far back: older reminders are no use.
 MAX_CATCH_UP = timedelta(hours=24)
 HOUR = timedelta(hours=1)

@@ -14,7 +14,9 @@ from typing import Any, Literal, TypeVar
 
 import aiosqlite
 
-log = logging.getLogger("loyaltybot.storage")
+from storage.logs import kv
+
+log = logging.getLogger(__name__)
 Synchronous = Literal["OFF", "NORMAL", "FULL", "EXTRA"]
 Row = sqlite3.Row
 Params = Sequence[Any] | dict[str, Any]
@@ -271,7 +273,7 @@ async def _checkpoint_loop(
         try:
             await conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
         except sqlite3.Error as exc:  # a busy moment: the next round catches up
-            log.warning("event=checkpoint_failed error=%s", exc)
+            log.warning("checkpoint failed", extra=kv(event="checkpoint_failed", error=str(exc)))
 
 
 def _connect_quick(path: str | Path) -> sqlite3.Connection | None:

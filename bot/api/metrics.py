@@ -12,7 +12,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from bot.logs import kv
 
-log = logging.getLogger("bot.api")
+log = logging.getLogger(__name__)
 
 # Where routes put what the request line should also say (event id, outcome, member id...).
 LOG_FIELDS = "loyalty.log"
@@ -140,5 +140,12 @@ def _log_request(
     log.log(
         level,
         "request",
-        extra=kv(method=method, route=route, status=status, ms=round(seconds * 1000, 2), **fields),
+        extra=kv(
+            event="request",
+            method=method,
+            route=route,
+            status=status,
+            ms=round(seconds * 1000, 2),
+            **fields,
+        ),
     )

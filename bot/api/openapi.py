@@ -334,16 +334,6 @@ MEMBER_EXAMPLE = {
     ],
 }
 COUPON_EXAMPLE = {**MEMBER_EXAMPLE["coupons"][0], "member_id": "m-1001"}  # type: ignore[index]
-ERROR_EXAMPLE = {
-    "error": {
-        "code": "invalid",
-        "message": "invalid event: data.amount_cents: must be an integer number of cents",
-        "details": [
-            "data.amount_cents: must be an integer number of cents",
-            "id: required, a non-empty string of at most 128 characters",
-        ],
-    }
-}
 HOLD_EXAMPLE = {"hold_id": "h-5001", "member_id": "m-1001", "order_id": "o-5001", "points": 5}
 
 # --- Operations -----------------------------------------------------------------------------

@@ -25,7 +25,7 @@ from bot.api.errors import error_response
 from bot.api.limits import DEFAULT_READ_TIMEOUT
 from bot.logs import kv
 
-log = logging.getLogger("bot.api.server")
+log = logging.getLogger(__name__)
 
 MAX_HEADER_BYTES = 16_384  # request line and headers; larger is a 431
 GRACEFUL_SHUTDOWN_SECONDS = 10
@@ -175,7 +175,9 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         if not self._too_large:
             super().send_400_response(msg)
             return
-        log.info("connection closed", extra=kv(reason="headers too large"))
+        log.info(
+            "connection closed", extra=kv(event="connection_closed", reason="headers too large")
+        )
         body = error_response(
             431,
             "headers_too_large",
@@ -212,7 +214,9 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
     def _headers_too_slow(self) -> None:
         self._header_timer = None
         if not self._headers_done and not self.transport.is_closing():
-            log.info("connection closed", extra=kv(reason="headers too slow"))
+            log.info(
+                "connection closed", extra=kv(event="connection_closed", reason="headers too slow")
+            )
             self.transport.close()
 
 

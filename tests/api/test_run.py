@@ -55,8 +55,8 @@ async def test_run_serves_the_api_and_stops_cleanly(
             assert await service.stop(signum) == 0
             await service.wait_for("msg=stopped")
     log = service.log
-    assert f"msg=stopping signal={signum.name}" in log
-    assert 'msg="bot running" mode=polling username=loyalty_test_bot' in log
+    assert f"msg=stopping event=stopping signal={signum.name}" in log
+    assert 'msg="bot running" event=bot_running mode=polling username=loyalty_test_bot' in log
     assert "route=/api/v1/events status=200" in log
     assert "Traceback" not in log
 

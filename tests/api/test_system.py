@@ -166,13 +166,13 @@ async def test_webhook_checks_the_secret_and_passes_updates_on(store: Store) -> 
 async def test_one_structured_line_per_request_without_personal_data(
     shop: Shop, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.INFO, logger="bot.api")
+    caplog.set_level(logging.INFO, logger="bot.api.metrics")
     await shop.send("member.upserted", "evt-42", member_id="m-7", email="ann@example.com",
                     name="Ann Example")  # fmt: skip
     await shop.client.get("/api/v1/members/m-7")
-    lines = [KeyValueFormatter().format(r) for r in caplog.records if r.name == "bot.api"]
+    lines = [KeyValueFormatter().format(r) for r in caplog.records if r.name == "bot.api.metrics"]
     assert len(lines) == 2
-    assert " msg=request method=POST route=/api/v1/events status=200 ms=" in lines[0]
+    assert " msg=request event=request method=POST route=/api/v1/events status=200 ms=" in lines[0]
     assert lines[0].endswith("event_id=evt-42 type=member.upserted outcome=processed member_id=m-7")
     assert "route=/api/v1/members/{member_id} status=200" in lines[1]
     assert lines[1].endswith("member_id=m-7")

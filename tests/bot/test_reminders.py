@@ -10,11 +10,12 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
 from telegram.ext import Application
 
 from bot.application import build_application, start_up
 from bot.config import Config
-from bot.jobs import Scheduler, schedule_jobs, scheduler, send_soon
+from bot.jobs import Scheduler, schedule_jobs, scheduler
 from bot.ratelimit import FairRateLimiter
 from loyalty.clock import ManualClock
 from storage import coupons, daily, reminders, telegram_users
@@ -447,17 +448,20 @@ async def test_paid_broadcasts_above_thirty_a_second(tmp_path: Path, clock: Manu
 
 
 async def test_schedule_jobs_registers_each_job_and_the_sla_hook(
-    tmp_path: Path, clock: ManualClock
+    tmp_path: Path, clock: ManualClock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     checked: list[object] = []
 
-    async def sla_check(application: Application) -> None:
-        checked.append(application)
+    async def sla_check(bot: object, services: object) -> int:
+        checked.append(bot)
+        return 0
+
+    monkeypatch.setattr("bot.jobs.flag_overdue", sla_check)
 
     async with world(tmp_path, clock, make_config()) as (app, store, _, emu):
         ann = emu.user(1001, "Ann")
         await linked(store, ann, "m-1")
-        jobs = schedule_jobs(app, make_config(), sla_check=sla_check)
+        jobs = schedule_jobs(app, make_config())
         assert [j.name for j in jobs] == [
             "day_start",
             "plan_reminders",
@@ -471,11 +475,9 @@ async def test_schedule_jobs_registers_each_job_and_the_sla_hook(
         clock.set(EVENING)
         for job in jobs:
             await job.run(app)
-        assert checked == [app]
+        assert checked == [app.bot]
         assert await reminders.last_period(store, "day_start") == "2026-03-10"
         assert len(texts_since(ann, mark)) == 1
         assert scheduler(app).draining is False
-        send_soon(app)  # a shop event queued a notice: drain now, not at the next tick
-        assert "drain_outbox_now" in [j.name for j in app.job_queue.jobs()]
         for job in app.job_queue.jobs():
             job.schedule_removal()

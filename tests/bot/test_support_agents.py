@@ -11,7 +11,7 @@ import pytest
 from telegram.ext import Application
 
 from bot.config import Config
-from handlers.agents import flag_overdue, sla_job
+from bot.jobs import flag_overdue, sla_job
 from handlers.context import SERVICES_KEY
 from loyalty.clock import ManualClock
 from storage import coupons, ledger, members

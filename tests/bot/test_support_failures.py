@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from bot.config import Config
-from handlers.agents import flag_overdue
+from bot.jobs import flag_overdue
 from handlers.context import SERVICES_KEY
 from handlers.formatting import money, number
 from loyalty.clock import ManualClock

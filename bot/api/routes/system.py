@@ -17,8 +17,9 @@ from bot.api.body import read_json
 from bot.api.context import api
 from bot.api.errors import ApiError
 from bot.api.openapi import document
+from bot.logs import kv
 
-log = logging.getLogger("bot.api")
+log = logging.getLogger(__name__)
 HEALTH_TIMEOUT = 2.0
 
 
@@ -29,7 +30,7 @@ async def get_health(request: Request) -> Response:
         async with asyncio.timeout(HEALTH_TIMEOUT):
             await ctx.store.db.read_one("SELECT 1")
     except Exception as exc:  # any failure to answer is "unhealthy", whatever its kind
-        log.warning("health check failed", exc_info=exc)
+        log.warning("health check failed", extra=kv(event="health_check_failed"), exc_info=exc)
         raise ApiError(503, "the database does not answer", code="unavailable") from None
     return JSONResponse({"status": "ok"})
 
