@@ -13,7 +13,8 @@ from __future__ import annotations
 import functools
 import logging
 import re
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
+from typing import Any
 
 from telegram import Bot, BotCommand, BotCommandScopeChat, Message, Update
 from telegram.constants import ChatType
@@ -36,7 +37,8 @@ from storage.errors import Conflict, Invalid, NotFound, Refused
 from storage.tickets import Ticket
 
 log = logging.getLogger("loyaltybot.agents")
-Callback = Callable[[Update, BotContext], Awaitable[None]]
+# What PTB's handlers take: an `async def`, i.e. a coroutine function (not any awaitable).
+Callback = Callable[[Update, BotContext], Coroutine[Any, Any, None]]
 AMOUNT = re.compile(r"^[+-]?\d{1,8}$")
 AGENT_COMMANDS = ("close", "card", "grant", "coupon", "canned", "ban", "unban")
 
@@ -432,7 +434,7 @@ async def sla_job(context: BotContext) -> None:
     await flag_overdue(context.bot, context.bot_data[SERVICES_KEY])
 
 
-def register(app: Application, group: int) -> None:  # type: ignore[type-arg]
+def register(app: Application, group: int) -> None:
     """Add the agent chat's handlers (nothing when no agent chat is configured)."""
     services: Services = app.bot_data[SERVICES_KEY]
     if not services.support.enabled:

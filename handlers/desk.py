@@ -257,7 +257,7 @@ async def render_card(services: Services, ticket: Ticket) -> Html:
             )
         else:
             lines.append(t("card_previous", link=ticket_link(previous), closed=closed))
-    lines += ["", t("card_updated", when=moment(store.now(), zone, lang))]
+    lines += [Html(""), t("card_updated", when=moment(store.now(), zone, lang))]
     return join(lines)
 
 
