@@ -158,7 +158,7 @@ async def echo(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     await update.message.reply_text(update.message.text)
 
 
-def echo_application(emu: TelegramEmulator) -> Application:  # type: ignore[type-arg]
+def echo_application(emu: TelegramEmulator) -> Application:
     """A bare python-telegram-bot Application on the same emulator: one echo handler."""
     app = (
         Application.builder()
@@ -366,7 +366,7 @@ def percentile(ordered: Sequence[float], q: float) -> float:
 class Bench:
     """The emulator with both applications; switches the one updates are delivered to."""
 
-    def __init__(self, emu: TelegramEmulator, bot: Application, floor: Application) -> None:  # type: ignore[type-arg]
+    def __init__(self, emu: TelegramEmulator, bot: Application, floor: Application) -> None:
         self.emu, self.bot, self.floor = emu, bot, floor
 
     def deliver_to(self, kind: str) -> None:
@@ -694,7 +694,7 @@ async def run(args: argparse.Namespace) -> int:
     picked = fresh_copy(base, path, users_file)
 
     clock = ManualClock(NOW)
-    store = await Store.open(path, program, clock=clock, synchronous=args.synchronous)  # type: ignore[arg-type]
+    store = await Store.open(path, program, clock=clock, synchronous=args.synchronous)
     emu = TelegramEmulator(
         bot_username="loyalty_bench_bot",
         clock=EmulatorClock(),
@@ -803,7 +803,7 @@ def fresh_copy(base: Path, path: Path, users_file: Path) -> list[tuple[int, str,
     """Copy the built store for this run (runs write to it); return the users who write."""
     remove_database(path)
     shutil.copyfile(base, path)
-    return [tuple(row) for row in json.loads(users_file.read_text())]  # type: ignore[misc]
+    return [tuple(row) for row in json.loads(users_file.read_text())]
 
 
 def write_json(path: Path, value: object) -> None:

@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
+import enum
 import logging
+from typing import Any
 
 from telegram.constants import ParseMode
-from telegram.ext import Application, BaseRateLimiter, ContextTypes, Defaults
+from telegram.ext import (
+    Application,
+    ApplicationBuilder,
+    BaseRateLimiter,
+    ContextTypes,
+    Defaults,
+    ExtBot,
+)
 from telegram.request import BaseRequest
 
 from bot.config import Config, secret
@@ -19,7 +28,15 @@ from handlers.services import Services, ShopLinks
 from storage.store import Store
 
 log = logging.getLogger(__name__)
-DEFAULT = object()
+
+
+class _Default(enum.Enum):
+    """The sentinel "the bot's own rate limiter" (an enum member, so type checkers narrow it)."""
+
+    RATE_LIMITER = enum.auto()
+
+
+DEFAULT = _Default.RATE_LIMITER
 
 
 def build_services(config: Config, store: Store, texts: Catalogue | None = None) -> Services:
@@ -43,10 +60,11 @@ def build_application(
     *,
     token: str | None = None,
     get_updates_request: BaseRequest | None = None,
-    rate_limiter: BaseRateLimiter | object | None = DEFAULT,
-) -> Application:  # type: ignore[type-arg]
+    rate_limiter: BaseRateLimiter[Any] | _Default | None = DEFAULT,
+) -> Application:
     """Return the bot's Application; `request` replaces the HTTP transport (the emulator)."""
-    builder = (
+    # ExtBot[Any]: rate_limiter() below changes the bot's type parameter (PTB's builder typing).
+    builder: ApplicationBuilder[ExtBot[Any], BotContext, Any, Any, Any, Any] = (
         Application.builder()
         .token(token or secret(config.telegram.token_env, "telegram.token_env"))
         .base_url(config.telegram.base_url)
@@ -61,14 +79,14 @@ def build_application(
         # always behind members' answers (see bot/ratelimit.py for why not AIORateLimiter).
         rate_limiter = FairRateLimiter(bulk_per_second=config.reminders.rate_per_second)
     if rate_limiter is not None:
-        builder = builder.rate_limiter(rate_limiter)  # type: ignore[arg-type]
+        builder = builder.rate_limiter(rate_limiter)
     app = builder.build()
     app.bot_data[SERVICES_KEY] = build_services(config, store)
     register(app)
     return app
 
 
-async def start_up(app: Application) -> None:  # type: ignore[type-arg]
+async def start_up(app: Application) -> None:
     """Work done once the bot is initialised: learn its username, set the command menus.
 
     `post_init` runs only under run_polling/run_webhook, so tests and the service call this

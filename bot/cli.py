@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from pathlib import Path
+from typing import Any
 
 import uvloop
 from rich.console import Console
@@ -15,7 +16,7 @@ from storage.errors import OperationError
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
-Command = Callable[[Config, argparse.Namespace, Console], Awaitable[int]]
+Command = Callable[[Config, argparse.Namespace, Console], Coroutine[Any, Any, int]]
 
 
 class UsageError(Exception):

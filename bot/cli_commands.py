@@ -18,6 +18,7 @@ from bot.store import open_store
 from bot.tables import program_tables
 from handlers.formatting import moment, money, number
 from handlers.services import deep_link
+from loyalty.program import Currency
 from storage import check as consistency
 from storage import coupons, events, grants, ledger, links, members
 from storage.db import Database, migrations
@@ -180,7 +181,7 @@ async def member_show(config: Config, args: argparse.Namespace, out: Console) ->
 
 async def member_grant(config: Config, args: argparse.Namespace, out: Console) -> int:
     """Apply a manual adjustment with a reason."""
-    currency = "coins" if args.coins else "points"
+    currency: Currency = "coins" if args.coins else "points"
     async with open_store(config) as store:
         result = await grants.grant(
             store, args.member_id, args.amount, reason=args.reason, actor=args.actor,

@@ -156,7 +156,7 @@ def parse_config(raw: dict[str, Any], path: Path | None = None) -> Config:
         "support": _support,
         "reminders": _reminders,
     }
-    parsed = {}
+    parsed: dict[str, Any] = {}  # section name -> its config type, as Config's fields expect
     for name, read in sections.items():
         reader = root.table_reader(name)
         reader.path = name

@@ -247,10 +247,10 @@ async def chat_loop(
     await me.send("/start")
     while True:
         for message in changed(me, before):
-            for line in render(message, numbers if message.buttons else {}):
-                terminal.show(line)
-        for line in desk.news() if desk is not None else []:
-            terminal.show(line)
+            for shown in render(message, numbers if message.buttons else {}):
+                terminal.show(shown)
+        for shown in desk.news() if desk is not None else []:
+            terminal.show(shown)
         terminal.show("")
         line = await terminal.read_line()
         if line is not None and terminal.echo:
@@ -318,7 +318,7 @@ async def run_demo(
         desk = Desk.open(emu)
         try:
             await seed(store, DEMO_USER_ID)
-            app: Application = build_application(  # type: ignore[type-arg]
+            app: Application = build_application(
                 config, store, EmulatorRequest(emu), token=emu.token
             )
             emu.connect(app)

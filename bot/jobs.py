@@ -394,7 +394,7 @@ class Scheduler:
 
 def scheduler(app: AnyApp) -> Scheduler:
     """Return the application's scheduler (made by `schedule_jobs`)."""
-    return app.bot_data[SCHEDULER_KEY]  # type: ignore[no-any-return]
+    return app.bot_data[SCHEDULER_KEY]
 
 
 async def _day_start_job(context: CallbackContext[Any, Any, Any, Any]) -> None:

@@ -15,6 +15,7 @@ import time
 from storage.logs import FIELDS, kv
 
 __all__ = ["FIELDS", "KeyValueFormatter", "kv", "quote", "setup_logging"]
+HANDLER_NAME = "loyaltybot"  # the name of the handler setup_logging adds, so it adds one
 # Values made only of these characters are written bare; anything else is quoted.
 _NEEDS_QUOTES = re.compile(r"[^A-Za-z0-9\-_./:{}<>@+,]")
 
@@ -49,16 +50,16 @@ class KeyValueFormatter(logging.Formatter):
 def setup_logging(level: int = logging.INFO) -> None:
     """Send every log record to stderr as key=value lines (once per process)."""
     root = logging.getLogger()
-    if any(getattr(h, "_loyaltybot", False) for h in root.handlers):
+    if any(h.name == HANDLER_NAME for h in root.handlers):
         return
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(KeyValueFormatter())
-    handler._loyaltybot = True  # type: ignore[attr-defined]
+    handler.name = HANDLER_NAME
     root.addHandler(handler)
     root.setLevel(level)
     # What the key=value line never shows need not be gathered for every record (the logging
     # HOWTO's "Optimization" table): the caller's frame, thread, process and process name.
-    logging._srcfile = None  # type: ignore[attr-defined]
+    logging._srcfile = None
     logging.logThreads = False
     logging.logProcesses = False
     logging.logMultiprocessing = False

@@ -150,12 +150,12 @@ class FairRateLimiter(BaseRateLimiter[str]):
         """Return how many seconds Telegram asked the fan-out to wait (0 when it may go on)."""
         return max(0.0, self._bulk_blocked_until - self._clock())
 
-    def _windows(self, chat_id: object, paid: bool) -> list[SlidingWindow]:
+    def _windows(self, chat_id: int | str, paid: bool) -> list[SlidingWindow]:
         if paid:
             return [self._paid]
         windows = [self._free]
         with contextlib.suppress(TypeError, ValueError):
-            chat_id = int(chat_id)  # type: ignore[call-overload]
+            chat_id = int(chat_id)
         if isinstance(chat_id, str) or (isinstance(chat_id, int) and chat_id < 0):
             group = self._groups.get(chat_id)
             if group is None:

@@ -71,7 +71,7 @@ class Stopper:
 @contextlib.asynccontextmanager
 async def running_bot(
     config: Config, store: Store, token: str
-) -> AsyncIterator[tuple[Application, Callable[[dict[str, Any]], Awaitable[None]] | None]]:  # type: ignore[type-arg]
+) -> AsyncIterator[tuple[Application, Callable[[dict[str, Any]], Awaitable[None]] | None]]:
     """Run the Telegram bot (polling, or webhook updates pushed by the API server) and its jobs.
 
     Yields the application and, in webhook mode, the callable the API server hands updates to.

@@ -13,7 +13,8 @@ from __future__ import annotations
 import functools
 import logging
 import re
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
+from typing import Any
 
 from telegram import Bot, BotCommand, BotCommandScopeChat, Message, Update
 from telegram.constants import ChatType
@@ -37,7 +38,8 @@ from storage.logs import kv
 from storage.tickets import Overdue, Ticket
 
 log = logging.getLogger(__name__)
-Callback = Callable[[Update, BotContext], Awaitable[None]]
+# What PTB's handlers take: an `async def`, i.e. a coroutine function (not any awaitable).
+Callback = Callable[[Update, BotContext], Coroutine[Any, Any, None]]
 AMOUNT = re.compile(r"^[+-]?\d{1,8}$")
 AGENT_COMMANDS = ("close", "card", "grant", "coupon", "canned", "ban", "unban")
 
@@ -428,7 +430,7 @@ async def flag_overdue_ticket(bot: Bot, services: Services, item: Overdue) -> bo
     return True
 
 
-def register(app: Application, group: int) -> None:  # type: ignore[type-arg]
+def register(app: Application, group: int) -> None:
     """Add the agent chat's handlers (nothing when no agent chat is configured)."""
     services: Services = app.bot_data[SERVICES_KEY]
     if not services.support.enabled:

@@ -49,7 +49,7 @@ class BotContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], d
         """Return the application's services."""
         if self._services is None:
             self._services = self.bot_data[SERVICES_KEY]
-        return self._services  # type: ignore[return-value]
+        return self._services
 
     @property
     def store(self) -> Store:

@@ -12,6 +12,7 @@ from handlers.context import BotContext
 from handlers.formatting import moment, money
 from handlers.menu import member_or_prompt
 from handlers.ui import answer_query, button, keyboard, reply
+from loyalty.program import Currency
 from storage import coupons, members
 from storage.coupons import Coupon, ExchangePreview
 from storage.errors import Conflict, Invalid, Refused
@@ -19,7 +20,7 @@ from storage.errors import Conflict, Invalid, Refused
 # A confirmation older than this shows a fresh preview instead: balances or the expiry
 # it showed may have changed since.
 CONFIRM_TTL = timedelta(minutes=10)
-CURRENCY_CODES = {"p": "points", "c": "coins"}
+CURRENCY_CODES: dict[str, Currency] = {"p": "points", "c": "coins"}
 CODES = {v: k for k, v in CURRENCY_CODES.items()}
 PICK = r"^cpn:pick:(\d{1,9}):([pc])$"
 CONFIRM = r"^cpn:ok:(\d{1,9}):([pc]):([0-9a-z]{1,12})$"
@@ -66,12 +67,12 @@ def _menu_keyboard(context: BotContext) -> InlineKeyboardMarkup:
     """Every coupon for points and for coins, then "my coupons" and "back"."""
     program, t, lang = context.store.program, context.t, context.lang
     rows = []
-    for currency, code in (("points", "p"), ("coins", "c")):
+    for code, currency in CURRENCY_CODES.items():
         if currency == "coins" and not program.coins.enabled:
             continue
         row = []
         for option in program.coupons.options:
-            cost = option.cost(currency)  # type: ignore[arg-type]
+            cost = option.cost(currency)
             if cost:
                 label = t(
                     "coupons.option",
@@ -135,10 +136,10 @@ async def pick(update: Update, context: BotContext) -> None:
 
 
 async def _preview(
-    update: Update, context: BotContext, member_id: str, value: int, currency: str
+    update: Update, context: BotContext, member_id: str, value: int, currency: Currency
 ) -> None:
     try:
-        preview = await coupons.preview(context.store, member_id, value, currency)  # type: ignore[arg-type]
+        preview = await coupons.preview(context.store, member_id, value, currency)
     except Refused as refusal:
         await reply(update, context, _refusal_text(context, refusal), _back(context))
         return
@@ -186,7 +187,7 @@ async def confirm(update: Update, context: BotContext) -> None:
     # One confirmation message = one exchange: the key is the message the button sits on.
     key = f"tg:{query.from_user.id}:{query.message.chat.id}:{query.message.message_id}"
     try:
-        result = await coupons.exchange(context.store, member_id, value, currency, key)  # type: ignore[arg-type]
+        result = await coupons.exchange(context.store, member_id, value, currency, key)
     except Refused as refusal:
         await answer_query(update)
         await reply(update, context, _refusal_text(context, refusal), _back(context))
@@ -237,7 +238,7 @@ async def mine(update: Update, context: BotContext) -> None:
     await reply(update, context, join(lines), _back(context), protect=True)
 
 
-def register(app: Application, group: int) -> None:  # type: ignore[type-arg]
+def register(app: Application, group: int) -> None:
     """Add /coupons and its buttons."""
     app.add_handler(CommandHandler("coupons", menu), group)
     app.add_handler(CallbackQueryHandler(menu, pattern=r"^nav:coupons$"), group)

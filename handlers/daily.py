@@ -105,7 +105,7 @@ async def check_in(update: Update, context: BotContext) -> None:
     await reply(update, context, render(context, claim), markup)
 
 
-def register(app: Application, group: int) -> None:  # type: ignore[type-arg]
+def register(app: Application, group: int) -> None:
     """Add /daily and its menu button."""
     app.add_handler(CommandHandler("daily", check_in), group)
     app.add_handler(CallbackQueryHandler(check_in, pattern=r"^nav:daily$"), group)

@@ -248,7 +248,7 @@ def render_card(services: Services, card: MemberCard) -> Html:
             )
         else:
             lines.append(t("card_previous", link=ticket_link(previous), closed=closed))
-    lines += ["", t("card_updated", when=moment(card.read_at, zone, lang))]
+    lines += [Html(""), t("card_updated", when=moment(card.read_at, zone, lang))]
     return join(lines)
 
 

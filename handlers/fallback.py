@@ -21,7 +21,7 @@ async def unknown_command(update: Update, context: BotContext) -> None:
     await reply(update, context, context.t("common.unknown_command"), main_menu(context))
 
 
-def register(app: Application, group: int) -> None:  # type: ignore[type-arg]
+def register(app: Application, group: int) -> None:
     """Add the last-resort handlers (in the last group, after every feature)."""
     app.add_handler(CallbackQueryHandler(stale_button), group)
     app.add_handler(

@@ -381,7 +381,10 @@ def levels_text(context: BotContext) -> Html:
     )
     lines = [t(f"help.levels_intro_{levels.basis}", window=window)]
     for i, tier in enumerate(levels.tiers):
-        lines += ["", t("help.level", level=tier.name, condition=_condition(context, tier, i == 0))]
+        lines += [
+            Html(""),
+            t("help.level", level=tier.name, condition=_condition(context, tier, i == 0)),
+        ]
         perks = [t("help.bullet", text=perk.text_for(lang)) for perk in tier.perks]
         lines += perks or [t("help.bullet", text=t("help.level_no_perks"))]
     return join(lines)
@@ -523,14 +526,14 @@ def _no_order_points(context: BotContext) -> Html:
     return context.t("help.order_no_points")
 
 
-def register(app: Application, group: int) -> None:  # type: ignore[type-arg]
+def register(app: Application, group: int) -> None:
     """Add /help and the question buttons (free text is registered apart, after all features)."""
     app.add_handler(CommandHandler("help", menu), group)
     app.add_handler(CallbackQueryHandler(menu, pattern=r"^nav:help$"), group)
     app.add_handler(CallbackQueryHandler(answer, pattern=ANSWER), group)
 
 
-def register_free_text(app: Application, group: int) -> None:  # type: ignore[type-arg]
+def register_free_text(app: Application, group: int) -> None:
     """Add the free-text answerer: any private text that is not a command."""
     app.add_handler(
         MessageHandler(filters.TEXT & ~filters.COMMAND & filters.ChatType.PRIVATE, free_text),

@@ -74,7 +74,7 @@ def describe(context: BotContext, entry: Entry) -> Html:
 def render(context: BotContext, page: HistoryPage) -> Html:
     """Render a page: a dated line per row, in the programme's time zone."""
     program, lang = context.store.program, context.lang
-    lines = [context.t("history.title"), ""]
+    lines = [context.t("history.title"), Html("")]
     line = context.services.texts.template("history.line", lang)  # formatted ten times
     for entry in page.entries:
         when = escape(moment(entry.created_at, program.timezone, lang))
@@ -122,7 +122,7 @@ async def _page(update: Update, context: BotContext, before: int | None, after: 
     await reply(update, context, render(context, page), keyboard(paging, back))
 
 
-def register(app: Application, group: int) -> None:  # type: ignore[type-arg]
+def register(app: Application, group: int) -> None:
     """Add /history and its buttons."""
     app.add_handler(CommandHandler("history", show), group)
     app.add_handler(CallbackQueryHandler(show, pattern=r"^nav:history$"), group)

@@ -27,13 +27,13 @@ def requirement_text(context: BotContext, requirement: Requirement) -> Html:
 def render(context: BotContext, view: MemberView, name: str) -> Html:
     """Render the member's account summary."""
     program, lang, t = context.store.program, context.lang, context.t
-    lines = [t("me.title", name=name), ""]
+    lines = [t("me.title", name=name), Html("")]
     lines.append(t("me.points", points=number(view.points, lang)))
     if program.coins.enabled:
         lines.append(t("me.coins", coins=number(view.coins, lang)))
     if view.points_held:
         lines.append(t("me.held", points=number(view.points_held, lang)))
-    lines += ["", t("me.level", level=view.tier.name)]
+    lines += [Html(""), t("me.level", level=view.tier.name)]
     perks = [t("me.perk", text=p.text_for(lang)) for p in view.tier.perks]
     if perks:
         lines += [t("me.perks"), *perks]
@@ -56,7 +56,7 @@ def render(context: BotContext, view: MemberView, name: str) -> Html:
         lines += [requirement_text(context, r) for r in view.next.missing]
     if program.coupons.enabled:
         lines += [
-            "",
+            Html(""),
             t(
                 "me.exchanges_left",
                 left=view.exchanges_left_today,
@@ -97,7 +97,7 @@ def _keyboard(context: BotContext) -> InlineKeyboardMarkup:
     return keyboard(*rows)
 
 
-def register(app: Application, group: int) -> None:  # type: ignore[type-arg]
+def register(app: Application, group: int) -> None:
     """Add /me and its menu button."""
     app.add_handler(CommandHandler("me", show), group)
     app.add_handler(CallbackQueryHandler(show, pattern=r"^nav:me$"), group)

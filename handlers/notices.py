@@ -152,7 +152,11 @@ def _level_changed(s: Speaker, notice: Notice) -> Rendered:
     if not p.get("up") and levels.window_days:
         lines.append(s.tp("level_window", levels.window_days))
     if new is not None and new.perks:
-        lines += ["", s.t("perks"), *(s.t("perk", text=k.text_for(s.lang)) for k in new.perks)]
+        lines += [
+            Html(""),
+            s.t("perks"),
+            *(s.t("perk", text=k.text_for(s.lang)) for k in new.perks),
+        ]
     return join(lines), _balance_markup(s)
 
 

@@ -30,7 +30,7 @@ FEATURES = (start, me, coupons, daily, history, help, settings, support)
 COMMANDS = ("start", "me", "coupons", "daily", "history", "support", "settings", "help", "unlink")
 
 
-def register(app: Application) -> None:  # type: ignore[type-arg]
+def register(app: Application) -> None:
     """Add every handler and the error handler to the application."""
     agents.register(app, AGENT_GROUP)
     app.add_handler(TypeHandler(Update, agents.ignore_other_chats), GROUP_CHATS_GATE)
@@ -42,7 +42,7 @@ def register(app: Application) -> None:  # type: ignore[type-arg]
     # such as a live-chat reply, must be registered before it), and the fallbacks stay last.
     help.register_free_text(app, FEATURE_GROUP)
     fallback.register(app, FEATURE_GROUP)
-    app.add_error_handler(on_error)  # type: ignore[arg-type]
+    app.add_error_handler(on_error)
 
 
 def menu_commands(texts: Catalogue, language: str) -> list[BotCommand]:
@@ -50,7 +50,7 @@ def menu_commands(texts: Catalogue, language: str) -> list[BotCommand]:
     return [BotCommand(name, texts.text(f"commands.{name}", language)) for name in COMMANDS]
 
 
-async def set_commands(app: Application, texts: Catalogue) -> None:  # type: ignore[type-arg]
+async def set_commands(app: Application, texts: Catalogue) -> None:
     """Set the command menu for every language (and the default for all others)."""
     await app.bot.set_my_commands(menu_commands(texts, LANGUAGES[0]))
     for language in LANGUAGES:

@@ -79,7 +79,7 @@ class Services:
     def once(self, key: Hashable, build: Callable[[], T]) -> T:
         """Return what `build` made for `key` the first time (the key names all it reads)."""
         try:
-            return self.rendered[key]  # type: ignore[no-any-return]
+            return self.rendered[key]
         except KeyError:
             value = self.rendered[key] = build()
             return value

@@ -7,6 +7,8 @@ set (never a toggle), so a double tap or a stale button sets the same thing agai
 
 from __future__ import annotations
 
+from typing import Literal
+
 from telegram import InlineKeyboardMarkup, Update
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler
 
@@ -50,16 +52,16 @@ def render(context: BotContext, settings: Settings) -> tuple[Html, InlineKeyboar
     """Return the settings screen and its keyboard."""
     t, policy = context.t, context.services.reminders
     language = t(f"settings.lang_{context.lang}")
-    lines = [t("settings.title"), "", t("settings.language", name=language)]
+    lines = [t("settings.title"), Html(""), t("settings.language", name=language)]
     if context.member_id is None:
-        lines += ["", t("settings.not_linked")]
+        lines += [Html(""), t("settings.not_linked")]
         markup = link_keyboard(context)
-        return join(lines), keyboard(_language_row(context), *markup.inline_keyboard)
+        return join(lines), keyboard(_language_row(context), *map(list, markup.inline_keyboard))
     lines += [
         t("settings.hour", time=_hour_label(settings.reminder_hour(policy))),
         _quiet_text(context, settings),
         t("settings.zone", zone=_zone(context)),
-        "",
+        Html(""),
         t("settings.reminders"),
     ]
     rows: list[Row] = [_language_row(context)]
@@ -68,9 +70,9 @@ def render(context: BotContext, settings: Settings) -> tuple[Html, InlineKeyboar
         kind, shown = t(f"settings.kind_{category}"), t(f"settings.mode_{mode}")
         lines.append(t("settings.line", kind=kind, mode=shown))
         rows.append([button(f"{kind}: {shown}", f"set:rem:{category}:{NEXT_MODE[mode]}")])
-    lines += ["", t("settings.modes_hint")]
+    lines += [Html(""), t("settings.modes_hint")]
     if settings.paused:
-        lines += ["", t("settings.paused")]
+        lines += [Html(""), t("settings.paused")]
     start, end = settings.quiet(policy)
     quiet = "–".join((clock_time(start), clock_time(end))) if start != end else "—"
     rows.append(
@@ -169,7 +171,7 @@ async def hours(update: Update, context: BotContext) -> None:
     lines = [context.t("settings.hour_title", zone=_zone(context))]
     start, end = settings.quiet(policy)
     if in_quiet_hours(hour * 60, start, end):
-        lines += ["", context.t("settings.hour_in_quiet", time=_hour_label(hour))]
+        lines += [Html(""), context.t("settings.hour_in_quiet", time=_hour_label(hour))]
     markup = keyboard(*_hour_grid("set:hour", hour), _back(context))
     await reply(update, context, join(lines), markup)
 
@@ -194,7 +196,11 @@ async def quiet(update: Update, context: BotContext) -> None:
 async def _quiet_screen(update: Update, context: BotContext, settings: Settings) -> None:
     t, policy = context.t, context.services.reminders
     start, end = settings.quiet(policy)
-    lines = [t("settings.quiet_title", zone=_zone(context)), "", _quiet_text(context, settings)]
+    lines = [
+        t("settings.quiet_title", zone=_zone(context)),
+        Html(""),
+        _quiet_text(context, settings),
+    ]
     default = t(
         "settings.quiet_default",
         start=clock_time(policy.quiet_start),
@@ -236,9 +242,13 @@ async def set_quiet_end(update: Update, context: BotContext) -> None:
     if user_id is None:
         return
     which, minute = context.matches[0].group(1), int(context.matches[0].group(2)) * 60
-    changes = {"quiet_start": minute} if which == "qs" else {"quiet_end": minute}
+    start, end = (minute, None) if which == "qs" else (None, minute)  # None: left as it is
     settings = await reminders.change_settings(
-        context.store, user_id, policy=context.services.reminders, **changes
+        context.store,
+        user_id,
+        policy=context.services.reminders,
+        quiet_start=start,
+        quiet_end=end,
     )
     await _quiet_screen(update, context, settings)
 
@@ -249,12 +259,12 @@ async def set_quiet(update: Update, context: BotContext) -> None:
     user_id = await _linked_user(update, context, saved=True)
     if user_id is None:
         return
-    choice = "off" if context.matches[0].group(1) == "off" else "default"
+    choice: Literal["off", "default"] = "off" if context.matches[0].group(1) == "off" else "default"
     settings = await reminders.change_settings(context.store, user_id, quiet=choice)
     await _quiet_screen(update, context, settings)
 
 
-def register(app: Application, group: int) -> None:  # type: ignore[type-arg]
+def register(app: Application, group: int) -> None:
     """Add /settings and its buttons."""
     app.add_handler(CommandHandler("settings", show), group)
     patterns = {

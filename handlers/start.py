@@ -118,7 +118,7 @@ async def unlink_answer(update: Update, context: BotContext) -> None:
     await reply(update, context, text, link_keyboard(context))
 
 
-def register(app: Application, group: int) -> None:  # type: ignore[type-arg]
+def register(app: Application, group: int) -> None:
     """Add /start, /unlink and their buttons."""
     app.add_handler(CommandHandler("start", start), group)
     app.add_handler(CommandHandler("unlink", unlink), group)

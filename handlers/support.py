@@ -218,7 +218,8 @@ async def choose_subject(update: Update, context: BotContext) -> None:
         return
     label = context.t(f"support.subject_{subject}")
     await reply(update, context, context.t("support.subject_chosen", subject=label))
-    if ticket.thread_id is not None:  # the topic exists already: keep its name accurate
+    # The topic exists already (its chat and thread are set together): keep its name accurate.
+    if ticket.chat_id is not None and ticket.thread_id is not None:
         name = await desk.topic_name(context.services, ticket)
         try:
             await context.bot.edit_forum_topic(ticket.chat_id, ticket.thread_id, name=name)
@@ -273,7 +274,7 @@ async def rate(update: Update, context: BotContext) -> None:
     await desk.note(context.bot, context.services, ticket, text)
 
 
-def register_relay(app: Application, group: int) -> None:  # type: ignore[type-arg]
+def register_relay(app: Application, group: int) -> None:
     """Add the relay of members' messages to the agents (a group before the features)."""
     relayable = (
         filters.UpdateType.MESSAGE
@@ -284,7 +285,7 @@ def register_relay(app: Application, group: int) -> None:  # type: ignore[type-a
     app.add_handler(MessageHandler(relayable, relay), group)
 
 
-def register(app: Application, group: int) -> None:  # type: ignore[type-arg]
+def register(app: Application, group: int) -> None:
     """Add /support, the "talk to a person" button, topic choice, "problem solved", rating."""
     private = filters.ChatType.PRIVATE
     app.add_handler(CommandHandler("support", start_support, filters=private), group)

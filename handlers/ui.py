@@ -65,21 +65,22 @@ class Keyboard(InlineKeyboardMarkup):
     """
 
     __slots__ = ("_as_dict",)
+    _as_dict: dict[str, Any]
 
     def to_dict(self, recursive: bool = True) -> dict[str, Any]:
         """Return the Bot API form (computed once; do not modify it)."""
         if not recursive:
             return super().to_dict(recursive=False)
         try:
-            return self._as_dict  # type: ignore[no-any-return]
+            return self._as_dict
         except AttributeError:
             rows = self.inline_keyboard
             if all(isinstance(b, _Button) for row in rows for b in row):
-                made = [[b.bot_api() for b in row] for row in rows]  # type: ignore[attr-defined]
+                made = [[b.bot_api() for b in row if isinstance(b, _Button)] for row in rows]
                 self._as_dict = {"inline_keyboard": made}
             else:
                 self._as_dict = super().to_dict()
-            return self._as_dict  # type: ignore[no-any-return]
+            return self._as_dict
 
 
 def keyboard(*rows: Row) -> InlineKeyboardMarkup:

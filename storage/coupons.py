@@ -144,7 +144,7 @@ def _option(store: Store, value_cents: object, currency: object) -> tuple[Coupon
     if option is None:
         offered = ", ".join(str(o.value_cents) for o in coupons.options)
         raise Invalid(f"no coupon worth {value_cents!r} cents; offered: {offered}")
-    cost = option.cost(currency)  # type: ignore[arg-type]
+    cost = option.cost(currency)
     if cost == 0:
         raise Refused(f"this coupon cannot be bought with {currency}", code="not_for_sale")
     return option, cost

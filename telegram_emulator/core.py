@@ -182,9 +182,9 @@ class TelegramEmulator:
         """Return the chat the bot knows by id or @username, or raise ``chat not found``."""
         if isinstance(chat_id, str):
             name = chat_id.removeprefix("@").lower()
-            for chat in self.chats.values():
-                if chat.username and chat.username.lower() == name and chat.is_group:
-                    return chat
+            for known in self.chats.values():
+                if known.username and known.username.lower() == name and known.is_group:
+                    return known
             raise bad_request(errors.CHAT_NOT_FOUND)
         chat = self.chats.get(chat_id)
         if chat is None:

@@ -41,7 +41,7 @@ ROUTES = [
     Route("/metrics", system.get_metrics, methods=["GET"]),
     Route("/telegram/webhook", system.post_telegram_webhook, methods=["POST"]),
 ]
-_TEMPLATES = {route.endpoint: route.path for route in ROUTES}
+_TEMPLATES: dict[object, str] = {route.endpoint: route.path for route in ROUTES}
 
 
 def route_template(scope: Scope) -> str | None:
@@ -50,7 +50,7 @@ def route_template(scope: Scope) -> str | None:
     Requests answered before routing (401, 413, 408) are matched here, so that they are
     counted under their route too.
     """
-    template = _TEMPLATES.get(scope.get("endpoint"))  # type: ignore[arg-type]
+    template = _TEMPLATES.get(scope.get("endpoint"))
     if template is None:
         for route in ROUTES:
             match, _ = route.matches(scope)

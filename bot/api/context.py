@@ -34,7 +34,7 @@ class ApiContext:
 
 def api(request: Request) -> ApiContext:
     """Return the context of the app serving `request`."""
-    return request.app.state.api  # type: ignore[no-any-return]
+    return request.app.state.api
 
 
 def note(request: Request, **fields: Any) -> None:

@@ -53,7 +53,7 @@ COUPON_STATUS = {"type": "string", "enum": ["active", "used", "expired", "burned
 
 def _event_data(fields: dict[str, tuple[str, int, bool]]) -> Schema:
     properties: dict[str, Schema] = {}
-    for key, (kind, limit, required) in fields.items():
+    for key, (kind, limit, needed) in fields.items():
         if kind == "cents":
             schema: Schema = {"type": "integer", "minimum": 0, "maximum": limit}
         else:
@@ -63,7 +63,7 @@ def _event_data(fields: dict[str, tuple[str, int, bool]]) -> Schema:
                 "maxLength": limit,
                 "pattern": "@" if kind == "email" else r"\S",
             }
-        if not required:  # the store reads null as "not given"
+        if not needed:  # the store reads null as "not given"
             schema["type"] = [schema["type"], "null"]
         properties[key] = schema
     required = [key for key, (_k, _l, needed) in fields.items() if needed]
@@ -312,7 +312,7 @@ EVENT_EXAMPLES: dict[str, dict[str, Any]] = {
         },
     },
 }
-MEMBER_EXAMPLE = {
+MEMBER_EXAMPLE: dict[str, Any] = {
     "member_id": "m-1001",
     "telegram_linked": True,
     "points": 1240,
@@ -333,7 +333,7 @@ MEMBER_EXAMPLE = {
         }
     ],
 }
-COUPON_EXAMPLE = {**MEMBER_EXAMPLE["coupons"][0], "member_id": "m-1001"}  # type: ignore[index]
+COUPON_EXAMPLE = {**MEMBER_EXAMPLE["coupons"][0], "member_id": "m-1001"}
 HOLD_EXAMPLE = {"hold_id": "h-5001", "member_id": "m-1001", "order_id": "o-5001", "points": 5}
 
 # --- Operations -----------------------------------------------------------------------------
