@@ -6,6 +6,8 @@ tests/api/test_proxy.py."""
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
 import time
 from collections.abc import AsyncIterator
 
@@ -14,6 +16,7 @@ import pytest
 from starlette.applications import Starlette
 
 from bot.api.server import Listening, http_server
+from bot.service import Stopper
 from storage.store import Store
 from tests.api.conftest import API_KEY, Shop, app_for, client_for, error, event, make_config
 
@@ -99,3 +102,21 @@ async def test_keep_alive_is_quick_and_an_idle_connection_is_closed(live: Listen
     # With Nagle on, each request after the first waits for the client's delayed ACK (~40 ms).
     assert time.monotonic() - started < 0.3
     writer.close()
+
+
+async def test_a_signal_while_serving_stops_the_server_then_reaches_the_service_once(
+    store: Store,
+) -> None:
+    stopper = Stopper()
+    forced: list[bool] = []
+    stopper.on_force.append(lambda: forced.append(True))
+    with stopper.signals():
+        async with http_server(app_for(store), "127.0.0.1", 0) as live:
+            os.kill(os.getpid(), signal.SIGTERM)  # uvicorn takes it, stops, and hands it on
+            await asyncio.wait_for(stopper.event.wait(), 5)
+            async with httpx.AsyncClient(base_url=live.url) as client:
+                with pytest.raises(httpx.ConnectError):
+                    await client.get("/healthz")
+        for _ in range(3):  # the server has stopped: run what a second delivery would queue
+            await asyncio.sleep(0)
+    assert forced == []  # heard once: a stop, not a forced one
