@@ -112,7 +112,9 @@ async def embedded(
     # failed start ends the task instead.
     while not server.started and not task.done():  # noqa: ASYNC110
         await asyncio.sleep(STARTUP_POLL_SECONDS)
-    if task.done():
+    # Started, then already stopped (a signal during start-up) is not a failure: the signal
+    # reaches the caller's handler as the server stops.
+    if not server.started:
         sock.close()
         task.result()  # re-raise why uvicorn did not start
         raise RuntimeError(f"{name} stopped before serving")
