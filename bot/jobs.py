@@ -40,7 +40,6 @@ from bot.ratelimit import BULK, FREE_PER_SECOND, FairRateLimiter, retry_seconds
 from handlers import agents, notices
 from handlers.context import SERVICES_KEY
 from handlers.services import Services
-from handlers.ui import call
 from storage import reminders, tickets
 from storage.reminders import Claim, DayStart, Notice, PlanReport
 from storage.store import Store
@@ -328,18 +327,15 @@ class Scheduler:
         store = self.store
         try:
             text, markup = self.renderer(notice)
-            message: dict[str, Any] = {
-                "chat_id": notice.telegram_user_id,
-                "text": text,
-                "parse_mode": ParseMode.HTML,
-                "reply_markup": markup,
+            await self.app.bot.send_message(
+                notice.telegram_user_id,
+                text,
+                parse_mode=ParseMode.HTML,
+                reply_markup=markup,
+                disable_notification=True if notice.silent else None,
                 **self._message_options,
-            }
-            if notice.silent:
-                message["disable_notification"] = True
-            # The raw call: `send_message` would build a Message object from every answer,
-            # a third of a send's CPU, and the fan-out has no use for it.
-            await call(self.app.bot, "sendMessage", message, **self._limiter_options)
+                **self._limiter_options,
+            )
         except Forbidden:
             # Blocked: unreachable until they write again (the gate clears the mark).
             await reminders.blocked(store, batch.claim_id, notice.id, notice.telegram_user_id)

@@ -22,13 +22,16 @@ import contextlib
 import logging
 import math
 import time
+import warnings
 from collections import deque
 from collections.abc import Callable, Coroutine
+from datetime import timedelta
 from typing import Any
 
 from telegram.constants import FloodLimit
 from telegram.error import RetryAfter
 from telegram.ext import BaseRateLimiter
+from telegram.warnings import PTBDeprecationWarning
 
 from bot.logs import kv
 
@@ -42,12 +45,13 @@ JSONResult = bool | dict[str, Any] | list[dict[str, Any]]
 
 def retry_seconds(exc: RetryAfter) -> float:
     """Return how long Telegram asked to wait, in seconds."""
-    # `retry_after` as an int is deprecated in PTB 22.2 and warns; the timedelta behind it is
-    # what AIORateLimiter reads too.
-    wait = getattr(exc, "_retry_after", None)
-    if wait is None:
+    # PTB 22.2+ gives `retry_after` as int seconds with a deprecation warning, or as the
+    # coming `timedelta` once the process sets PTB_TIMEDELTA. That switch is process-wide and
+    # changes other things (RetryAfter's own message, every duration attribute), so it is left
+    # to the operator; the warning, about a type this reads either way, is ignored here alone.
+    with warnings.catch_warnings(action="ignore", category=PTBDeprecationWarning):
         wait = exc.retry_after
-    return float(wait) if isinstance(wait, (int, float)) else wait.total_seconds()
+    return wait.total_seconds() if isinstance(wait, timedelta) else float(wait)
 
 
 class _Usage:

@@ -13,6 +13,7 @@ import contextlib
 import logging
 import signal
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from types import FrameType
 from typing import Any
 
 from telegram import Update
@@ -52,20 +53,28 @@ class Stopper:
 
     @contextlib.contextmanager
     def signals(self) -> Iterator[None]:
-        """Handle SIGINT/SIGTERM in the loop while the block runs (main thread only)."""
+        """Handle SIGINT/SIGTERM in the loop while the block runs (main thread only).
+
+        Plain `signal.signal` handlers, not `loop.add_signal_handler`: uvicorn's server takes
+        these signals while it serves and raises them again once it has stopped, and a loop
+        handler would hear each one twice (through the loop's wakeup fd, then again).
+        """
         loop = asyncio.get_running_loop()
-        installed = []
+
+        def handle(signum: int, frame: FrameType | None) -> None:
+            loop.call_soon_threadsafe(self.request, signum)  # run in the loop, not mid-step
+
+        previous: dict[int, Any] = {}
         try:
             for signum in STOP_SIGNALS:
                 try:
-                    loop.add_signal_handler(signum, self.request, signum)
-                except (NotImplementedError, RuntimeError, ValueError):
-                    continue  # not the main thread, or no signals here: stop via the event
-                installed.append(signum)
+                    previous[signum] = signal.signal(signum, handle)
+                except ValueError:
+                    continue  # not the main thread: stop via the event
             yield
         finally:
-            for signum in installed:
-                loop.remove_signal_handler(signum)
+            for number, handler in previous.items():
+                signal.signal(number, handler)
 
 
 @contextlib.asynccontextmanager

@@ -18,26 +18,13 @@ from handlers.context import BotContext
 log = logging.getLogger(__name__)
 MAX_CALLBACK_BYTES = 64
 
-# `call` reaches sendMessage/editMessageText through do_api_request on purpose; PTB would
-# suggest the typed methods once per process.
+# `call` reaches sendMessage/editMessageText through do_api_request on purpose (see `call`);
+# PTB warns once per process that the typed methods exist, and that is known here.
 warnings.filterwarnings(
     "ignore", message=r"Please use 'Bot\.(sendMessage|editMessageText)'", category=PTBUserWarning
 )
 
 Row = list[InlineKeyboardButton]
-
-
-class _Button(InlineKeyboardButton):
-    """A button made here: a label and either callback data or a URL, nothing else, so its
-    Bot API form is known without PTB's generic (and slow) serialisation."""
-
-    __slots__ = ()
-
-    def bot_api(self) -> dict[str, Any]:
-        """Return the Bot API form."""
-        if self.url is not None:
-            return {"text": self.text, "url": self.url}
-        return {"text": self.text, "callback_data": self.callback_data}
 
 
 # Buttons cannot change once made, so equal ones are shared: a screen's Back or Confirm is
@@ -47,52 +34,40 @@ def button(label: str, data: str) -> InlineKeyboardButton:
     """Return a callback button; its data must fit Telegram's 64 bytes."""
     if len(data.encode()) > MAX_CALLBACK_BYTES:
         raise ValueError(f"callback data too long: {data!r}")
-    return _Button(label, callback_data=data)
+    return InlineKeyboardButton(label, callback_data=data)
 
 
 @lru_cache(maxsize=256)
 def link(label: str, url: str) -> InlineKeyboardButton:
     """Return a button that opens a URL."""
-    return _Button(label, url=url)
-
-
-class Keyboard(InlineKeyboardMarkup):
-    """An inline keyboard that keeps its Bot API form once made.
-
-    PTB turns a markup into a dict on every send (~95 us for four buttons on a small server),
-    and most keyboards are built once per language and sent again and again. A markup cannot
-    change after it is made, so neither can its dict; PTB only serialises it.
-    """
-
-    __slots__ = ("_as_dict",)
-    _as_dict: dict[str, Any]
-
-    def to_dict(self, recursive: bool = True) -> dict[str, Any]:
-        """Return the Bot API form (computed once; do not modify it)."""
-        if not recursive:
-            return super().to_dict(recursive=False)
-        try:
-            return self._as_dict
-        except AttributeError:
-            rows = self.inline_keyboard
-            if all(isinstance(b, _Button) for row in rows for b in row):
-                made = [[b.bot_api() for b in row if isinstance(b, _Button)] for row in rows]
-                self._as_dict = {"inline_keyboard": made}
-            else:
-                self._as_dict = super().to_dict()
-            return self._as_dict
+    return InlineKeyboardButton(label, url=url)
 
 
 def keyboard(*rows: Row) -> InlineKeyboardMarkup:
     """Return an inline keyboard from rows of buttons (empty rows are dropped)."""
-    return Keyboard([row for row in rows if row])
+    return InlineKeyboardMarkup([row for row in rows if row])
+
+
+# PTB's `to_dict` turns a markup into its Bot API form on every send (~30 us for four buttons
+# here, 3-4% of a /me), and most keyboards are the same screen sent again and again. Markups
+# are immutable and compare (and hash, ~1 us) by their buttons, so equal ones share one form.
+@lru_cache(maxsize=1024)
+def bot_api_form(markup: InlineKeyboardMarkup) -> dict[str, Any]:
+    """Return the markup's Bot API form (shared: do not modify it)."""
+    return markup.to_dict()
 
 
 async def call(bot: Bot, method: str, params: dict[str, Any], **options: Any) -> None:
     """Make a Bot API call whose answer is not needed (sendMessage, editMessageText).
 
-    The typed methods parse Telegram's answer into a `Message` (entities, keyboard...), which
-    costs more than building and sending the message; replies and notices never use it.
+    Against `do_api_request`'s documented intent (it is meant for methods PTB does not have
+    yet), kept because the goal needs it: the typed `send_message`/`edit_message_text` parse
+    Telegram's answer into a `Message`, which costs more than building and sending the
+    message, and replies never use it. Measured side by side (`bench/bot_updates.py --reuse`,
+    2026-12-02, ratio to the bare echo, goals /me >= 50%, mix >= 30%): the typed methods gave
+    /me 33-39% and the mix 25-27% where this path gave /me 46-54% and the mix 31-36%. The
+    markup goes as its cached Bot API form (`bot_api_form`), which `api_kwargs` passes on
+    as it is.
     Errors are raised exactly as the typed methods raise them; the rate limiter applies.
     """
     await bot.do_api_request(method, api_kwargs=params, **options)
@@ -111,7 +86,7 @@ async def reply(
     False or `protect` is needed, which only a new message can carry); otherwise send."""
     params: dict[str, Any] = {"text": text, "parse_mode": ParseMode.HTML}
     if markup is not None:
-        params["reply_markup"] = markup
+        params["reply_markup"] = bot_api_form(markup)
     query = update.callback_query
     if query is not None and edit and not protect and query.message is not None:
         params.update(chat_id=query.message.chat.id, message_id=query.message.message_id)

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import math
 import time
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from telegram.error import RetryAfter
 
-from bot.ratelimit import BULK, FairRateLimiter, SlidingWindow
+from bot.ratelimit import BULK, FairRateLimiter, SlidingWindow, retry_seconds
 from loyalty.clock import ManualClock
 from storage import links, telegram_users
 from telegram_emulator import TelegramEmulator
@@ -121,3 +123,14 @@ async def test_a_fan_out_at_the_limit_gets_no_429_and_members_are_answered_at_on
     assert max(waits) < 0.1
     # 46 reminders and 3 answers at 30 a second: the first 30 fit the first second.
     assert elapsed >= (46 + 3 - 30) / 30
+
+
+@pytest.mark.parametrize("timedelta_opt_in", ["false", "true"])
+@pytest.mark.filterwarnings("error::telegram.warnings.PTBDeprecationWarning")
+def test_retry_seconds_reads_either_form_of_retry_after_without_a_warning(
+    monkeypatch: pytest.MonkeyPatch, timedelta_opt_in: str
+) -> None:
+    monkeypatch.setenv("PTB_TIMEDELTA", timedelta_opt_in)  # int seconds today, timedelta next
+    with pytest.warns() if timedelta_opt_in == "false" else contextlib.nullcontext():
+        exc = RetryAfter(3)  # PTB itself warns here, while it builds its message
+    assert retry_seconds(exc) == 3.0

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
-from handlers.ui import button, keyboard, link
+from handlers.ui import bot_api_form, button, keyboard, link
 
 
 def test_a_keyboard_of_our_buttons_serialises_as_ptb_does() -> None:
@@ -38,3 +38,12 @@ def test_equal_buttons_are_shared_and_long_data_is_refused() -> None:
     with pytest.raises(ValueError, match="too long"):
         button("x", "d" * 65)
     assert button("x", "d" * 64).callback_data == "d" * 64
+
+
+def test_equal_keyboards_share_one_bot_api_form_equal_to_ptbs() -> None:
+    first = keyboard([button("Back", "menu"), link("Shop", "https://shop.example")])
+    again = keyboard([button("Back", "menu"), link("Shop", "https://shop.example")])
+    other = keyboard([button("Back", "menu:2")])
+    assert bot_api_form(first) == first.to_dict()
+    assert bot_api_form(again) is bot_api_form(first)
+    assert bot_api_form(other) == other.to_dict() != first.to_dict()
