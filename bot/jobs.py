@@ -39,8 +39,9 @@ from handlers import notices
 from handlers.context import SERVICES_KEY
 from handlers.services import Services
 from handlers.ui import call
-from storage import reminders
-from storage.reminders import Claim, DayStart, Notice, PlanReport
+from storage import outbox, reminders
+from storage.outbox import Claim, Notice
+from storage.reminders import DayStart, PlanReport
 from storage.store import Store
 
 log = logging.getLogger("loyaltybot.jobs")
@@ -101,7 +102,7 @@ class _SentMarks:
     async def flush(self) -> None:
         """Write every pending mark now."""
         ids, self.ids = self.ids, []
-        await reminders.mark_sent(self.store, self.claim_id, ids)
+        await outbox.mark_sent(self.store, self.claim_id, ids)
 
 
 @dataclass
@@ -233,7 +234,7 @@ class Scheduler:
 
     async def _claim(self, claim_id: str, report: DrainReport) -> Claim:
         before = time.perf_counter()
-        batch = await reminders.claim(
+        batch = await outbox.claim(
             self.store, self.policy, claim_id, limit=self.batch_size, lease=self.lease
         )
         report.claim_seconds += time.perf_counter() - before
@@ -255,7 +256,7 @@ class Scheduler:
         ids = [n.id for n in spare.notices]
         if ids:
             wait = timedelta(seconds=report.retry_after or 0)
-            await reminders.release(self.store, claim_id, ids, self.store.now() + wait)
+            await outbox.release(self.store, claim_id, ids, self.store.now() + wait)
             report.released += len(ids)
 
     async def _send(self, batch: Claim, marks: _SentMarks, report: DrainReport) -> bool:
@@ -275,7 +276,7 @@ class Scheduler:
         untouched = state.left + [n.id for group in state.queue for n in group]
         if untouched:
             # Given back, not dropped: a later run sends them (after Telegram's wait, if any).
-            await reminders.release(
+            await outbox.release(
                 self.store, batch.claim_id, untouched, state.not_before or self.store.now()
             )
             report.released += len(untouched)
@@ -294,7 +295,7 @@ class Scheduler:
                     state.left.extend(n.id for n in group[index:])
                     break
                 if notice.telegram_user_id in state.gone:
-                    await reminders.settle(store, batch.claim_id, notice.id, "skipped", "blocked")
+                    await outbox.settle(store, batch.claim_id, notice.id, "skipped", "blocked")
                     continue
                 if not await self._deliver(notice, batch, marks, report, state):
                     state.left.extend(n.id for n in group[index:])
@@ -328,7 +329,7 @@ class Scheduler:
             await call(self.app.bot, "sendMessage", message, **self._limiter_options)
         except Forbidden:
             # Blocked: unreachable until they write again (the gate clears the mark).
-            await reminders.blocked(store, batch.claim_id, notice.id, notice.telegram_user_id)
+            await outbox.blocked(store, batch.claim_id, notice.id, notice.telegram_user_id)
             state.gone.add(notice.telegram_user_id)
             report.blocked += 1
             log.info("event=member_unreachable notice_id=%d", notice.id)
@@ -340,7 +341,7 @@ class Scheduler:
             self._drain_later(seconds)
             return False
         except BadRequest as exc:
-            await reminders.settle(store, batch.claim_id, notice.id, "failed", exc.message)
+            await outbox.settle(store, batch.claim_id, notice.id, "failed", exc.message)
             report.failed += 1
             log.warning("event=notice_failed notice_id=%d error=%s", notice.id, exc.message)
         except NetworkError as exc:
@@ -351,7 +352,7 @@ class Scheduler:
             log.warning("event=telegram_unreachable error=%s", type(exc).__name__)
             return False
         except Exception:
-            await reminders.settle(store, batch.claim_id, notice.id, "failed", "error")
+            await outbox.settle(store, batch.claim_id, notice.id, "failed", "error")
             report.failed += 1
             log.exception("event=notice_error notice_id=%d kind=%s", notice.id, notice.kind)
         else:

@@ -11,7 +11,7 @@ import pytest
 from loyalty.clock import ManualClock
 from loyalty.loader import load_program
 from loyalty.reminders import ReminderPolicy
-from storage import coupons, daily, links, reminders, telegram_users
+from storage import coupons, daily, links, outbox, reminders, telegram_users
 from storage.store import Store
 from tests.conftest import delivered_order, member, open_store, send
 
@@ -29,12 +29,12 @@ async def linked_member(store: Store, member_id: str, user_id: int, lang: str = 
 
 async def send_all(store: Store) -> None:
     """Settle every notice due now as sent (clears account notices a test is not about)."""
-    claim = await reminders.claim(store, POLICY, "setup", limit=1_000)
-    await reminders.mark_sent(store, "setup", [n.id for n in claim.notices])
+    claim = await outbox.claim(store, POLICY, "setup", limit=1_000)
+    await outbox.mark_sent(store, "setup", [n.id for n in claim.notices])
 
 
 async def rows(store: Store, **match: object) -> list[dict]:
-    found = await reminders.outbox_rows(store)
+    found = await outbox.outbox_rows(store)
     return [r for r in found if all(r[k] == v for k, v in match.items())]
 
 
@@ -112,14 +112,14 @@ async def test_two_overlapping_claims_never_hold_the_same_row(store: Store, cloc
     clock.set(EVENING)
     await reminders.plan(store, POLICY)
     first, second = await asyncio.gather(
-        reminders.claim(store, POLICY, "run-a", limit=20),
-        reminders.claim(store, POLICY, "run-b", limit=20),
+        outbox.claim(store, POLICY, "run-a", limit=20),
+        outbox.claim(store, POLICY, "run-b", limit=20),
     )
     a = {n.id for n in first.notices}
     b = {n.id for n in second.notices}
     assert not a & b
     assert len(a | b) == 30
-    third = await reminders.claim(store, POLICY, "run-c", limit=20)
+    third = await outbox.claim(store, POLICY, "run-c", limit=20)
     assert third.notices == []
 
 
@@ -131,21 +131,21 @@ async def test_a_claim_left_by_a_dead_run_is_sent_after_its_lease(
     await linked_member(store, "m-1", 1001)
     clock.set(EVENING)
     await reminders.plan(store, POLICY)
-    held = await reminders.claim(store, POLICY, "dead-run", lease=timedelta(minutes=2))
+    held = await outbox.claim(store, POLICY, "dead-run", lease=timedelta(minutes=2))
     assert len(held.notices) == 1
     await store.close()  # the process dies between "due" and "sent"
 
     store = await open_store(tmp_path / "restart.db", program, clock)
     try:
-        assert (await reminders.claim(store, POLICY, "new-run")).notices == []
+        assert (await outbox.claim(store, POLICY, "new-run")).notices == []
         clock.advance(minutes=2)
-        again = await reminders.claim(store, POLICY, "new-run")
+        again = await outbox.claim(store, POLICY, "new-run")
         assert [n.member_id for n in again.notices] == ["m-1"]
         # The dead run's claim can no longer mark it; the new one does, once.
-        assert await reminders.mark_sent(store, "dead-run", [again.notices[0].id]) == 0
-        assert await reminders.mark_sent(store, "new-run", [again.notices[0].id]) == 1
+        assert await outbox.mark_sent(store, "dead-run", [again.notices[0].id]) == 0
+        assert await outbox.mark_sent(store, "new-run", [again.notices[0].id]) == 1
         clock.advance(minutes=10)
-        assert (await reminders.claim(store, POLICY, "later")).touched == 0
+        assert (await outbox.claim(store, POLICY, "later")).touched == 0
         [row] = await rows(store, kind="daily_checkin")
         assert row["status"] == "sent" and row["attempts"] == 2
     finally:
@@ -156,15 +156,15 @@ async def test_quiet_hours_defer_a_notice_to_their_end(store: Store, clock) -> N
     await linked_member(store, "m-1", 1001)
     clock.set(datetime(2026, 3, 10, 23, 15, tzinfo=UTC))
     await delivered_order(store, "m-1", 5_000)
-    claim = await reminders.claim(store, POLICY, "night")
+    claim = await outbox.claim(store, POLICY, "night")
     assert claim.notices == [] and claim.deferred == 2  # the points and the level change
     [row] = await rows(store, kind="order_points")
     assert row["status"] == "pending"
     assert row["due_at"] == "2026-03-11T08:00:00.000000+00:00"
     clock.set(datetime(2026, 3, 11, 7, 59, 59, tzinfo=UTC))
-    assert (await reminders.claim(store, POLICY, "early")).touched == 0
+    assert (await outbox.claim(store, POLICY, "early")).touched == 0
     clock.advance(seconds=1)
-    morning = await reminders.claim(store, POLICY, "morning")
+    morning = await outbox.claim(store, POLICY, "morning")
     assert sorted(n.kind for n in morning.notices) == ["level_changed", "order_points"]
 
 
@@ -175,7 +175,7 @@ async def test_a_check_in_reminder_deferred_past_its_day_is_dropped(store: Store
     await reminders.change_settings(store, 1002, quiet=(18 * 60, 9 * 60))
     clock.set(EVENING)
     await reminders.plan(store, POLICY)
-    claim = await reminders.claim(store, POLICY, "run")
+    claim = await outbox.claim(store, POLICY, "run")
     assert claim.deferred == 1 and claim.skipped == {"stale": 1}
     [kept] = await rows(store, member_id="m-1")
     assert kept["due_at"] == "2026-03-10T20:00:00.000000+00:00"
@@ -192,7 +192,7 @@ async def test_rows_that_must_not_be_sent_are_settled_with_a_reason(store: Store
     await reminders.change_settings(store, 1003, paused=True)
     await telegram_users.update(store, 1004, unreachable=True)
     await daily.claim(store, "checked_in")  # after the plan, before the send
-    claim = await reminders.claim(store, POLICY, "run")
+    claim = await outbox.claim(store, POLICY, "run")
     assert [n.member_id for n in claim.notices] == ["fine"]
     outcome = {r["member_id"]: (r["status"], r["outcome"]) for r in await rows(store)
                if r["kind"] == "daily_checkin"}  # fmt: skip
@@ -211,7 +211,7 @@ async def test_a_check_in_reminder_from_another_day_is_stale(store: Store, clock
     clock.set(EVENING)
     await reminders.plan(store, POLICY)
     clock.set(EVENING + timedelta(days=1, hours=-10))  # next morning 09:00, after quiet hours
-    claim = await reminders.claim(store, POLICY, "late")
+    claim = await outbox.claim(store, POLICY, "late")
     assert claim.notices == [] and claim.skipped == {"stale": 1}
 
 
@@ -220,14 +220,14 @@ async def test_a_notice_is_given_up_after_repeated_failures(store: Store, clock)
     await delivered_order(store, "m-1", 5_000)
     await send_all(store)
     await delivered_order(store, "m-1", 1_000, "o-late")  # 10 points, same level: one notice
-    for attempt in range(reminders.MAX_ATTEMPTS):
-        claim = await reminders.claim(store, POLICY, f"run-{attempt}")
+    for attempt in range(outbox.MAX_ATTEMPTS):
+        claim = await outbox.claim(store, POLICY, f"run-{attempt}")
         assert len(claim.notices) == 1
-        await reminders.release(store, f"run-{attempt}", [claim.notices[0].id], store.now())
-    claim = await reminders.claim(store, POLICY, "last")
+        await outbox.release(store, f"run-{attempt}", [claim.notices[0].id], store.now())
+    claim = await outbox.claim(store, POLICY, "last")
     assert claim.notices == [] and claim.skipped == {"attempts": 1}
     [row] = await rows(store, dedupe_key="order_points:o-late")
-    assert (row["status"], row["attempts"]) == ("failed", reminders.MAX_ATTEMPTS)
+    assert (row["status"], row["attempts"]) == ("failed", outbox.MAX_ATTEMPTS)
 
 
 async def test_expiry_digest_lists_a_members_coupons_once(store: Store, clock) -> None:
@@ -247,7 +247,7 @@ async def test_expiry_digest_lists_a_members_coupons_once(store: Store, clock) -
     await reminders.plan(store, POLICY)
     digests = await rows(store, kind="coupon_expiry")
     assert sorted(r["member_id"] for r in digests) == ["m-1", "m-2"]
-    claim = await reminders.claim(store, POLICY, "run")
+    claim = await outbox.claim(store, POLICY, "run")
     listed = {n.member_id: sorted(c.value_cents for c in n.coupons) for n in claim.notices
               if n.kind == "coupon_expiry"}  # fmt: skip
     assert listed == {"m-1": [500, 2000], "m-2": [500]}
@@ -263,7 +263,7 @@ async def test_a_digest_whose_coupons_were_all_used_is_not_sent(store: Store, cl
     clock.set(datetime(2026, 3, 28, 19, 0, tzinfo=UTC))
     await reminders.plan(store, POLICY)
     await coupons.redeem(store, bought.coupon.code, "m-1", "o-9")
-    claim = await reminders.claim(store, POLICY, "run")
+    claim = await outbox.claim(store, POLICY, "run")
     assert claim.notices == [] and claim.skipped == {"no_longer_true": 1}
 
 
@@ -284,7 +284,7 @@ async def test_old_settled_rows_are_pruned_and_pending_ones_kept(store: Store, c
     await send_all(store)
     clock.advance(days=31)
     await delivered_order(store, "m-1", 1_000)
-    assert await reminders.prune(store, store.now() - reminders.KEEP_SETTLED) == 2
+    assert await outbox.prune(store, store.now() - outbox.KEEP_SETTLED) == 2
     assert [r["status"] for r in await rows(store)] == ["pending"]
 
 
@@ -298,7 +298,7 @@ def _explain_params(query: str) -> dict[str, object]:
 @pytest.mark.parametrize(
     ("statement", "expected"),
     [
-        (reminders._CLAIM_SQL, ["outbox_ready"]),
+        (outbox._CLAIM_SQL, ["outbox_ready"]),
         (reminders._DAILY_INSERT.format(hour="u.reminder_hour = :hour"), ["telegram_users_hour"]),
         (reminders._digest_sql(2, "expiry")[0], ["coupons_active_expiry"]),
         (reminders._digest_sql(2, "expiry")[1], ["coupons_member_status"]),

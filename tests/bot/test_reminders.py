@@ -19,7 +19,7 @@ from bot.emulator import ManualClock as EmulatorClock
 from bot.jobs import Scheduler, schedule_jobs, scheduler, send_soon
 from bot.ratelimit import FairRateLimiter
 from loyalty.clock import ManualClock
-from storage import coupons, daily, reminders, telegram_users
+from storage import coupons, daily, outbox, reminders, telegram_users
 from storage.store import Store
 from tests.bot.conftest import linked, make_config
 from tests.conftest import delivered_order, open_store, send
@@ -196,7 +196,7 @@ async def test_a_restart_between_due_and_sent_sends_once(
         clock.set(EVENING)
         await runner.plan()
         # The process claims the reminder and dies before sending it.
-        held = await reminders.claim(store, runner.policy, "dead", lease=runner.lease)
+        held = await outbox.claim(store, runner.policy, "dead", lease=runner.lease)
         assert len(held.notices) == 1
     mark = ann.mark()
     async with world(tmp_path, clock, config, emu=emu, name="r.db") as (_, store, runner, _e):
