@@ -1,4 +1,4 @@
-"""Reminders: member settings, planning due reminders into the outbox, the start of a day.
+"""Reminders: planning due reminders into the outbox, and the start of a programme day.
 
 Every notice is an outbox row with a dedupe key, so planning twice (two processes, a restart
 mid-plan, a catch-up after downtime) never makes a second notice. Claiming and settling the
@@ -9,174 +9,22 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Callable, Coroutine, Mapping
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from typing import Any, Literal
+from typing import Any
 
 from loyalty.calendar import day_start, programme_day
 from loyalty.coupons import next_burn
 from loyalty.reminders import (
-    CATEGORIES,
-    MODES,
     ReminderPolicy,
     hours_to_plan,
 )
-from storage import coupons, daily, members, outbox, telegram_users
+from storage import coupons, daily, members, outbox
 from storage.db import Tx, from_db, to_db
-from storage.errors import Invalid
 from storage.outbox import PLANNED_PRIORITY
+from storage.scheduler_runs import last_period, record_period
 from storage.store import Store
-
-NO_QUIET = (0, 0)
-
-
-# -- settings ---------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Settings:
-    """A Telegram user's language and reminder choices (None = the configured default)."""
-
-    telegram_user_id: int
-    language: str | None
-    modes: Mapping[str, str]
-    hour: int | None
-    quiet_start: int | None
-    quiet_end: int | None
-    paused: bool
-
-    def reminder_hour(self, policy: ReminderPolicy) -> int:
-        """Return the hour reminders come at."""
-        return policy.default_hour if self.hour is None else self.hour
-
-    def quiet(self, policy: ReminderPolicy) -> tuple[int, int]:
-        """Return the quiet hours as (start, end) minutes; equal values mean none."""
-        if self.quiet_start is None or self.quiet_end is None:
-            return policy.quiet_start, policy.quiet_end
-        return self.quiet_start, self.quiet_end
-
-
-_MODE_COLUMNS = ", ".join(f"remind_{c}" for c in CATEGORIES)
-
-
-async def settings(store: Store, telegram_user_id: int) -> Settings:
-    """Return a Telegram user's settings (defaults for a user never seen)."""
-    row = await store.db.read_one(
-        f"SELECT language, reminders, reminder_hour, quiet_start, quiet_end, {_MODE_COLUMNS}"
-        " FROM telegram_users WHERE telegram_user_id = ?",
-        (telegram_user_id,),
-    )
-    if row is None:
-        return Settings(telegram_user_id, None, dict.fromkeys(CATEGORIES, "on"), None, None,
-                        None, False)  # fmt: skip
-    return Settings(
-        telegram_user_id=telegram_user_id,
-        language=row["language"],
-        modes={c: row[f"remind_{c}"] for c in CATEGORIES},
-        hour=row["reminder_hour"],
-        quiet_start=row["quiet_start"],
-        quiet_end=row["quiet_end"],
-        paused=not row["reminders"],
-    )
-
-
-Quiet = tuple[int, int] | Literal["default", "off"]
-
-
-async def change_settings(
-    store: Store,
-    telegram_user_id: int,
-    *,
-    mode: tuple[str, str] | None = None,
-    hour: int | None = None,
-    quiet: Quiet | None = None,
-    quiet_start: int | None = None,
-    quiet_end: int | None = None,
-    policy: ReminderPolicy | None = None,
-    paused: bool | None = None,
-) -> Settings:
-    """Change reminder settings; arguments left None stay as they are. Raise Invalid on bad ones.
-
-    `quiet` sets both ends ("default" follows the config, "off" means none); `quiet_start` or
-    `quiet_end` moves one end, starting from the `policy` default if the user had none.
-    """
-    sets: dict[str, object] = {}
-    if mode is not None:
-        category, value = mode
-        if category not in CATEGORIES or value not in MODES:
-            raise Invalid(f"no reminder setting {category}={value}")
-        sets[f"remind_{category}"] = value
-    if hour is not None:
-        if not 0 <= hour <= 23:
-            raise Invalid("the reminder hour must be 0..23")
-        sets["reminder_hour"] = hour
-    if quiet == "default":
-        sets["quiet_start"] = sets["quiet_end"] = None
-    elif quiet == "off":
-        sets["quiet_start"], sets["quiet_end"] = NO_QUIET
-    elif quiet is not None:
-        sets["quiet_start"], sets["quiet_end"] = _check_minutes(*quiet)
-    if paused is not None:
-        sets["reminders"] = int(not paused)
-    now = to_db(store.now())
-
-    async def change(tx: Tx) -> None:
-        await telegram_users.ensure(tx, telegram_user_id, now)
-        if quiet_start is not None or quiet_end is not None:
-            current = await tx.execute_fetchall(
-                "SELECT quiet_start, quiet_end FROM telegram_users WHERE telegram_user_id = ?",
-                (telegram_user_id,),
-            )
-            row = next(iter(current))
-            base = policy or ReminderPolicy()
-            start = row[0] if row[0] is not None else base.quiet_start
-            end = row[1] if row[1] is not None else base.quiet_end
-            if (row[0], row[1]) == NO_QUIET:  # from "none", one end picked starts a window
-                start, end = base.quiet_start, base.quiet_end
-            start = quiet_start if quiet_start is not None else start
-            end = quiet_end if quiet_end is not None else end
-            sets["quiet_start"], sets["quiet_end"] = _check_minutes(start, end)
-        if sets:
-            assignments = ", ".join(f"{column} = ?" for column in sets)
-            await tx.execute(
-                f"UPDATE telegram_users SET {assignments}, updated_at = ?"
-                " WHERE telegram_user_id = ?",
-                (*sets.values(), now, telegram_user_id),
-            )
-
-    await store.db.write(change)
-    return await settings(store, telegram_user_id)
-
-
-def _check_minutes(start: int, end: int) -> tuple[int, int]:
-    for value in (start, end):
-        if not 0 <= value < 24 * 60:
-            raise Invalid("quiet hours are minutes after midnight, 0..1439")
-    return start, end
-
-
-# -- the scheduler's progress -----------------------------------------------------------------
-
-
-async def last_period(store: Store, job: str) -> str | None:
-    """Return the last period (hour or day) a scheduled job completed, or None."""
-    row = await store.db.read_one("SELECT period FROM scheduler_runs WHERE job = ?", (job,))
-    return row[0] if row else None
-
-
-async def record_period(store: Store, job: str, period: str) -> None:
-    """Record that a scheduled job completed `period`."""
-
-    async def record(tx: Tx) -> None:
-        await tx.execute(
-            "INSERT INTO scheduler_runs (job, period, done_at) VALUES (?, ?, ?)"
-            " ON CONFLICT (job) DO UPDATE SET period = excluded.period, done_at = excluded.done_at",
-            (job, period, to_db(store.now())),
-        )
-
-    await store.db.write(record)
-
 
 # -- planning ---------------------------------------------------------------------------------
 

@@ -11,7 +11,7 @@ import pytest
 from loyalty.clock import ManualClock
 from loyalty.loader import load_program
 from loyalty.reminders import ReminderPolicy
-from storage import coupons, daily, links, outbox, reminders, telegram_users
+from storage import coupons, daily, links, outbox, reminder_settings, reminders, telegram_users
 from storage.store import Store
 from tests.conftest import delivered_order, member, open_store, send
 
@@ -56,9 +56,9 @@ async def test_a_notice_exists_once_per_dedupe_key_and_only_for_linked_members(
 async def test_planning_queues_only_the_users_whose_hour_it_is(store: Store, clock) -> None:
     for n, member_id in enumerate(["due", "early", "done", "off", "paused", "gone"]):
         await linked_member(store, member_id, 1001 + n)
-    await reminders.change_settings(store, 1002, hour=7)
-    await reminders.change_settings(store, 1004, mode=("daily", "off"))
-    await reminders.change_settings(store, 1005, paused=True)
+    await reminder_settings.change(store, 1002, hour=7)
+    await reminder_settings.change(store, 1004, mode=("daily", "off"))
+    await reminder_settings.change(store, 1005, paused=True)
     await telegram_users.update(store, 1006, unreachable=True)
     clock.set(EVENING - timedelta(hours=1))
     await daily.claim(store, "done")
@@ -91,7 +91,7 @@ async def test_planning_walks_the_hour_in_batches(store: Store, clock) -> None:
 async def test_after_downtime_each_missed_hour_is_planned_once(store: Store, clock) -> None:
     await linked_member(store, "m-1", 1001)
     await linked_member(store, "m-2", 1002)
-    await reminders.change_settings(store, 1002, hour=20)
+    await reminder_settings.change(store, 1002, hour=20)
     clock.set(EVENING - timedelta(hours=2, minutes=30))  # 16:30: the cursor is at 16:00
     await reminders.plan(store, POLICY)
     clock.set(EVENING + timedelta(hours=2, minutes=10))  # back at 21:10
@@ -171,8 +171,8 @@ async def test_quiet_hours_defer_a_notice_to_their_end(store: Store, clock) -> N
 async def test_a_check_in_reminder_deferred_past_its_day_is_dropped(store: Store, clock) -> None:
     await linked_member(store, "m-1", 1001)
     await linked_member(store, "m-2", 1002)
-    await reminders.change_settings(store, 1001, quiet=(18 * 60, 20 * 60))
-    await reminders.change_settings(store, 1002, quiet=(18 * 60, 9 * 60))
+    await reminder_settings.change(store, 1001, quiet=(18 * 60, 20 * 60))
+    await reminder_settings.change(store, 1002, quiet=(18 * 60, 9 * 60))
     clock.set(EVENING)
     await reminders.plan(store, POLICY)
     claim = await outbox.claim(store, POLICY, "run")
@@ -188,8 +188,8 @@ async def test_rows_that_must_not_be_sent_are_settled_with_a_reason(store: Store
     clock.set(EVENING)
     await reminders.plan(store, POLICY)
     await links.unlink(store, 1001)
-    await reminders.change_settings(store, 1002, mode=("daily", "off"))
-    await reminders.change_settings(store, 1003, paused=True)
+    await reminder_settings.change(store, 1002, mode=("daily", "off"))
+    await reminder_settings.change(store, 1003, paused=True)
     await telegram_users.update(store, 1004, unreachable=True)
     await daily.claim(store, "checked_in")  # after the plan, before the send
     claim = await outbox.claim(store, POLICY, "run")
@@ -257,7 +257,7 @@ async def test_a_digest_whose_coupons_were_all_used_is_not_sent(store: Store, cl
     await linked_member(store, "m-1", 1001)
     await delivered_order(store, "m-1", 100_000)
     await send_all(store)
-    await reminders.change_settings(store, 1001, mode=("daily", "off"))
+    await reminder_settings.change(store, 1001, mode=("daily", "off"))
     clock.set(datetime(2026, 3, 1, 10, 0, tzinfo=UTC))
     bought = await coupons.exchange(store, "m-1", 500, "points", "a")
     clock.set(datetime(2026, 3, 28, 19, 0, tzinfo=UTC))
