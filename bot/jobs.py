@@ -39,9 +39,10 @@ from handlers import notices
 from handlers.context import SERVICES_KEY
 from handlers.services import Services
 from handlers.ui import call
-from storage import outbox, reminders
+from storage import day_start, outbox, reminder_planning
+from storage.day_start import DayStart
 from storage.outbox import Claim, Notice
-from storage.reminders import DayStart, PlanReport
+from storage.reminder_planning import PlanReport
 from storage.store import Store
 
 log = logging.getLogger("loyaltybot.jobs")
@@ -163,7 +164,7 @@ class Scheduler:
 
     async def start_day(self) -> DayStart | None:
         """Do the start-of-day work if today's is not done yet."""
-        done = await reminders.start_day(self.store)
+        done = await day_start.start_day(self.store)
         if done is not None:
             log.info(
                 "event=day_started day=%s burned=%d expired=%d level_changes=%d pruned=%d",
@@ -174,7 +175,7 @@ class Scheduler:
     async def plan(self) -> PlanReport:
         """Queue the reminders of every hour that began since the last plan."""
         started = time.perf_counter()
-        report = await reminders.plan(self.store, self.policy)
+        report = await reminder_planning.plan(self.store, self.policy)
         if report.hours:
             queued = " ".join(f"{k}={v}" for k, v in sorted(report.queued.items()))
             log.info(

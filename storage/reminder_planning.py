@@ -1,32 +1,31 @@
-"""Reminders: planning due reminders into the outbox, and the start of a programme day.
+"""Reminder planning: queue each local hour's reminders into the outbox, once.
 
-Every notice is an outbox row with a dedupe key, so planning twice (two processes, a restart
-mid-plan, a catch-up after downtime) never makes a second notice. Claiming and settling the
-rows is the outbox's (storage/outbox.py).
+At the start of every local hour: check-in reminders for the members whose reminder hour it is
+and who have not checked in, and one digest per member of their coupons about to expire or
+burn. Every row has a dedupe key, so planning twice (two processes, a restart mid-plan, a
+catch-up after downtime) never makes a second notice. The statements are constants; every
+value, including the list of days a digest covers, is bound.
 """
 
 from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
 from loyalty.calendar import day_start, programme_day
 from loyalty.coupons import next_burn
-from loyalty.reminders import (
-    ReminderPolicy,
-    hours_to_plan,
-)
-from storage import coupons, daily, members, outbox
-from storage.db import Tx, from_db, to_db
+from loyalty.reminders import ReminderPolicy, hours_to_plan
+from storage import daily
+from storage.db import Conn, from_db, to_db
 from storage.outbox import PLANNED_PRIORITY
 from storage.scheduler_runs import last_period, record_period
 from storage.store import Store
 
-# -- planning ---------------------------------------------------------------------------------
+JOB = "plan"  # the planner's hour cursor in scheduler_runs
 
 
 @dataclass
@@ -46,13 +45,13 @@ async def plan(store: Store, policy: ReminderPolicy, *, batch: int = 2_000) -> P
     report = PlanReport()
     if not policy.enabled:
         return report
-    last = await last_period(store, "plan")
+    last = await last_period(store, JOB)
     zone = store.program.timezone
     for start in hours_to_plan(from_db(last) if last else None, store.now(), zone):
         counts = await plan_hour(store, policy, start, batch=batch)
         report.hours.append(start)
         report.queued.update(counts)
-        await record_period(store, "plan", to_db(start))
+        await record_period(store, JOB, to_db(start))
     return report
 
 
@@ -88,27 +87,63 @@ def _day_range(store: Store, day: date) -> tuple[str, str]:
     return to_db(day_start(program, day)), to_db(day_start(program, day + timedelta(days=1)))
 
 
-_DAILY_INSERT = """
+@dataclass(frozen=True)
+class _HourWalk:
+    """The statements that walk one range of the hour index: the batch's last user, the insert."""
+
+    edge: str
+    insert: str
+
+
+# Users who chose this hour, and (at the default hour) users who never chose: each a separate
+# range of the hour index, walked by rowid, so neither needs an OR or a sort.
+_CHOSEN_HOUR = _HourWalk(
+    edge="""
+SELECT u.telegram_user_id FROM telegram_users u
+WHERE u.reminder_hour = :hour AND u.telegram_user_id > :after
+ORDER BY u.telegram_user_id LIMIT 1 OFFSET :skip
+""",
+    insert="""
 INSERT INTO outbox (member_id, kind, dedupe_key, payload, due_at, created_at, priority)
 SELECT l.member_id, 'daily_checkin', 'daily_checkin:' || :day || ':' || l.member_id,
     :payload, :due, :now, :priority
 FROM telegram_users u
 JOIN telegram_links l ON l.telegram_user_id = u.telegram_user_id
 JOIN members m ON m.member_id = l.member_id
-WHERE {hour} AND u.telegram_user_id > :after AND u.telegram_user_id <= :upto
+WHERE u.reminder_hour = :hour AND u.telegram_user_id > :after AND u.telegram_user_id <= :upto
     AND u.remind_daily != 'off' AND u.reminders = 1 AND u.unreachable = 0
     AND (m.last_claim_day IS NULL OR m.last_claim_day < :day)
 ON CONFLICT (dedupe_key) DO NOTHING
-"""
+""",
+)
+_DEFAULT_HOUR = _HourWalk(
+    edge="""
+SELECT u.telegram_user_id FROM telegram_users u
+WHERE u.reminder_hour IS NULL AND u.telegram_user_id > :after
+ORDER BY u.telegram_user_id LIMIT 1 OFFSET :skip
+""",
+    insert="""
+INSERT INTO outbox (member_id, kind, dedupe_key, payload, due_at, created_at, priority)
+SELECT l.member_id, 'daily_checkin', 'daily_checkin:' || :day || ':' || l.member_id,
+    :payload, :due, :now, :priority
+FROM telegram_users u
+JOIN telegram_links l ON l.telegram_user_id = u.telegram_user_id
+JOIN members m ON m.member_id = l.member_id
+WHERE u.reminder_hour IS NULL AND u.telegram_user_id > :after AND u.telegram_user_id <= :upto
+    AND u.remind_daily != 'off' AND u.reminders = 1 AND u.unreachable = 0
+    AND (m.last_claim_day IS NULL OR m.last_claim_day < :day)
+ON CONFLICT (dedupe_key) DO NOTHING
+""",
+)
 
 
 async def _plan_daily(
     store: Store, policy: ReminderPolicy, start: datetime, day: date, hour: int, batch: int
 ) -> int:
     """Queue check-in reminders for users whose hour this is, walking the hour index by rowid."""
-    filters = ["u.reminder_hour = :hour"]
+    walks = [_CHOSEN_HOUR]
     if hour == policy.default_hour:
-        filters.append("u.reminder_hour IS NULL")  # a separate index range: no OR, no sort
+        walks.append(_DEFAULT_HOUR)
     params = {
         "hour": hour,
         "day": day.isoformat(),
@@ -117,19 +152,13 @@ async def _plan_daily(
         "priority": PLANNED_PRIORITY,
     }
     queued = 0
-    for hour_filter in filters:
+    for walk in walks:
         after = 0
         while True:
-            edge = await store.db.read_one(
-                f"SELECT u.telegram_user_id FROM telegram_users u WHERE {hour_filter}"
-                " AND u.telegram_user_id > :after ORDER BY u.telegram_user_id"
-                " LIMIT 1 OFFSET :skip",
-                {**params, "after": after, "skip": batch - 1},
-            )
+            edge = await store.db.read_one(walk.edge, {**params, "after": after, "skip": batch - 1})
             upto = edge[0] if edge else 2**63 - 1
-            sql = _DAILY_INSERT.format(hour=hour_filter)
             queued += await store.db.write(
-                _insert_rows(store, sql, {**params, "after": after, "upto": upto})
+                _insert_rows(store, walk.insert, {**params, "after": after, "upto": upto})
             )
             if edge is None:
                 break
@@ -137,36 +166,34 @@ async def _plan_daily(
     return queued
 
 
-def _digest_sql(ranges: int, category: str) -> tuple[str, str]:
-    """Return the digest planner's statements: the members with coupons expiring in any of
-    `ranges` days (one partial-index range each), and the insert for a chunk of them."""
-    members = (
-        "SELECT DISTINCT member_id FROM ("
-        + " UNION ALL ".join(
-            f"SELECT member_id FROM coupons WHERE status = 'active' AND expires_at >= :a{i}"
-            f" AND expires_at < :b{i}"
-            for i in range(ranges)
-        )
-        + ")"
-    )
-    in_range = " OR ".join(
-        f"(c.expires_at >= :a{i} AND c.expires_at < :b{i})" for i in range(ranges)
-    )
-    insert = f"""
-        INSERT INTO outbox (member_id, kind, dedupe_key, payload, due_at, created_at, priority)
-        SELECT c.member_id, :kind, :kind || ':' || :day || ':' || c.member_id,
-            json_object('day', :day, 'codes', json_group_array(c.code)), :due, :now, :priority
-        FROM json_each(:members) j
-        JOIN coupons c ON c.member_id = j.value AND c.status = 'active'
-        JOIN telegram_links l ON l.member_id = c.member_id
-        JOIN telegram_users u ON u.telegram_user_id = l.telegram_user_id
-        WHERE c.burns = :burns AND ({in_range})
-            AND COALESCE(u.reminder_hour, :default_hour) = :hour
-            AND u.remind_{category} != 'off' AND u.reminders = 1 AND u.unreachable = 0
-        GROUP BY c.member_id
-        ON CONFLICT (dedupe_key) DO NOTHING
-    """
-    return members, insert
+# The members with an active coupon expiring in any of the digest's days: `:ranges` is a JSON
+# array of [start, end) pairs, each one range of the partial expiry index.
+_DIGEST_MEMBERS = """
+SELECT DISTINCT c.member_id
+FROM json_each(:ranges) j
+JOIN coupons c ON c.status = 'active'
+    AND c.expires_at >= j.value ->> 0 AND c.expires_at < j.value ->> 1
+"""
+# One digest per member of a chunk (`:members`, a JSON array), listing their active coupons in
+# those days, for members whose reminder hour this is and who want the digest's category.
+_DIGEST_INSERT = """
+INSERT INTO outbox (member_id, kind, dedupe_key, payload, due_at, created_at, priority)
+SELECT c.member_id, :kind, :kind || ':' || :day || ':' || c.member_id,
+    json_object('day', :day, 'codes', json_group_array(c.code)), :due, :now, :priority
+FROM json_each(:members) j
+JOIN coupons c ON c.member_id = j.value AND c.status = 'active'
+JOIN telegram_links l ON l.member_id = c.member_id
+JOIN telegram_users u ON u.telegram_user_id = l.telegram_user_id
+WHERE c.burns = :burns
+    AND EXISTS (SELECT 1 FROM json_each(:ranges)
+                WHERE c.expires_at >= value ->> 0 AND c.expires_at < value ->> 1)
+    AND COALESCE(u.reminder_hour, :default_hour) = :hour
+    AND CASE :category WHEN 'expiry' THEN u.remind_expiry WHEN 'burn' THEN u.remind_burn END
+        != 'off'
+    AND u.reminders = 1 AND u.unreachable = 0
+GROUP BY c.member_id
+ON CONFLICT (dedupe_key) DO NOTHING
+"""
 
 
 async def _plan_digest(
@@ -189,13 +216,12 @@ async def _plan_digest(
     """
     if not ranges:
         return 0
-    members_sql, insert_sql = _digest_sql(len(ranges), category)
-    bounds = {f"a{i}": a for i, (a, _) in enumerate(ranges)}
-    bounds.update({f"b{i}": b for i, (_, b) in enumerate(ranges)})
-    members = [row[0] for row in await store.db.read(members_sql, bounds)]
+    days = json.dumps(ranges)
+    members = [row[0] for row in await store.db.read(_DIGEST_MEMBERS, {"ranges": days})]
     params = {
-        **bounds,
+        "ranges": days,
         "kind": kind,
+        "category": category,
         "day": day.isoformat(),
         "due": to_db(start),
         "priority": PLANNED_PRIORITY,
@@ -207,52 +233,16 @@ async def _plan_digest(
     for first in range(0, len(members), batch):
         chunk = json.dumps(members[first : first + batch])
         queued += await store.db.write(
-            _insert_rows(store, insert_sql, {**params, "members": chunk})
+            _insert_rows(store, _DIGEST_INSERT, {**params, "members": chunk})
         )
     return queued
 
 
-def _insert_rows(
-    store: Store, sql: str, params: dict[str, Any]
-) -> Callable[[Tx], Coroutine[Any, Any, int]]:
+def _insert_rows(store: Store, sql: str, params: dict[str, Any]) -> Callable[[Conn], int]:
     """Return a write body that runs one planning insert (stamped now) and counts its rows."""
 
-    async def insert(tx: Tx) -> int:
-        cursor = await tx.execute(sql, {**params, "now": to_db(store.now())})
+    def insert(conn: Conn) -> int:
+        cursor = conn.execute(sql, {**params, "now": to_db(store.now())})
         return max(cursor.rowcount, 0)
 
     return insert
-
-
-# -- the start of a programme day -------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class DayStart:
-    """What the start-of-day work did."""
-
-    day: date
-    burned: int
-    expired: int
-    level_changes: int
-    pruned: int
-
-
-async def start_day(store: Store) -> DayStart | None:
-    """Once per programme day: burn, expire coupons, recompute levels, prune old outbox rows.
-
-    Each step is its own idempotent operation; the day is recorded only when all are done, so
-    a crash part-way repeats the steps (harmlessly) on the next run. Returns None if today's
-    work was already done.
-    """
-    now = store.now()
-    today = programme_day(store.program, now)
-    if await last_period(store, "day_start") == today.isoformat():
-        return None
-    # The burn first: after the end of the burn day every burning coupon is burned, not expired.
-    burned = await coupons.burn(store)
-    expired = await coupons.expire(store)
-    changes = await members.recompute_levels(store)
-    pruned = await outbox.prune(store, now - outbox.KEEP_SETTLED)
-    await record_period(store, "day_start", today.isoformat())
-    return DayStart(today, burned, expired["expired"] + expired["burned"], len(changes), pruned)
