@@ -106,7 +106,7 @@ async def change(
             raise Invalid(f"no reminder setting {category}={value}")
     if hour is not None and not 0 <= hour <= 23:
         raise Invalid("the reminder hour must be 0..23")
-    if quiet is not None and quiet not in ("default", "off"):
+    if isinstance(quiet, tuple):
         _check_minutes(*quiet)
     asked = any(v is not None for v in (mode, hour, quiet, quiet_start, quiet_end, paused))
     now = to_db(store.now())
@@ -150,7 +150,7 @@ def _changed(
         new = replace(new, quiet_start=None, quiet_end=None)
     elif quiet == "off":
         new = replace(new, quiet_start=NO_QUIET[0], quiet_end=NO_QUIET[1])
-    elif quiet is not None:
+    elif isinstance(quiet, tuple):
         new = replace(new, quiet_start=quiet[0], quiet_end=quiet[1])
     if paused is not None:
         new = replace(new, paused=paused)
