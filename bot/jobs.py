@@ -40,8 +40,10 @@ from bot.ratelimit import BULK, FREE_PER_SECOND, FairRateLimiter, retry_seconds
 from handlers import agents, notices
 from handlers.context import SERVICES_KEY
 from handlers.services import Services
-from storage import reminders, tickets
-from storage.reminders import Claim, DayStart, Notice, PlanReport
+from storage import day_start, outbox, reminder_planning, tickets
+from storage.day_start import DayStart
+from storage.outbox import Claim, Notice
+from storage.reminder_planning import PlanReport
 from storage.store import Store
 
 log = logging.getLogger(__name__)
@@ -100,7 +102,7 @@ class _SentMarks:
     async def flush(self) -> None:
         """Write every pending mark now."""
         ids, self.ids = self.ids, []
-        await reminders.mark_sent(self.store, self.claim_id, ids)
+        await outbox.mark_sent(self.store, self.claim_id, ids)
 
 
 @dataclass
@@ -159,7 +161,7 @@ class Scheduler:
 
     async def start_day(self) -> DayStart | None:
         """Do the start-of-day work if today's is not done yet."""
-        done = await reminders.start_day(self.store)
+        done = await day_start.start_day(self.store)
         if done is not None:
             log.info(
                 "day started",
@@ -177,7 +179,7 @@ class Scheduler:
     async def plan(self) -> PlanReport:
         """Queue the reminders of every hour that began since the last plan."""
         started = time.perf_counter()
-        report = await reminders.plan(self.store, self.policy)
+        report = await reminder_planning.plan(self.store, self.policy)
         if report.hours:
             log.info(
                 "reminders planned",
@@ -245,7 +247,7 @@ class Scheduler:
 
     async def _claim(self, claim_id: str, report: DrainReport) -> Claim:
         before = time.perf_counter()
-        batch = await reminders.claim(
+        batch = await outbox.claim(
             self.store, self.policy, claim_id, limit=self.batch_size, lease=self.lease
         )
         report.claim_seconds += time.perf_counter() - before
@@ -268,7 +270,7 @@ class Scheduler:
         ids = [n.id for n in spare.notices]
         if ids:
             wait = timedelta(seconds=report.retry_after or 0)
-            await reminders.release(self.store, claim_id, ids, self.store.now() + wait)
+            await outbox.release(self.store, claim_id, ids, self.store.now() + wait)
             report.released += len(ids)
 
     async def _send(self, batch: Claim, marks: _SentMarks, report: DrainReport) -> bool:
@@ -288,7 +290,7 @@ class Scheduler:
         untouched = state.left + [n.id for group in state.queue for n in group]
         if untouched:
             # Given back, not dropped: a later run sends them (after Telegram's wait, if any).
-            await reminders.release(
+            await outbox.release(
                 self.store, batch.claim_id, untouched, state.not_before or self.store.now()
             )
             report.released += len(untouched)
@@ -307,7 +309,7 @@ class Scheduler:
                     state.left.extend(n.id for n in group[index:])
                     break
                 if notice.telegram_user_id in state.gone:
-                    await reminders.settle(store, batch.claim_id, notice.id, "skipped", "blocked")
+                    await outbox.settle(store, batch.claim_id, notice.id, "skipped", "blocked")
                     continue
                 if not await self._deliver(notice, batch, marks, report, state):
                     state.left.extend(n.id for n in group[index:])
@@ -338,7 +340,7 @@ class Scheduler:
             )
         except Forbidden:
             # Blocked: unreachable until they write again (the gate clears the mark).
-            await reminders.blocked(store, batch.claim_id, notice.id, notice.telegram_user_id)
+            await outbox.blocked(store, batch.claim_id, notice.id, notice.telegram_user_id)
             state.gone.add(notice.telegram_user_id)
             report.blocked += 1
             log.info(
@@ -352,7 +354,7 @@ class Scheduler:
             self._drain_later(seconds)
             return False
         except BadRequest as exc:
-            await reminders.settle(store, batch.claim_id, notice.id, "failed", exc.message)
+            await outbox.settle(store, batch.claim_id, notice.id, "failed", exc.message)
             report.failed += 1
             log.warning(
                 "notice refused",
@@ -369,7 +371,7 @@ class Scheduler:
             )
             return False
         except Exception:
-            await reminders.settle(store, batch.claim_id, notice.id, "failed", "error")
+            await outbox.settle(store, batch.claim_id, notice.id, "failed", "error")
             report.failed += 1
             log.exception(
                 "notice error",

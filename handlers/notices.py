@@ -17,7 +17,7 @@ from handlers.formatting import day, moment, money, number
 from handlers.services import Services
 from handlers.ui import button, keyboard
 from loyalty.program import Program
-from storage.reminders import Notice
+from storage.outbox import Notice
 
 
 class Speaker:

@@ -18,8 +18,8 @@ from handlers.formatting import clock_time
 from handlers.menu import link_keyboard, member_or_prompt
 from handlers.ui import Row, answer_query, button, keyboard, reply
 from loyalty.reminders import CATEGORIES, in_quiet_hours
-from storage import reminders, telegram_users
-from storage.reminders import Settings
+from storage import reminder_settings, telegram_users
+from storage.reminder_settings import Settings
 
 HOUR = r"([01]?\d|2[0-3])"
 NEXT_MODE = {"on": "silent", "silent": "off", "off": "on"}
@@ -92,7 +92,7 @@ def render(context: BotContext, settings: Settings) -> tuple[Html, InlineKeyboar
 
 async def _show(update: Update, context: BotContext) -> None:
     assert update.effective_user is not None
-    settings = await reminders.settings(context.store, update.effective_user.id)
+    settings = await reminder_settings.read(context.store, update.effective_user.id)
     text, markup = render(context, settings)
     await reply(update, context, text, markup)
 
@@ -132,7 +132,7 @@ async def set_mode(update: Update, context: BotContext) -> None:
     user_id = await _linked_user(update, context, saved=True)
     if user_id is not None:
         mode = (context.matches[0].group(1), context.matches[0].group(2))
-        await reminders.change_settings(context.store, user_id, mode=mode)
+        await reminder_settings.change(context.store, user_id, mode=mode)
         await _show(update, context)
 
 
@@ -142,7 +142,7 @@ async def set_paused(update: Update, context: BotContext) -> None:
     user_id = await _linked_user(update, context, saved=True)
     if user_id is not None:
         paused = context.matches[0].group(1) == "off"
-        await reminders.change_settings(context.store, user_id, paused=paused)
+        await reminder_settings.change(context.store, user_id, paused=paused)
         await _show(update, context)
 
 
@@ -165,7 +165,7 @@ async def hours(update: Update, context: BotContext) -> None:
     user_id = await _linked_user(update, context, saved=False)
     if user_id is None:
         return
-    settings = await reminders.settings(context.store, user_id)
+    settings = await reminder_settings.read(context.store, user_id)
     policy = context.services.reminders
     hour = settings.reminder_hour(policy)
     lines = [context.t("settings.hour_title", zone=_zone(context))]
@@ -182,7 +182,7 @@ async def set_hour(update: Update, context: BotContext) -> None:
     user_id = await _linked_user(update, context, saved=True)
     if user_id is not None:
         hour = int(context.matches[0].group(1))
-        await reminders.change_settings(context.store, user_id, hour=hour)
+        await reminder_settings.change(context.store, user_id, hour=hour)
         await _show(update, context)
 
 
@@ -190,7 +190,7 @@ async def quiet(update: Update, context: BotContext) -> None:
     """Show the quiet hours and how to change them."""
     user_id = await _linked_user(update, context, saved=False)
     if user_id is not None:
-        await _quiet_screen(update, context, await reminders.settings(context.store, user_id))
+        await _quiet_screen(update, context, await reminder_settings.read(context.store, user_id))
 
 
 async def _quiet_screen(update: Update, context: BotContext, settings: Settings) -> None:
@@ -227,7 +227,7 @@ async def quiet_pick(update: Update, context: BotContext) -> None:
     if user_id is None:
         return
     which = context.matches[0].group(1)
-    settings = await reminders.settings(context.store, user_id)
+    settings = await reminder_settings.read(context.store, user_id)
     start, end = settings.quiet(context.services.reminders)
     current = (start if which == "qs" else end) // 60
     title = context.t("settings.pick_start" if which == "qs" else "settings.pick_end")
@@ -243,7 +243,7 @@ async def set_quiet_end(update: Update, context: BotContext) -> None:
         return
     which, minute = context.matches[0].group(1), int(context.matches[0].group(2)) * 60
     start, end = (minute, None) if which == "qs" else (None, minute)  # None: left as it is
-    settings = await reminders.change_settings(
+    settings = await reminder_settings.change(
         context.store,
         user_id,
         policy=context.services.reminders,
@@ -260,7 +260,7 @@ async def set_quiet(update: Update, context: BotContext) -> None:
     if user_id is None:
         return
     choice: Literal["off", "default"] = "off" if context.matches[0].group(1) == "off" else "default"
-    settings = await reminders.change_settings(context.store, user_id, quiet=choice)
+    settings = await reminder_settings.change(context.store, user_id, quiet=choice)
     await _quiet_screen(update, context, settings)
 
 

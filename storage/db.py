@@ -6,7 +6,7 @@ import asyncio
 import inspect
 import logging
 import sqlite3
-from collections.abc import Awaitable, Callable, Coroutine, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
@@ -23,40 +23,9 @@ Params = Sequence[Any] | dict[str, Any]
 T = TypeVar("T")
 
 
-class InThread:
-    """TRANSITIONAL: the connection an `async def` write body (storage/reminders.py) awaits.
-
-    The calls such a body makes, done at once on the sqlite3 connection underneath: its awaits
-    never suspend. The integrator removes it with the transitional branch of `_run_whole`.
-    """
-
-    __slots__ = ("conn",)
-
-    def __init__(self, conn: sqlite3.Connection) -> None:
-        self.conn = conn
-
-    async def execute(self, sql: str, params: Params = ()) -> sqlite3.Cursor:
-        """Run one statement; return its cursor (rowcount, lastrowid, rows)."""
-        return self.conn.execute(sql, params)
-
-    async def execute_fetchall(self, sql: str, params: Params = ()) -> list[Row]:
-        """Run one statement and return all its rows."""
-        return self.conn.execute(sql, params).fetchall()
-
-    async def executemany(self, sql: str, params: Iterable[Params]) -> sqlite3.Cursor:
-        """Run one statement for each parameter set."""
-        return self.conn.executemany(sql, params)
-
-
-# TRANSITIONAL: what the async bodies of storage/reminders.py take; goes with InThread.
-Tx = InThread
 # What an operation's statements run on: the writer's DB-API connection, as a plain
 # `def body(conn: Conn) -> T` given to `Database.write` sees it; storage helpers take it too.
 Conn = sqlite3.Connection
-# TRANSITIONAL: the modules whose write bodies may still be `async def` (run on InThread); any
-# other coroutine body is a TypeError. Emptied, with InThread, once storage/reminders.py is
-# converted.
-_STILL_ASYNC = frozenset({"storage.reminders"})
 
 
 def to_db(instant: datetime) -> str:
@@ -153,11 +122,7 @@ class Database:
             await self._reader.close()
             await self._writer.close()
 
-    async def write(
-        self,
-        # TRANSITIONAL: the second form goes with InThread.
-        body: Callable[[Conn], T] | Callable[[InThread], Coroutine[Any, Any, T]],
-    ) -> T:
+    async def write(self, body: Callable[[Conn], T]) -> T:
         """Run `body(conn)` as one IMMEDIATE transaction in the writer's thread; return its value.
 
         `body` is a plain function of the DB-API connection. One round trip to aiosqlite's
@@ -219,21 +184,10 @@ def _run_whole(conn: Conn, body: Callable[..., Any]) -> Any:
         result = body(conn)
         if inspect.iscoroutine(result):
             result.close()  # an unstarted coroutine has done nothing
-            if getattr(body, "__module__", None) not in _STILL_ASYNC:
-                raise TypeError(
-                    f"a write() body is a plain function, def body(conn) -> T; got {body!r},"
-                    " which returned a coroutine"
-                )
-            # TRANSITIONAL: an `async def` body of storage/reminders.py, run on InThread. The
-            # integrator removes this branch after merging that module's conversion.
-            step = body(InThread(conn))
-            try:
-                step.send(None)
-            except StopIteration as done:
-                result = done.value
-            else:
-                step.close()
-                raise RuntimeError("a write() body awaited something other than its connection")
+            raise TypeError(
+                f"a write() body is a plain function, def body(conn) -> T; got {body!r},"
+                " which returned a coroutine"
+            )
         conn.commit()
         return result
     except BaseException:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from storage.db import Conn, InThread, to_db
+from storage.db import Conn, to_db
 from storage.store import Store
 
 
@@ -96,17 +96,8 @@ async def update(
 
 def ensure(conn: Conn, telegram_user_id: int, now: str) -> None:
     """Create a user's settings row with defaults if it does not exist, in `conn`'s transaction."""
-    if isinstance(conn, InThread):
-        # TRANSITIONAL: storage/reminders.py still awaits this from an async write body; the
-        # integrator removes this branch with InThread once that module is converted.
-        ensure(conn.conn, telegram_user_id, now)
-        return _ready()
     conn.execute(
         "INSERT INTO telegram_users (telegram_user_id, first_seen, updated_at)"
         " VALUES (?, ?, ?) ON CONFLICT (telegram_user_id) DO NOTHING",
         (telegram_user_id, now, now),
     )
-
-
-async def _ready() -> None:
-    """An awaitable that is already done (TRANSITIONAL, for `ensure` above)."""

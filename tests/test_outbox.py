@@ -1,9 +1,9 @@
-"""The outbox and reminder planning: dedupe, claims, leases, skips, quiet hours, indexes."""
+"""The outbox: dedupe, claims, leases, skips, quiet hours, settling, pruning, indexes."""
 
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -11,7 +11,15 @@ import pytest
 from loyalty.clock import ManualClock
 from loyalty.loader import load_program
 from loyalty.reminders import ReminderPolicy
-from storage import coupons, daily, links, reminders, telegram_users
+from storage import (
+    coupons,
+    daily,
+    links,
+    outbox,
+    reminder_planning,
+    reminder_settings,
+    telegram_users,
+)
 from storage.store import Store
 from tests.conftest import delivered_order, member, open_store, send
 
@@ -29,12 +37,12 @@ async def linked_member(store: Store, member_id: str, user_id: int, lang: str = 
 
 async def send_all(store: Store) -> None:
     """Settle every notice due now as sent (clears account notices a test is not about)."""
-    claim = await reminders.claim(store, POLICY, "setup", limit=1_000)
-    await reminders.mark_sent(store, "setup", [n.id for n in claim.notices])
+    claim = await outbox.claim(store, POLICY, "setup", limit=1_000)
+    await outbox.mark_sent(store, "setup", [n.id for n in claim.notices])
 
 
 async def rows(store: Store, **match: object) -> list[dict]:
-    found = await reminders.outbox_rows(store)
+    found = await outbox.outbox_rows(store)
     return [r for r in found if all(r[k] == v for k, v in match.items())]
 
 
@@ -53,73 +61,20 @@ async def test_a_notice_exists_once_per_dedupe_key_and_only_for_linked_members(
     assert points[0]["priority"] == 0
 
 
-async def test_planning_queues_only_the_users_whose_hour_it_is(store: Store, clock) -> None:
-    for n, member_id in enumerate(["due", "early", "done", "off", "paused", "gone"]):
-        await linked_member(store, member_id, 1001 + n)
-    await reminders.change_settings(store, 1002, hour=7)
-    await reminders.change_settings(store, 1004, mode=("daily", "off"))
-    await reminders.change_settings(store, 1005, paused=True)
-    await telegram_users.update(store, 1006, unreachable=True)
-    clock.set(EVENING - timedelta(hours=1))
-    await daily.claim(store, "done")
-    clock.set(EVENING)
-    report = await reminders.plan(store, POLICY)
-    assert report.hours == [EVENING]
-    planned = await rows(store, kind="daily_checkin")
-    assert [r["member_id"] for r in planned] == ["due"]
-    assert planned[0]["due_at"] == "2026-03-10T19:00:00.000000+00:00"
-    assert planned[0]["dedupe_key"] == "daily_checkin:2026-03-10:due"
-    assert planned[0]["priority"] == 1
-    # The same hour again (a second process, a restart): nothing new.
-    clock.advance(minutes=30)
-    assert (await reminders.plan(store, POLICY)).hours == []
-    assert await reminders.plan_hour(store, POLICY, EVENING) == {}
-    clock.set(datetime(2026, 3, 11, 7, 0, tzinfo=UTC))
-    await reminders.plan(store, POLICY)
-    assert [r["member_id"] for r in await rows(store, kind="daily_checkin")] == ["due", "early"]
-
-
-async def test_planning_walks_the_hour_in_batches(store: Store, clock) -> None:
-    for n in range(7):
-        await linked_member(store, f"m-{n}", 2000 + n)
-    clock.set(EVENING)
-    counts = await reminders.plan_hour(store, POLICY, EVENING, batch=3)
-    assert counts == {"daily_checkin": 7}
-    assert len(await rows(store, kind="daily_checkin")) == 7
-
-
-async def test_after_downtime_each_missed_hour_is_planned_once(store: Store, clock) -> None:
-    await linked_member(store, "m-1", 1001)
-    await linked_member(store, "m-2", 1002)
-    await reminders.change_settings(store, 1002, hour=20)
-    clock.set(EVENING - timedelta(hours=2, minutes=30))  # 16:30: the cursor is at 16:00
-    await reminders.plan(store, POLICY)
-    clock.set(EVENING + timedelta(hours=2, minutes=10))  # back at 21:10
-    report = await reminders.plan(store, POLICY)
-    assert [h.hour for h in report.hours] == [17, 18, 19, 20, 21]
-    due = {r["member_id"]: r["due_at"][11:16] for r in await rows(store, kind="daily_checkin")}
-    assert due == {"m-1": "19:00", "m-2": "20:00"}
-    # Three days down: at most a day of hours, and no check-in reminders for past days.
-    clock.set(EVENING + timedelta(days=3, minutes=5))
-    report = await reminders.plan(store, POLICY)
-    assert len(report.hours) == 25
-    assert report.queued["daily_checkin"] == 1  # only today's 19:00 (m-2's 20:00 is not yet)
-
-
 async def test_two_overlapping_claims_never_hold_the_same_row(store: Store, clock) -> None:
     for n in range(30):
         await linked_member(store, f"m-{n}", 3000 + n)
     clock.set(EVENING)
-    await reminders.plan(store, POLICY)
+    await reminder_planning.plan(store, POLICY)
     first, second = await asyncio.gather(
-        reminders.claim(store, POLICY, "run-a", limit=20),
-        reminders.claim(store, POLICY, "run-b", limit=20),
+        outbox.claim(store, POLICY, "run-a", limit=20),
+        outbox.claim(store, POLICY, "run-b", limit=20),
     )
     a = {n.id for n in first.notices}
     b = {n.id for n in second.notices}
     assert not a & b
     assert len(a | b) == 30
-    third = await reminders.claim(store, POLICY, "run-c", limit=20)
+    third = await outbox.claim(store, POLICY, "run-c", limit=20)
     assert third.notices == []
 
 
@@ -130,22 +85,22 @@ async def test_a_claim_left_by_a_dead_run_is_sent_after_its_lease(
     store = await open_store(tmp_path / "restart.db", program, clock)
     await linked_member(store, "m-1", 1001)
     clock.set(EVENING)
-    await reminders.plan(store, POLICY)
-    held = await reminders.claim(store, POLICY, "dead-run", lease=timedelta(minutes=2))
+    await reminder_planning.plan(store, POLICY)
+    held = await outbox.claim(store, POLICY, "dead-run", lease=timedelta(minutes=2))
     assert len(held.notices) == 1
     await store.close()  # the process dies between "due" and "sent"
 
     store = await open_store(tmp_path / "restart.db", program, clock)
     try:
-        assert (await reminders.claim(store, POLICY, "new-run")).notices == []
+        assert (await outbox.claim(store, POLICY, "new-run")).notices == []
         clock.advance(minutes=2)
-        again = await reminders.claim(store, POLICY, "new-run")
+        again = await outbox.claim(store, POLICY, "new-run")
         assert [n.member_id for n in again.notices] == ["m-1"]
         # The dead run's claim can no longer mark it; the new one does, once.
-        assert await reminders.mark_sent(store, "dead-run", [again.notices[0].id]) == 0
-        assert await reminders.mark_sent(store, "new-run", [again.notices[0].id]) == 1
+        assert await outbox.mark_sent(store, "dead-run", [again.notices[0].id]) == 0
+        assert await outbox.mark_sent(store, "new-run", [again.notices[0].id]) == 1
         clock.advance(minutes=10)
-        assert (await reminders.claim(store, POLICY, "later")).touched == 0
+        assert (await outbox.claim(store, POLICY, "later")).touched == 0
         [row] = await rows(store, kind="daily_checkin")
         assert row["status"] == "sent" and row["attempts"] == 2
     finally:
@@ -156,26 +111,26 @@ async def test_quiet_hours_defer_a_notice_to_their_end(store: Store, clock) -> N
     await linked_member(store, "m-1", 1001)
     clock.set(datetime(2026, 3, 10, 23, 15, tzinfo=UTC))
     await delivered_order(store, "m-1", 5_000)
-    claim = await reminders.claim(store, POLICY, "night")
+    claim = await outbox.claim(store, POLICY, "night")
     assert claim.notices == [] and claim.deferred == 2  # the points and the level change
     [row] = await rows(store, kind="order_points")
     assert row["status"] == "pending"
     assert row["due_at"] == "2026-03-11T08:00:00.000000+00:00"
     clock.set(datetime(2026, 3, 11, 7, 59, 59, tzinfo=UTC))
-    assert (await reminders.claim(store, POLICY, "early")).touched == 0
+    assert (await outbox.claim(store, POLICY, "early")).touched == 0
     clock.advance(seconds=1)
-    morning = await reminders.claim(store, POLICY, "morning")
+    morning = await outbox.claim(store, POLICY, "morning")
     assert sorted(n.kind for n in morning.notices) == ["level_changed", "order_points"]
 
 
 async def test_a_check_in_reminder_deferred_past_its_day_is_dropped(store: Store, clock) -> None:
     await linked_member(store, "m-1", 1001)
     await linked_member(store, "m-2", 1002)
-    await reminders.change_settings(store, 1001, quiet=(18 * 60, 20 * 60))
-    await reminders.change_settings(store, 1002, quiet=(18 * 60, 9 * 60))
+    await reminder_settings.change(store, 1001, quiet=(18 * 60, 20 * 60))
+    await reminder_settings.change(store, 1002, quiet=(18 * 60, 9 * 60))
     clock.set(EVENING)
-    await reminders.plan(store, POLICY)
-    claim = await reminders.claim(store, POLICY, "run")
+    await reminder_planning.plan(store, POLICY)
+    claim = await outbox.claim(store, POLICY, "run")
     assert claim.deferred == 1 and claim.skipped == {"stale": 1}
     [kept] = await rows(store, member_id="m-1")
     assert kept["due_at"] == "2026-03-10T20:00:00.000000+00:00"
@@ -186,13 +141,13 @@ async def test_rows_that_must_not_be_sent_are_settled_with_a_reason(store: Store
     for n, name in enumerate(names):
         await linked_member(store, name, 1001 + n)
     clock.set(EVENING)
-    await reminders.plan(store, POLICY)
+    await reminder_planning.plan(store, POLICY)
     await links.unlink(store, 1001)
-    await reminders.change_settings(store, 1002, mode=("daily", "off"))
-    await reminders.change_settings(store, 1003, paused=True)
+    await reminder_settings.change(store, 1002, mode=("daily", "off"))
+    await reminder_settings.change(store, 1003, paused=True)
     await telegram_users.update(store, 1004, unreachable=True)
     await daily.claim(store, "checked_in")  # after the plan, before the send
-    claim = await reminders.claim(store, POLICY, "run")
+    claim = await outbox.claim(store, POLICY, "run")
     assert [n.member_id for n in claim.notices] == ["fine"]
     outcome = {r["member_id"]: (r["status"], r["outcome"]) for r in await rows(store)
                if r["kind"] == "daily_checkin"}  # fmt: skip
@@ -209,9 +164,9 @@ async def test_rows_that_must_not_be_sent_are_settled_with_a_reason(store: Store
 async def test_a_check_in_reminder_from_another_day_is_stale(store: Store, clock) -> None:
     await linked_member(store, "m-1", 1001)
     clock.set(EVENING)
-    await reminders.plan(store, POLICY)
+    await reminder_planning.plan(store, POLICY)
     clock.set(EVENING + timedelta(days=1, hours=-10))  # next morning 09:00, after quiet hours
-    claim = await reminders.claim(store, POLICY, "late")
+    claim = await outbox.claim(store, POLICY, "late")
     assert claim.notices == [] and claim.skipped == {"stale": 1}
 
 
@@ -220,62 +175,28 @@ async def test_a_notice_is_given_up_after_repeated_failures(store: Store, clock)
     await delivered_order(store, "m-1", 5_000)
     await send_all(store)
     await delivered_order(store, "m-1", 1_000, "o-late")  # 10 points, same level: one notice
-    for attempt in range(reminders.MAX_ATTEMPTS):
-        claim = await reminders.claim(store, POLICY, f"run-{attempt}")
+    for attempt in range(outbox.MAX_ATTEMPTS):
+        claim = await outbox.claim(store, POLICY, f"run-{attempt}")
         assert len(claim.notices) == 1
-        await reminders.release(store, f"run-{attempt}", [claim.notices[0].id], store.now())
-    claim = await reminders.claim(store, POLICY, "last")
+        await outbox.release(store, f"run-{attempt}", [claim.notices[0].id], store.now())
+    claim = await outbox.claim(store, POLICY, "last")
     assert claim.notices == [] and claim.skipped == {"attempts": 1}
     [row] = await rows(store, dedupe_key="order_points:o-late")
-    assert (row["status"], row["attempts"]) == ("failed", reminders.MAX_ATTEMPTS)
-
-
-async def test_expiry_digest_lists_a_members_coupons_once(store: Store, clock) -> None:
-    await linked_member(store, "m-1", 1001)
-    await linked_member(store, "m-2", 1002)
-    await delivered_order(store, "m-1", 500_000)
-    await delivered_order(store, "m-2", 500_000)
-    await send_all(store)
-    clock.set(datetime(2026, 3, 1, 10, 0, tzinfo=UTC))  # expires 31 March
-    await coupons.exchange(store, "m-1", 500, "points", "a")
-    clock.set(datetime(2026, 3, 3, 10, 0, tzinfo=UTC))  # expire 2 April
-    first = await coupons.exchange(store, "m-1", 1000, "points", "b")
-    await coupons.exchange(store, "m-1", 2000, "points", "c")
-    await coupons.exchange(store, "m-2", 500, "points", "d")
-    await coupons.redeem(store, first.coupon.code, "m-1", "o-x")  # used: never listed
-    clock.set(datetime(2026, 3, 30, 19, 0, tzinfo=UTC))  # 1 day before 31 March, 3 before 2 April
-    await reminders.plan(store, POLICY)
-    digests = await rows(store, kind="coupon_expiry")
-    assert sorted(r["member_id"] for r in digests) == ["m-1", "m-2"]
-    claim = await reminders.claim(store, POLICY, "run")
-    listed = {n.member_id: sorted(c.value_cents for c in n.coupons) for n in claim.notices
-              if n.kind == "coupon_expiry"}  # fmt: skip
-    assert listed == {"m-1": [500, 2000], "m-2": [500]}
+    assert (row["status"], row["attempts"]) == ("failed", outbox.MAX_ATTEMPTS)
 
 
 async def test_a_digest_whose_coupons_were_all_used_is_not_sent(store: Store, clock) -> None:
     await linked_member(store, "m-1", 1001)
     await delivered_order(store, "m-1", 100_000)
     await send_all(store)
-    await reminders.change_settings(store, 1001, mode=("daily", "off"))
+    await reminder_settings.change(store, 1001, mode=("daily", "off"))
     clock.set(datetime(2026, 3, 1, 10, 0, tzinfo=UTC))
     bought = await coupons.exchange(store, "m-1", 500, "points", "a")
     clock.set(datetime(2026, 3, 28, 19, 0, tzinfo=UTC))
-    await reminders.plan(store, POLICY)
+    await reminder_planning.plan(store, POLICY)
     await coupons.redeem(store, bought.coupon.code, "m-1", "o-9")
-    claim = await reminders.claim(store, POLICY, "run")
+    claim = await outbox.claim(store, POLICY, "run")
     assert claim.notices == [] and claim.skipped == {"no_longer_true": 1}
-
-
-async def test_start_of_day_runs_once_per_programme_day(store: Store, clock) -> None:
-    clock.set(datetime(2026, 3, 10, 0, 0, 5, tzinfo=UTC))
-    first = await reminders.start_day(store)
-    assert first is not None and first.day == date(2026, 3, 10)
-    assert await reminders.start_day(store) is None
-    clock.set(datetime(2026, 3, 10, 23, 59, 59, tzinfo=UTC))
-    assert await reminders.start_day(store) is None
-    clock.advance(seconds=1)
-    assert (await reminders.start_day(store)).day == date(2026, 3, 11)
 
 
 async def test_old_settled_rows_are_pruned_and_pending_ones_kept(store: Store, clock) -> None:
@@ -284,7 +205,7 @@ async def test_old_settled_rows_are_pruned_and_pending_ones_kept(store: Store, c
     await send_all(store)
     clock.advance(days=31)
     await delivered_order(store, "m-1", 1_000)
-    assert await reminders.prune(store, store.now() - reminders.KEEP_SETTLED) == 2
+    assert await outbox.prune(store, store.now() - outbox.KEEP_SETTLED) == 2
     assert [r["status"] for r in await rows(store)] == ["pending"]
 
 
@@ -295,19 +216,10 @@ def _explain_params(query: str) -> dict[str, object]:
     return {name: "1" for name in re.findall(r":([a-z_0-9]+)", query)}
 
 
-@pytest.mark.parametrize(
-    ("statement", "expected"),
-    [
-        (reminders._CLAIM_SQL, ["outbox_ready"]),
-        (reminders._DAILY_INSERT.format(hour="u.reminder_hour = :hour"), ["telegram_users_hour"]),
-        (reminders._digest_sql(2, "expiry")[0], ["coupons_active_expiry"]),
-        (reminders._digest_sql(2, "expiry")[1], ["coupons_member_status"]),
-    ],
-    ids=["claim", "daily", "digest_members", "digest_insert"],
-)
-async def test_the_due_queries_read_only_due_rows_through_indexes(
+async def assert_reads_only_through_indexes(
     store: Store, statement: str, expected: list[str]
 ) -> None:
+    """Assert that a due query's plan uses `expected` and scans no growing table."""
     query = statement[: statement.index("ON CONFLICT")] if "ON CONFLICT" in statement else statement
     if query.lstrip().startswith("INSERT"):
         query = query[query.index("SELECT") :]
@@ -320,3 +232,16 @@ async def test_the_due_queries_read_only_due_rows_through_indexes(
     allowed = ("SCAN d", "SCAN (subquery", "SCAN j", "SCAN json_each")
     scans = [line for line in plan if line.startswith("SCAN ") and not line.startswith(allowed)]
     assert scans == [], text
+
+
+@pytest.mark.parametrize(
+    ("statement", "expected"),
+    [
+        (outbox._CLAIM_SQL, ["outbox_ready"]),
+    ],
+    ids=["claim"],
+)
+async def test_the_due_queries_read_only_due_rows_through_indexes(
+    store: Store, statement: str, expected: list[str]
+) -> None:
+    await assert_reads_only_through_indexes(store, statement, expected)

@@ -18,7 +18,14 @@ from bot.config import Config
 from bot.jobs import Scheduler, schedule_jobs, scheduler
 from bot.ratelimit import FairRateLimiter
 from loyalty.clock import ManualClock
-from storage import coupons, daily, reminders, telegram_users
+from storage import (
+    coupons,
+    daily,
+    outbox,
+    reminder_settings,
+    scheduler_runs,
+    telegram_users,
+)
 from storage.store import Store
 from telegram_emulator import EmulatorRequest, Person, RateLimits, TelegramEmulator
 from telegram_emulator import ManualClock as EmulatorClock
@@ -158,7 +165,7 @@ async def test_the_burn_at_the_end_of_30_june_and_its_digests(
         await runner.tick()
         stored = await store.db.read("SELECT code, status FROM coupons ORDER BY code")
         assert {r["code"]: r["status"] for r in stored} == {early: "burned", late: "burned"}
-        assert await reminders.last_period(store, "day_start") == "2026-07-01"
+        assert await scheduler_runs.last_period(store, "day_start") == "2026-07-01"
 
 
 async def test_the_expiry_digest_is_one_message_for_several_coupons(
@@ -172,7 +179,7 @@ async def test_the_expiry_digest_is_one_message_for_several_coupons(
         for key in ("a", "b", "c"):
             await buy(store, clock, "m-2", datetime(2026, 3, 1, 12, tzinfo=UTC), key)
         await runner.tick()
-        await reminders.change_settings(store, boris.id, mode=("daily", "off"))
+        await reminder_settings.change(store, boris.id, mode=("daily", "off"))
         mark = boris.mark()
         clock.set(datetime(2026, 3, 28, 19, 0, tzinfo=UTC))  # 3 days before 31 March
         await runner.tick()
@@ -197,7 +204,7 @@ async def test_a_restart_between_due_and_sent_sends_once(
         clock.set(EVENING)
         await runner.plan()
         # The process claims the reminder and dies before sending it.
-        held = await reminders.claim(store, runner.policy, "dead", lease=runner.lease)
+        held = await outbox.claim(store, runner.policy, "dead", lease=runner.lease)
         assert len(held.notices) == 1
     mark = ann.mark()
     async with world(tmp_path, clock, config, emu=emu, name="r.db") as (_, store, runner, _e):
@@ -476,7 +483,7 @@ async def test_schedule_jobs_registers_each_job_and_the_sla_hook(
         for job in jobs:
             await job.run(app)
         assert checked == [app.bot]
-        assert await reminders.last_period(store, "day_start") == "2026-03-10"
+        assert await scheduler_runs.last_period(store, "day_start") == "2026-03-10"
         assert len(texts_since(ann, mark)) == 1
         assert scheduler(app).draining is False
         for job in app.job_queue.jobs():

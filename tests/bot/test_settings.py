@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from storage import reminders
+from storage import reminder_settings
 from storage.store import Store
 from telegram_emulator import Person
 from tests.bot.conftest import linked
@@ -57,7 +57,7 @@ async def test_an_unlinked_user_can_still_choose_the_language(emu, app, bot_stor
     # A forged reminder button from someone without an account changes nothing.
     await stranger.press_data("set:rem:daily:off")
     assert "не подключён" in stranger.last_reply().text
-    assert (await reminders.settings(bot_store, stranger.id)).modes == DEFAULT_MODES
+    assert (await reminder_settings.read(bot_store, stranger.id)).modes == DEFAULT_MODES
 
 
 async def test_a_reminder_cycles_on_silent_off_and_a_double_tap_is_harmless(
@@ -71,13 +71,13 @@ async def test_a_reminder_cycles_on_silent_off_and_a_double_tap_is_harmless(
     assert "📅 Daily check-in: ✖️ off" in ann.last_reply().text
     stale = ann.last_reply()
     await ann.press("📅 Daily check-in: ✖️ off")
-    assert (await reminders.settings(bot_store, ann.id)).modes["daily"] == "on"
+    assert (await reminder_settings.read(bot_store, ann.id)).modes["daily"] == "on"
     # The old screen's button carries the value it sets, not a toggle: pressing it twice
     # sets "on" twice.
     await ann.press_data("set:rem:daily:on", message=stale)
     await ann.press_data("set:rem:daily:on", message=stale)
     await ann.press("🔥 Yearly coupon burn: 🔔 on")
-    settings = await reminders.settings(bot_store, ann.id)
+    settings = await reminder_settings.read(bot_store, ann.id)
     assert settings.modes == {**DEFAULT_MODES, "burn": "silent"}
 
 
@@ -90,7 +90,7 @@ async def test_the_reminder_hour_is_picked_from_a_grid(ann: Person, bot_store: S
     assert len(grid.button_labels) == 25 and "✓19:00" in grid.button_labels
     await ann.press("07:00")
     assert "⏰ Reminder time: 07:00" in ann.last_reply().text
-    assert (await reminders.settings(bot_store, ann.id)).hour == 7
+    assert (await reminder_settings.read(bot_store, ann.id)).hour == 7
     await ann.press("⏰ 07:00")
     await ann.press("23:00")
     await ann.press("⏰ 23:00")
@@ -108,11 +108,11 @@ async def test_quiet_hours_are_set_end_by_end_or_turned_off(ann: Person, bot_sto
     await ann.press("Until 08:00")
     await ann.press("06:00")
     assert "🌙 Quiet hours: 23:00–06:00" in ann.last_reply().text
-    assert (await reminders.settings(bot_store, ann.id)).quiet_start == 23 * 60
+    assert (await reminder_settings.read(bot_store, ann.id)).quiet_start == 23 * 60
     await ann.press("No quiet hours")
     assert "🌙 Quiet hours: none" in ann.last_reply().text
     await ann.press("Default (22:00–08:00)")
-    settings = await reminders.settings(bot_store, ann.id)
+    settings = await reminder_settings.read(bot_store, ann.id)
     assert (settings.quiet_start, settings.quiet_end) == (None, None)
     await ann.press("« Settings")
     assert "🌙 Quiet hours: 22:00–08:00" in ann.last_reply().text
@@ -123,10 +123,10 @@ async def test_everything_can_be_paused_and_resumed(ann: Person, bot_store: Stor
     await ann.send("/settings")
     await ann.press("⏸ Pause all")
     assert "All reminders and notices are paused." in ann.last_reply().text
-    assert (await reminders.settings(bot_store, ann.id)).paused
+    assert (await reminder_settings.read(bot_store, ann.id)).paused
     await ann.press("▶️ Resume all")
     assert "paused" not in ann.last_reply().text
-    assert not (await reminders.settings(bot_store, ann.id)).paused
+    assert not (await reminder_settings.read(bot_store, ann.id)).paused
 
 
 @pytest.mark.parametrize(
@@ -139,7 +139,7 @@ async def test_forged_settings_buttons_change_nothing(
 ) -> None:
     await linked(bot_store, ann)
     await ann.send("/settings")
-    before = await reminders.settings(bot_store, ann.id)
+    before = await reminder_settings.read(bot_store, ann.id)
     answer = await ann.press_data(data)
     assert answer is not None and "no longer active" in (answer.text or "")
-    assert await reminders.settings(bot_store, ann.id) == before
+    assert await reminder_settings.read(bot_store, ann.id) == before
