@@ -41,14 +41,17 @@ def minutes(value: time) -> int:
 
 @dataclass(frozen=True)
 class ReminderPolicy:
-    """The configured defaults: reminder hour, digest days, quiet hours (minutes after midnight)."""
+    """The configured defaults: reminder hour, digest days, quiet hours (minutes after midnight).
 
-    enabled: bool = True
-    default_hour: int = 19
-    expiry_days: tuple[int, ...] = (3, 1)
-    burn_days: tuple[int, ...] = (7, 1)
-    quiet_start: int = 22 * 60
-    quiet_end: int = 8 * 60
+    No defaults of its own: they live on the config (`bot.config.RemindersConfig.policy()`).
+    """
+
+    enabled: bool
+    default_hour: int
+    expiry_days: tuple[int, ...]
+    burn_days: tuple[int, ...]
+    quiet_start: int
+    quiet_end: int
 
 
 def in_quiet_hours(minute_of_day: int, start: int, end: int) -> bool:

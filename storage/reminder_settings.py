@@ -120,7 +120,9 @@ async def change(
             return current
         new = _changed(current, mode, hour, quiet, paused)
         if quiet_start is not None or quiet_end is not None:
-            new = _one_end_moved(current, new, quiet_start, quiet_end, policy or ReminderPolicy())
+            if policy is None:
+                raise ValueError("moving one end of the quiet hours needs the configured policy")
+            new = _one_end_moved(current, new, quiet_start, quiet_end, policy)
         conn.execute(
             _CHANGE_SQL,
             (int(not new.paused), new.hour, new.quiet_start, new.quiet_end,

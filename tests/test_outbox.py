@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from bot.config import RemindersConfig
 from loyalty.clock import ManualClock
 from loyalty.loader import load_program
-from loyalty.reminders import ReminderPolicy
 from storage import (
     coupons,
     daily,
@@ -23,7 +23,7 @@ from storage import (
 from storage.store import Store
 from tests.conftest import delivered_order, member, open_store, send
 
-POLICY = ReminderPolicy()
+POLICY = RemindersConfig().policy()
 EVENING = datetime(2026, 3, 10, 19, 0, tzinfo=UTC)
 
 
