@@ -11,8 +11,13 @@ For each SQLite `synchronous` mode (FULL, the default, and NORMAL), in one run:
    (a separate process) on 127.0.0.1, like-for-like with (1);
 3. http, N connections: the same, N keep-alive connections at once (what a shop with a few
    workers does);
-   (1), (2) and (3) run in alternating rounds (default 5) and each figure is the median, so
-   other work on the machine weighs on all three about equally;
+   bare: the same requests, on one connection, to a bare Starlette JSON endpoint (parse the
+   body, answer `{"status": "processed"}`) served by the same server code
+   (`bot.api.server.http_server`) in a process of its own: what HTTP itself costs here;
+   (1), (2), (3) and the bare run alternate in rounds (default 5) and each figure is the
+   median, so other work on the machine weighs on all of them about equally. The goal: the
+   time per event over HTTP (2) at most 1.25 x (the time per direct event + the time per bare
+   request);
 4. paced: events sent at a fixed rate (default 200/s) whatever the answers do (open loop), the
    latency of each measured from its scheduled send time, so a stall is not hidden
    (no coordinated omission); p50/p90/p99/max reported.
@@ -132,6 +137,43 @@ async def main():
 
 asyncio.run(main())
 """
+
+
+# HTTP's own cost: a bare Starlette JSON endpoint on the product's server code, in a process of
+# its own; it prints its port, then serves until killed.
+BARE = """
+import asyncio
+import uvloop
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+from bot.api.server import http_server
+
+async def events(request: Request) -> JSONResponse:
+    body = await request.json()
+    return JSONResponse({"id": body["id"], "status": "processed"})
+
+async def main() -> None:
+    app = Starlette(routes=[Route("/api/v1/events", events, methods=["POST"])])
+    async with http_server(app, "127.0.0.1", 0) as listening:
+        print(listening.port, flush=True)
+        await asyncio.Event().wait()
+
+uvloop.run(main())
+"""
+
+
+def start_bare() -> tuple[subprocess.Popen[str], int]:
+    """Start the bare endpoint's process; return it and its port."""
+    process = subprocess.Popen([sys.executable, "-c", BARE], cwd=ROOT, text=True,
+                               stdout=subprocess.PIPE)  # fmt: skip
+    assert process.stdout is not None
+    line = process.stdout.readline().strip()
+    if not line:
+        process.kill()
+        raise RuntimeError("the bare endpoint did not start")
+    return process, int(line)
 
 
 @dataclass
@@ -370,6 +412,8 @@ class Result:
     connections: int
     ratio_1: float
     ratio_n: float
+    bare_1_per_s: float
+    budget_ratio: float  # HTTP time per event / (direct + bare); goal <= 1.25
     paced: dict[str, Any]
 
 
@@ -383,7 +427,8 @@ async def run_mode(args: argparse.Namespace, synchronous: str, workdir: Path) ->
     store = await Store.open(workdir / "direct.db", program, synchronous=synchronous)  # type: ignore[arg-type]
     (workdir / "server").mkdir()
     server = start_server(workdir / "server", synchronous)
-    rates: dict[str, list[float]] = {"direct": [], "http_1": [], "http_n": []}
+    bare, bare_port = start_bare()
+    rates: dict[str, list[float]] = {"direct": [], "http_1": [], "http_n": [], "bare_1": []}
     try:
         for r in range(args.rounds):
             tag = f"{synchronous}-{r}"
@@ -393,6 +438,8 @@ async def run_mode(args: argparse.Namespace, synchronous: str, workdir: Path) ->
             rates["http_1"].append(http_closed_loop(server.port, seq, 1))
             par = stories(args.stories, args.orders, f"{tag}-par")
             rates["http_n"].append(http_closed_loop(server.port, par, args.connections))
+            plain = stories(args.stories, args.orders, f"{tag}-bare")
+            rates["bare_1"].append(http_closed_loop(bare_port, plain, 1))
         paced_count = int(args.rate * args.paced_seconds)
         # Enough stories that two events of one story are >= 1.5 s apart in the schedule.
         spread = max(int(args.rate * 1.5), paced_count // 8)
@@ -402,10 +449,12 @@ async def run_mode(args: argparse.Namespace, synchronous: str, workdir: Path) ->
         )
     finally:
         code = server.stop()
+        bare.kill()
+        bare.wait()
         await store.close()
     if code != 0:
         raise RuntimeError(f"the server exited with {code}")
-    direct_rate, http_1, http_n = (statistics.median(rates[k]) for k in rates)
+    direct_rate, http_1, http_n, bare_1 = (statistics.median(rates[k]) for k in rates)
     return Result(
         synchronous=synchronous,
         events=len(chunk),
@@ -416,6 +465,8 @@ async def run_mode(args: argparse.Namespace, synchronous: str, workdir: Path) ->
         connections=args.connections,
         ratio_1=round(direct_rate / http_1, 2),
         ratio_n=round(direct_rate / http_n, 2),
+        bare_1_per_s=round(bare_1, 1),
+        budget_ratio=round((1 / http_1) / (1 / direct_rate + 1 / bare_1), 2),
         paced=paced,
     )
 
@@ -445,6 +496,8 @@ def main() -> None:
             f"   direct/HTTP = {result.ratio_1}\n"
             f"  HTTP, {result.connections} connections       {result.http_n_per_s:8.1f} events/s"
             f"   direct/HTTP = {result.ratio_n}\n"
+            f"  bare Starlette, 1 conn.   {result.bare_1_per_s:8.1f} requests/s\n"
+            f"  HTTP per event / (direct + bare) = {result.budget_ratio} (goal <= 1.25)\n"
             f"  (rounds: {result.rounds})\n"
             f"  paced {p['rate_target']:.0f}/s ({p['events']} events, achieved "
             f"{p['rate_achieved']}/s): p50 {p['p50_ms']} ms, p90 {p['p90_ms']} ms, "
