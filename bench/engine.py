@@ -486,7 +486,7 @@ SQL_CREDIT = {
 SQL_LEDGER = (
     "INSERT INTO ledger (member_id, currency, amount, balance_after, reason, ref, idem_key,"
     " level_points, counted_at, shortfall, actor, note, created_at)"
-    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id"
 )
 SQL_SEEN = "SELECT 1 FROM ledger WHERE idem_key = ?"
 SQL_STANDING = """
@@ -652,7 +652,7 @@ class Floor:
             total = 0
             if amount > self.min_cents and (points := amount // 100 * self.per_dollar):
                 rows = await c.execute_fetchall(SQL_CREDIT["points"], (points, now_s, member))
-                await c.execute(
+                await c.execute_fetchall(
                     SQL_LEDGER,
                     (member, "points", points, rows[0][0], "order", order_id,
                      f"order:{order_id}", points, now_s, 0, None, None, now_s),
@@ -663,7 +663,7 @@ class Floor:
                 if not await c.execute_fetchall(SQL_SEEN, (daily_key,)):
                     bonus = self.daily_bonus
                     rows = await c.execute_fetchall(SQL_CREDIT["points"], (bonus, now_s, member))
-                    await c.execute(
+                    await c.execute_fetchall(
                         SQL_LEDGER,
                         (member, "points", bonus, rows[0][0], "daily_purchase", order_id,
                          daily_key, bonus, now_s, 0, None, None, now_s),
@@ -718,7 +718,7 @@ class Floor:
                 raise RuntimeError(f"{member} cannot exchange")
             code = floor_code()
             balance = await c.execute_fetchall(SQL_CREDIT["points"], (-cost, now_s, member))
-            cursor = await c.execute(
+            ledger_rows = await c.execute_fetchall(
                 SQL_LEDGER,
                 (member, "points", -cost, balance[0][0], "coupon", code, None, 0, now_s, 0,
                  None, None, now_s),
@@ -726,7 +726,7 @@ class Floor:
             expires, burns = self._expires(today)
             await c.execute(
                 SQL_COUPON,
-                (code, member, value, "points", cost, cursor.lastrowid, now_s, day, expires,
+                (code, member, value, "points", cost, ledger_rows[0][0], now_s, day, expires,
                  burns),
             )  # fmt: skip
             response = (
@@ -759,14 +759,14 @@ class Floor:
             key = f"daily:{member}:{day}"
             if self.streak and (coins := self.streak[min(streak, len(self.streak)) - 1]):
                 rows = await c.execute_fetchall(SQL_CREDIT["coins"], (coins, now_s, member))
-                await c.execute(
+                await c.execute_fetchall(
                     SQL_LEDGER,
                     (member, "coins", coins, rows[0][0], "daily_coins", None, key + ":coins", 0,
                      now_s, 0, None, None, now_s),
                 )  # fmt: skip
             if points := self.checkin:
                 rows = await c.execute_fetchall(SQL_CREDIT["points"], (points, now_s, member))
-                await c.execute(
+                await c.execute_fetchall(
                     SQL_LEDGER,
                     (member, "points", points, rows[0][0], "daily_checkin", None,
                      key + ":points", points, now_s, 0, None, None, now_s),

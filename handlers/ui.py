@@ -50,11 +50,18 @@ def keyboard(*rows: Row) -> InlineKeyboardMarkup:
 
 # PTB's `to_dict` turns a markup into its Bot API form on every send (~30 us for four buttons
 # here, 3-4% of a /me), and most keyboards are the same screen sent again and again. Markups
-# are immutable and compare (and hash, ~1 us) by their buttons, so equal ones share one form.
+# are immutable and compare (and hash, ~1 us) by their buttons, so equal ones share one form;
+# a new markup (a /history page's arrows) is put together from its buttons' forms, which are
+# shared too, since `button` hands out the same button for the same label and data.
 @lru_cache(maxsize=1024)
 def bot_api_form(markup: InlineKeyboardMarkup) -> dict[str, Any]:
     """Return the markup's Bot API form (shared: do not modify it)."""
-    return markup.to_dict()
+    return {"inline_keyboard": [[_button_form(b) for b in row] for row in markup.inline_keyboard]}
+
+
+@lru_cache(maxsize=4096)
+def _button_form(made: InlineKeyboardButton) -> dict[str, Any]:
+    return made.to_dict()
 
 
 async def call(bot: Bot, method: str, params: dict[str, Any], **options: Any) -> None:
