@@ -164,16 +164,22 @@ uvloop.run(main())
 """
 
 
-def start_bare() -> tuple[subprocess.Popen[str], int]:
-    """Start the bare endpoint's process; return it and its port."""
-    process = subprocess.Popen([sys.executable, "-c", BARE], cwd=ROOT, text=True,
+def start_script(script: str, what: str) -> tuple[subprocess.Popen[str], str]:
+    """Start `script` in a Python process of its own; return it and the first line it prints."""
+    process = subprocess.Popen([sys.executable, "-c", script], cwd=ROOT, text=True,
                                stdout=subprocess.PIPE)  # fmt: skip
     assert process.stdout is not None
     line = process.stdout.readline().strip()
     if not line:
         process.kill()
-        raise RuntimeError("the bare endpoint did not start")
-    return process, int(line)
+        raise RuntimeError(f"{what} did not start")
+    return process, line
+
+
+def start_bare() -> tuple[subprocess.Popen[str], int]:
+    """Start the bare endpoint's process; return it and its port."""
+    process, port = start_script(BARE, "the bare endpoint")
+    return process, int(port)
 
 
 @dataclass
@@ -193,14 +199,7 @@ class Server:
 
 def start_telegram() -> tuple[subprocess.Popen[str], str]:
     """Start the emulator process; return it and the base URL for the bot."""
-    process = subprocess.Popen([sys.executable, "-c", TELEGRAM], cwd=ROOT, text=True,
-                               stdout=subprocess.PIPE)  # fmt: skip
-    assert process.stdout is not None
-    base_url = process.stdout.readline().strip()
-    if not base_url:
-        process.kill()
-        raise RuntimeError("the Telegram emulator did not start")
-    return process, base_url
+    return start_script(TELEGRAM, "the Telegram emulator")
 
 
 def start_server(workdir: Path, synchronous: str) -> Server:
