@@ -12,6 +12,7 @@ from dataclasses import dataclass, replace
 from typing import Literal
 
 from loyalty.reminders import CATEGORIES, MODES, ReminderPolicy
+from storage import telegram_users
 from storage.db import Conn, Row, to_db
 from storage.errors import Invalid
 from storage.store import Store
@@ -48,10 +49,6 @@ _SETTINGS_SQL = (
     " FROM telegram_users WHERE telegram_user_id = ?"
 )
 # The same statement as telegram_users.ensure, which takes the connection once converted.
-_ENSURE_SQL = (
-    "INSERT INTO telegram_users (telegram_user_id, first_seen, updated_at)"
-    " VALUES (?, ?, ?) ON CONFLICT (telegram_user_id) DO NOTHING"
-)
 _CHANGE_SQL = (
     "UPDATE telegram_users SET reminders = ?, reminder_hour = ?, quiet_start = ?, quiet_end = ?,"
     " remind_daily = ?, remind_expiry = ?, remind_burn = ?, remind_account = ?, updated_at = ?"
@@ -112,7 +109,7 @@ async def change(
     now = to_db(store.now())
 
     def change_row(conn: Conn) -> Settings:
-        conn.execute(_ENSURE_SQL, (telegram_user_id, now, now))
+        telegram_users.ensure(conn, telegram_user_id, now)
         current = _settings(
             telegram_user_id, conn.execute(_SETTINGS_SQL, (telegram_user_id,)).fetchone()
         )
