@@ -234,6 +234,8 @@ async def test_a_header_that_never_ends_is_cut_off_before_it_is_whole(proxied: P
 
 
 async def test_headers_that_dribble_past_the_timeout_are_cut_off(proxied: Proxied) -> None:
+    # Real time on purpose: the clock under test is nginx's own (another process, 1 s in the
+    # test config), which no injected clock reaches; the test waits for it, never longer.
     reader, writer = await asyncio.open_connection(proxied.host, proxied.port)
     idle_reader, idle_writer = await asyncio.open_connection(proxied.host, proxied.port)
     started = time.monotonic()
