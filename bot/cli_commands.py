@@ -77,8 +77,9 @@ async def db_check(config: Config, args: argparse.Namespace, out: Console) -> in
     return EXIT_OK
 
 
-def _lines(path: Path) -> Iterator[tuple[int, str]]:
-    handle: IO[str] = sys.stdin if str(path) == "-" else path.open(encoding="utf-8")
+def _lines(path: Path) -> Iterator[tuple[int, bytes]]:
+    # Bytes, decoded line by line: one line in another encoding is one rejection, not a crash.
+    handle: IO[bytes] = sys.stdin.buffer if str(path) == "-" else path.open("rb")
     with handle:
         for number_, line in enumerate(handle, start=1):
             if line.strip():
@@ -112,9 +113,12 @@ async def events_import(config: Config, args: argparse.Namespace, out: Console) 
             task = progress.add_task("events", total=total)
             for line_no, line in _lines(path):
                 try:
-                    body = json.loads(line)
+                    body = json.loads(line.decode("utf-8"))
                     answer = await events.apply_event(store, body)
                     counts[answer["status"]] += 1
+                except UnicodeDecodeError as exc:
+                    counts["rejected"] += 1
+                    rejections.append(f"line {line_no}: not UTF-8 text (byte {exc.start + 1})")
                 except json.JSONDecodeError as exc:
                     counts["rejected"] += 1
                     rejections.append(f"line {line_no}: malformed JSON ({exc.msg})")

@@ -1,75 +1,90 @@
 """`loyaltybot demo`: the whole product offline, in the terminal, on the built-in emulator.
 
 A fresh database gets demo members and orders; the real Application runs against the Telegram
-emulator; you chat as a demo member: type text and /commands, press inline buttons by number,
-and type `:help` for the demo's own commands. The support agents' forum group is emulated too:
-`/support` opens a ticket, what the bot posts for the agents is shown as `desk #N>`, and
-`:agent TEXT` lets you answer as an agent, so a newcomer can play both roles.
+emulator; you chat as a demo member (`bot.demo_chat`). The support agents' forum group is
+emulated too: `/support` opens a ticket, what the bot posts for the agents is shown as
+`desk #N>`, and `:agent TEXT` lets you answer as an agent, so a newcomer can play both roles.
+The demo's clock moves on request (`:time +1d`), and the scheduler runs as time passes, so
+reminders, digests, expiry, the burn, SLA flags and out-of-hours answers can all be seen.
 """
 
 from __future__ import annotations
 
-import asyncio
 import re
-import sys
 import tempfile
-from collections.abc import Awaitable, Callable
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any
 
 from telegram.ext import Application
 
 from bot.application import build_application, start_up
 from bot.config import Config, StorageConfig
-from bot.jobs import Scheduler
+from bot.demo_chat import DEMO_AGENT_ID, DEMO_AGENTS, Chat, Desk, MetaCommand
+from bot.demo_terminal import Terminal, ctrl_c_stops, stdin_terminal
+from bot.jobs import Scheduler, flag_overdue
+from handlers.formatting import moment
 from loyalty.clock import Clock, system_clock
-from storage import links
+from storage import links, orders
 from storage.events import apply_event
 from storage.store import Store
-from telegram_emulator import (
-    EmulatorRequest,
-    Group,
-    MessageView,
-    Person,
-    RateLimits,
-    TelegramEmulator,
-)
+from telegram_emulator import EmulatorRequest, Person, RateLimits, TelegramEmulator
 
 DEMO_MEMBER = "demo-alex"
 OPEN_ORDER = "A-1004"  # paid, not delivered yet: `:ship` delivers it
 DEMO_USER_ID = 700_001
-DEMO_AGENTS = -1_007_000_000_001  # the agents' forum supergroup inside the emulator
-DEMO_AGENT_ID = 700_101  # Sam, a support agent (and admin) you can play with :agent
-META_HELP = """Demo commands:
-  <number>        press that button of the last message with buttons
-  /command, text  talk to the bot as the member (/support reaches the agents)
-  :agent TEXT     be Sam, a support agent: write TEXT in the newest ticket's topic, e.g.
-                  an answer, /card, /grant 50 reason, /coupon 5 reason, /canned, /close
-  :desk           show the newest ticket's topic as the agents see it
+MAX_JUMP = timedelta(days=400)
+STEP = timedelta(hours=1)  # the scheduler runs at every hour the clock passes
+DEMO_HELP = """\
   :ship           be the shop: deliver Alex's open order (the "points earned" notice follows)
+  :link           be the shop: link Alex's account again (after /unlink), by a one-time link
+  :time           show the demo's clock; :time +1d, +3h, +30m, or :time 2027-06-29 19:00
+                  moves it forward, running the scheduler at every hour on the way
   :tick           run the scheduler once now (reminders and notices that are due)
-  :help           this help
-  :quit           leave the demo"""
+"""
+SPAN = re.compile(r"(\d+)\s*([dhm])")
+UNITS = {"d": "days", "h": "hours", "m": "minutes"}
 
 
-@dataclass
-class Terminal:
-    """Where the demo reads your lines and prints the chat."""
+class DemoClock:
+    """The demo's time: a base clock plus however far `:time` moved it."""
 
-    read_line: Callable[[], Awaitable[str | None]]
-    out: TextIO
-    echo: bool = False  # print what was read (input from a file or a pipe is not on screen)
+    def __init__(self, base: Clock = system_clock) -> None:
+        self.base = base
+        self.offset = timedelta()
 
-    def show(self, text: str) -> None:
-        """Print a line of the conversation."""
-        print(text, file=self.out, flush=True)
+    def __call__(self) -> datetime:
+        """Return the demo's now."""
+        return self.base() + self.offset
+
+    def monotonic(self) -> float:
+        """Return monotonic seconds moved by the same offset (the emulator's clock)."""
+        return time.monotonic() + self.offset.total_seconds()
 
 
-async def _stdin_line() -> str | None:
-    line = await asyncio.get_running_loop().run_in_executor(None, sys.stdin.readline)
-    return line.rstrip("\n") if line else None
+def parse_when(text: str, now: datetime, zone: Any) -> datetime | str:
+    """Return the instant `:time TEXT` means, or why it means none."""
+    text = text.strip()
+    if text.startswith("+"):
+        spans = SPAN.findall(text[1:])
+        if not spans or SPAN.sub("", text[1:]).strip():
+            return f"(not a span of time: {text!r}; write +1d, +3h, +30m or +1d2h)"
+        step = sum((timedelta(**{UNITS[u]: int(n)}) for n, u in spans), timedelta())
+        target = now + step
+    else:
+        try:
+            local = datetime.fromisoformat(text)
+        except ValueError:
+            return f"(not a date: {text!r}; write 2027-06-29 19:00, in the programme's time zone)"
+        target = local if local.tzinfo else local.replace(tzinfo=zone)
+    if target <= now:
+        return "(the demo's clock only moves forward)"
+    if target - now > MAX_JUMP:
+        return f"(at most {MAX_JUMP.days} days at a time)"
+    return target
 
 
 def demo_events(now_iso: Callable[[int], str]) -> list[dict[str, Any]]:
@@ -96,6 +111,11 @@ def demo_events(now_iso: Callable[[int], str]) -> list[dict[str, Any]]:
     return events
 
 
+async def seeded(store: Store) -> bool:
+    """Return whether the store already holds the demo (a kept `--db` file, second run)."""
+    return await orders.for_member(store, DEMO_MEMBER, OPEN_ORDER) is not None
+
+
 async def seed(store: Store, telegram_user_id: int) -> None:
     """Fill a fresh store with demo members and orders and link the demo member."""
     now = store.now()
@@ -109,183 +129,75 @@ async def seed(store: Store, telegram_user_id: int) -> None:
     await links.consume_token(store, token.token, telegram_user_id)
 
 
-def render(message: MessageView, numbers: dict[int, tuple[MessageView, str]]) -> list[str]:
-    """Render a bot message with its buttons numbered from 1 (numbers are recorded)."""
-    lines = [f"bot> {line}" if i == 0 else f"     {line}"
-             for i, line in enumerate(message.text.splitlines() or [""])]  # fmt: skip
-    if message.protect_content:
-        lines.append("     (protected: cannot be forwarded or saved)")
-    numbers.clear()
-    for row in message.buttons:
-        cells = []
-        for b in row:
-            if b.url:
-                cells.append(f"[{b.label} → {b.url}]")
-            else:
-                numbers[len(numbers) + 1] = (message, b.label)
-                cells.append(f"[{len(numbers)}] {b.label}")
-        lines.append("     " + "   ".join(cells))
-    return lines
-
-
-def snapshot(me: Person) -> dict[int, tuple[str, Any]]:
-    """Return what each bot message in the chat says now (to spot new and edited ones)."""
-    return {m.message_id: (m.text, m.buttons) for m in me.bot_messages()}
-
-
-def changed(me: Person, before: dict[int, tuple[str, Any]]) -> list[MessageView]:
-    """Return the bot messages that are new or were edited since `before`."""
-    return [m for m in me.bot_messages() if before.get(m.message_id) != (m.text, m.buttons)]
-
-
-@dataclass
-class Desk:
-    """The emulated agents' side: their forum group and the agent you can act as."""
-
-    group: Group
-    agent: Person
-    seen: dict[int, str]  # message id -> text, of every message shown so far
-    topics: dict[int, str]  # thread id -> name, as last shown
-
-    @classmethod
-    def open(cls, emu: TelegramEmulator) -> Desk:
-        """Create the agents' forum group with Sam in it."""
-        group = emu.supergroup(DEMO_AGENTS, "Support desk", forum=True)
-        agent = emu.user(DEMO_AGENT_ID, "Sam", language_code="en")
-        group.add_member(agent)
-        return cls(group, agent, {}, {})
-
-    def newest_topic(self) -> int | None:
-        """Return the thread id of the newest live topic (the newest ticket)."""
-        live = [t.thread_id for t in self.group.topics.values() if not t.deleted]
-        return max(live) if live else None
-
-    def news(self) -> list[str]:
-        """Return lines for what changed on the agents' side since the last call."""
-        lines = []
-        for thread, topic in self.group.topics.items():
-            if self.topics.get(thread) != topic.name:
-                verb = "new topic" if thread not in self.topics else "topic is now"
-                lines.append(f"desk> {verb} «{topic.name}»{' (closed)' if topic.closed else ''}")
-                self.topics[thread] = topic.name
-        for message in self.group.bot_messages():
-            if self.seen.get(message.message_id) != message.text:
-                self.seen[message.message_id] = message.text
-                lines += desk_lines(self.group, message)
-        return lines
-
-    def transcript(self) -> list[str]:
-        """Return the newest ticket's topic, every message, as the agents see it."""
-        thread = self.newest_topic()
-        if thread is None:
-            return ["(no ticket yet: send /support as the member)"]
-        lines = [f"desk> topic «{self.group.topics[thread].name}»"]
-        for message in self.group.messages(thread):
-            lines += desk_lines(self.group, message)
-        return lines
-
-
-def desk_lines(group: Group, message: MessageView) -> list[str]:
-    """Render one message of the agents' group, prefixed with its ticket topic."""
-    topic = group.topics.get(message.thread_id) if message.thread_id else None
-    number = re.search(r"#\d+", topic.name) if topic else None
-    where = number.group(0) if number else "general"
-    who = "" if message.from_bot else "Sam: "
-    text = f"[{message.kind}] {message.text}".strip() if message.kind != "text" else message.text
-    pinned = " (pinned)" if message.pinned else ""
-    prefix = f"desk {where}> "
-    return [
-        f"{prefix}{who}{line}{pinned if i == 0 else ''}" if i == 0 else f"{' ' * len(prefix)}{line}"
-        for i, line in enumerate(text.splitlines() or [""])
-    ]
-
-
 @dataclass
 class Backstage:
-    """What the demo does behind the chat: the shop's events and the scheduler's work."""
+    """What the demo does behind the chat: the shop's events, the clock and the scheduler."""
 
     store: Store
     scheduler: Scheduler
-    shipped: bool = False
+    clock: DemoClock
+    chat: Chat | None = None
 
-    async def ship(self) -> str:
+    def commands(self) -> dict[str, MetaCommand]:
+        """Return the demo commands this backstage answers."""
+        return {"ship": self.ship, "tick": self.tick, "link": self.link, "time": self.time}
+
+    async def ship(self, _: str = "") -> list[str]:
         """Deliver the demo member's open order through the same operation the shop API uses."""
-        if self.shipped:
-            return "(the open order was already delivered)"
-        delivered = {"order_id": OPEN_ORDER}
-        now = self.store.now().isoformat()
+        order = await orders.for_member(self.store, DEMO_MEMBER, OPEN_ORDER)
+        if order is not None and order.status != "paid":
+            return ["(the open order was already delivered)"]
         event = {
-            "id": "demo-ship",
+            "id": f"demo-ship-{OPEN_ORDER}",
             "type": "order.delivered",
-            "occurred_at": now,
-            "data": delivered,
+            "occurred_at": self.store.now().isoformat(),
+            "data": {"order_id": OPEN_ORDER},
         }
         await apply_event(self.store, event)
-        self.shipped = True
         report = await self.scheduler.drain()
-        done = f"(the shop delivered order {OPEN_ORDER})"
+        done = [f"(the shop delivered order {OPEN_ORDER})"]
         if report.deferred:
             # At night the notice is real but held: say so, or the demo looks broken.
-            done += (
-                "\n(its notice waits for the end of the member's quiet hours; :tick sends it then)"
-            )
+            done.append("(its notice waits for the end of the member's quiet hours; :time +8h)")
         return done
 
-    async def tick(self) -> str:
-        """Run the day start, the reminder planning and the outbox once."""
+    async def link(self, _: str = "") -> list[str]:
+        """Link the demo member's account again, as the shop's "Connect Telegram" button does."""
+        if await links.member_for(self.store, DEMO_USER_ID) is not None:
+            return ["(Alex's account is linked already; /unlink first to try linking)"]
+        token = await links.create_token(self.store, DEMO_MEMBER)
+        assert self.chat is not None
+        await self.chat.me.send(f"/start {token.token}")
+        return ["(the shop's one-time link opened the bot: /start with a link token)"]
+
+    async def tick(self, _: str = "") -> list[str]:
+        """Run the day start, the reminder planning, the SLA check and the outbox once."""
         report = await self.scheduler.tick()
-        return f"(scheduler: {report.sent} sent)"
+        await flag_overdue(self.scheduler.app.bot, self.scheduler.services)
+        return [f"(scheduler: {report.sent} sent)"]
 
+    def now_line(self) -> str:
+        """Return the demo's time, in the programme's zone."""
+        return f"(demo time: {moment(self.clock(), self.store.program.timezone, 'en')})"
 
-async def chat_loop(
-    me: Person, terminal: Terminal, desk: Desk | None = None, backstage: Backstage | None = None
-) -> None:
-    """Read your lines, act on the bot (as the member, or as an agent), print the answers."""
-    numbers: dict[int, tuple[MessageView, str]] = {}
-    terminal.show(f"You are Alex ({DEMO_MEMBER}), a member of the demo shop.\n{META_HELP}\n")
-    before = snapshot(me)
-    await me.send("/start")
-    while True:
-        for message in changed(me, before):
-            for shown in render(message, numbers if message.buttons else {}):
-                terminal.show(shown)
-        for shown in desk.news() if desk is not None else []:
-            terminal.show(shown)
-        terminal.show("")
-        line = await terminal.read_line()
-        if line is not None and terminal.echo:
-            terminal.show(f"you> {line}")
-        if line is None or line.strip() in (":quit", ":q"):
-            return
-        text = line.strip()
-        before = snapshot(me)
+    async def time(self, text: str) -> list[str]:
+        """Move the clock to `text`, running the scheduler at every hour on the way."""
         if not text:
-            continue
-        if text == ":help":
-            terminal.show(META_HELP)
-        elif text == ":desk" and desk is not None:
-            for desk_line in desk.transcript():
-                terminal.show(desk_line)
-        elif text.startswith(":agent") and desk is not None:
-            said = text.removeprefix(":agent").strip()
-            if not said:
-                terminal.show("(write what the agent says: :agent Hello!)")
-                continue
-            await desk.agent.send(said, chat=desk.group, thread_id=desk.newest_topic())
-        elif text in (":ship", ":tick") and backstage is not None:
-            note = await (backstage.ship() if text == ":ship" else backstage.tick())
-            terminal.show(note)
-        elif text.isdigit():
-            target = numbers.get(int(text))
-            if target is None:
-                terminal.show(f"(there is no button {text} on the last message)")
-                continue
-            message, label = target
-            answer = await me.press(label, message=message)
-            if answer is not None and answer.text:
-                terminal.show(f"bot (pop-up)> {answer.text}")
-        else:
-            await me.send(text)
+            return [self.now_line()]
+        target = parse_when(text, self.clock(), self.store.program.timezone)
+        if isinstance(target, str):
+            return [target]
+        assert self.chat is not None
+        chat, lines = self.chat, []
+        while self.clock() < target and not chat.terminal.interrupted.is_set():
+            now = self.clock()
+            hour = now.replace(minute=0, second=0, microsecond=0) + STEP
+            self.clock.offset += min(hour, target) - now
+            await self.tick()
+            news = chat.news()
+            if news:
+                lines += [self.now_line(), *news]
+        return [*lines, self.now_line()]
 
 
 async def run_demo(
@@ -295,8 +207,9 @@ async def run_demo(
     terminal: Terminal | None = None,
     clock: Clock = system_clock,
 ) -> int:
-    """Run the demo until `:quit` or end of input; return the exit code."""
-    terminal = terminal or Terminal(_stdin_line, sys.stdout, echo=not sys.stdin.isatty())
+    """Run the demo until `:quit`, the end of input or Ctrl-C; return the exit code."""
+    terminal = terminal or stdin_terminal()
+    demo_clock = DemoClock(clock)
     with tempfile.TemporaryDirectory(prefix="loyaltybot-demo-") as scratch:
         path = Path(db_path) if db_path else Path(scratch) / "demo.db"
         config = replace(config, storage=StorageConfig(path=str(path), synchronous="NORMAL"))
@@ -307,26 +220,35 @@ async def run_demo(
             admin_ids=(*config.support.admin_ids, DEMO_AGENT_ID),
         )
         config = replace(config, support=support)
-        store = await Store.open(path, config.program, synchronous="NORMAL", clock=clock)
+        store = await Store.open(path, config.program, synchronous="NORMAL", clock=demo_clock)
         # A script piped into the demo goes faster than a person types: a roomier burst in the
         # member's private chat keeps Telegram's sustained limit out of the way.
         emu = TelegramEmulator(
             bot_username="loyalty_demo_bot",
             limits=RateLimits(private_burst=50),
-            start_time=clock(),
+            start_time=demo_clock(),
+            clock=demo_clock.monotonic,
         )
         desk = Desk.open(emu)
         try:
-            await seed(store, DEMO_USER_ID)
+            again = await seeded(store)
+            if not again:
+                await seed(store, DEMO_USER_ID)
+            else:
+                terminal.show(f"(continuing the demo saved in {path})")
             app: Application = build_application(
                 config, store, EmulatorRequest(emu), token=emu.token
             )
             emu.connect(app)
             async with app:
                 await start_up(app)
-                me = emu.user(DEMO_USER_ID, "Alex", language_code="en")
-                backstage = Backstage(store, Scheduler(app, config))
-                await chat_loop(me, terminal, desk, backstage)
+                me: Person = emu.user(DEMO_USER_ID, "Alex", language_code="en")
+                backstage = Backstage(store, Scheduler(app, config), demo_clock)
+                chat = Chat(me, terminal, desk, backstage.commands(), DEMO_HELP)
+                backstage.chat = chat
+                terminal.show(f"You are Alex ({DEMO_MEMBER}), a member of the demo shop.")
+                with ctrl_c_stops(terminal):
+                    await chat.run()
         finally:
             await emu.aclose()
             await store.close()

@@ -50,16 +50,26 @@ def cli(config_path: Path, capsys: pytest.CaptureFixture[str]) -> Callable[..., 
     return run
 
 
-def run_child(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    """Run `python -m bot ...` as a separate process."""
-    return subprocess.run(
+def run_child(
+    *args: str,
+    cwd: Path | None = None,
+    input_bytes: bytes | None = None,
+    env: dict[str, str] | None = None,
+) -> subprocess.CompletedProcess[str]:
+    """Run `python -m bot ...` as a separate process (stdin: `input_bytes`, else nothing)."""
+    child = subprocess.run(
         [sys.executable, "-m", "bot", *args],
         cwd=cwd or ROOT,
+        input=input_bytes if input_bytes is not None else b"",
         capture_output=True,
-        text=True,
         timeout=120,
         check=False,
+        env=env,
     )
+    return subprocess.CompletedProcess(
+        child.args, child.returncode, child.stdout.decode(errors="replace"),
+        child.stderr.decode(errors="replace"),
+    )  # fmt: skip
 
 
 def write_events(path: Path, events: Iterable[dict]) -> Path:

@@ -7,9 +7,12 @@ import io
 import subprocess
 import sys
 from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
 
 from bot import demo
 from bot.config import load_config
+from bot.demo_terminal import Terminal
 from tests.cli.conftest import ROOT
 
 
@@ -29,10 +32,10 @@ def run_demo(lines: list[str]) -> str:
 
 
 def test_demo_member_checks_balance_and_exchanges_a_coupon() -> None:
-    out = run_demo(["1", "1", "1", "1", "/me", ":quit"])
+    out = run_demo(["#1", "#1", "#1", "#1", "/me", ":quit"])
     assert "You are Alex (demo-alex)" in out
     assert "Welcome back to Our shop" in out
-    assert "[1] 💰 My balance" in out
+    assert "[#1] 💰 My balance" in out
     assert "Level: A3" in out
     assert "Exchange 500 points for a $5.00 coupon?" in out
     assert "bot (pop-up)> Coupon issued!" in out
@@ -41,16 +44,16 @@ def test_demo_member_checks_balance_and_exchanges_a_coupon() -> None:
 
 
 def test_demo_answers_wrong_input_and_ends_at_end_of_input() -> None:
-    out = run_demo(["42", "/nonsense"])
-    assert "there is no button 42" in out
+    out = run_demo(["#42", "/nonsense"])
+    assert "there is no button #42" in out
     assert "don't know that command" in out
 
 
 def test_demo_plays_both_sides_of_a_support_ticket() -> None:
     out = run_demo([
-        "/support", "1", "My points for A-1003 are missing",
+        "/support", "#1", "My points for A-1003 are missing",
         ":agent Hello Alex, checking now", ":agent /grant 50 sorry for the wait",
-        ":agent /close", "5", ":desk", ":quit",
+        ":agent /close", "#5", ":desk", ":quit",
     ])  # fmt: skip
     assert "desk> new topic «#1 Alex · A3 · points missing»" in out
     assert "desk #1> 🪪 Ticket #1 · points missing (pinned)" in out
@@ -58,23 +61,29 @@ def test_demo_plays_both_sides_of_a_support_ticket() -> None:
     assert "bot> Hello Alex, checking now" in out
     assert "bot> 🎁 Our support team added 50 points to your account: sorry for the wait" in out
     assert "desk> topic is now «✅ #1 Alex · A3 · points missing» (closed)" in out
-    assert "bot> Thank you for your rating: 5 of 5. ⭐" in out
+    assert "bot (edited)> Thank you for your rating: 5 of 5. ⭐" in out
     assert "desk #1> ⭐ The member rated the help 5/5." in out
     assert "desk #1> Sam: Hello Alex, checking now" in out  # :desk shows the whole topic
 
 
 def run_demo_at(when: datetime, lines: list[str]) -> str:
     """Run the demo in-process with its clock fixed at `when` (what is due depends on the hour)."""
+    return run_demo_in_process(lines, clock=lambda: when)
+
+
+def run_demo_in_process(lines: list[str], **options: Any) -> str:
+    """Run the demo in this process on `lines`; return what it printed."""
     feed = iter(lines)
     out = io.StringIO()
 
     async def read_line() -> str | None:
         return next(feed, None)
 
+    async def play() -> int:
+        return await demo.run_demo(config, terminal=Terminal(read_line, out, echo=True), **options)
+
     config = load_config(ROOT / "config.example.toml")
-    code = asyncio.run(
-        demo.run_demo(config, terminal=demo.Terminal(read_line, out, echo=True), clock=lambda: when)
-    )
+    code = asyncio.run(play())
     assert code == 0
     return out.getvalue()
 
@@ -94,3 +103,24 @@ def test_demo_delivery_in_quiet_hours_holds_the_notice_and_says_so() -> None:
     assert "its notice waits for the end of the member's quiet hours" in out
     assert "You earned 93 points" not in out  # held until 08:00, not lost
     assert "(scheduler: 0 sent)" in out
+
+
+def test_a_stale_button_gets_an_answer_not_a_crash() -> None:
+    out = run_demo_in_process([
+        "/support", "#1", "hello", ":agent /close", "#5", "#5",  # the rating, pressed twice
+        "/support", "#1", "again", "#1", "#3", "#3", "/me",  # "problem solved", then a rating
+    ])  # fmt: skip
+    assert out.count("(that button is gone: the message changed; press one shown now)") == 2
+    assert "Thank you for your rating: 5 of 5." in out
+    assert "Thank you for your rating: 3 of 5." in out
+    assert "Level: A3" in out  # the session went on after both stale presses
+
+
+def test_a_kept_database_continues_on_the_second_run(tmp_path: Path) -> None:
+    db = str(tmp_path / "demo.db")
+    first = run_demo_in_process(["#2", ":ship", ":quit"], db_path=db)
+    assert "(the shop delivered order A-1004)" in first
+    second = run_demo_in_process(["/me", ":ship", ":quit"], db_path=db)
+    assert f"(continuing the demo saved in {db})" in second
+    assert "Level: A3" in second
+    assert "(the open order was already delivered)" in second
