@@ -15,7 +15,7 @@ from rich.table import Table
 
 from bot.config import Config, secret
 from bot.store import open_store
-from bot.tables import program_tables
+from bot.tables import program_tables, requirement_words
 from handlers.formatting import moment, money, number
 from handlers.services import deep_link
 from loyalty.program import Currency
@@ -150,14 +150,15 @@ async def member_show(config: Config, args: argparse.Namespace, out: Console) ->
     summary = Table(title=f"Member {view.member_id}", show_header=False)
     summary.add_row("points", f"{number(view.points, lang)} (held {view.points_held})")
     summary.add_row("coins", number(view.coins, lang))
-    summary.add_row("level", f"{view.tier.name} ({view.tier.code})")
+    same = view.tier.name == view.tier.code
+    summary.add_row("level", view.tier.name if same else f"{view.tier.name} ({view.tier.code})")
     if view.next is not None:
         needed = (
             f"{view.next.points_needed} points"
             if program.levels.basis == "points"
             else money(view.next.spend_needed_cents, program.currency, lang)
         )
-        missing = ", ".join(str(r) for r in view.next.missing)
+        missing = ", ".join(requirement_words(r, program.currency) for r in view.next.missing)
         summary.add_row("next level", f"{view.next.tier.name}: {needed}" + (f"; needs {missing}"
                         if missing else ""))  # fmt: skip
     summary.add_row("e-mail verified", "yes" if view.email_verified else "no")
@@ -177,7 +178,7 @@ async def member_show(config: Config, args: argparse.Namespace, out: Console) ->
         table.add_column(column)
     for e in page.entries:
         note = (e.note or "") + (f" (shortfall {e.shortfall})" if e.shortfall else "")
-        table.add_row(str(e.id), moment(e.created_at, zone, lang), e.currency, f"{e.amount:+d}",
+        table.add_row(str(e.id), moment(e.occurred_at, zone, lang), e.currency, f"{e.amount:+d}",
                       str(e.balance_after), e.reason, e.ref or "", note)  # fmt: skip
     out.print(table)
     return EXIT_OK

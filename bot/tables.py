@@ -5,7 +5,14 @@ from __future__ import annotations
 from rich.table import Table
 
 from handlers.formatting import money
-from loyalty.program import Program
+from loyalty.program import Program, Requirement
+
+
+def requirement_words(requirement: Requirement, currency: str) -> str:
+    """Say a level requirement in words: "a verified e-mail", "a delivered order over $2.00"."""
+    if requirement.kind == "email_verified":
+        return "a verified e-mail"
+    return f"a delivered order over {money(requirement.cents, currency, 'en')}"
 
 
 def _percent(bp: int) -> str:
@@ -42,7 +49,7 @@ def program_tables(program: Program) -> list[Table]:
             tier.code,
             tier.name,
             start,
-            ", ".join(str(r) for r in tier.requires) or "-",
+            ", ".join(requirement_words(r, cur) for r in tier.requires) or "-",
             _percent(tier.discount_bp),
             "yes" if tier.checkout else "no",
             ", ".join(p.code for p in tier.perks) or "-",

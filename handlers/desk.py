@@ -20,6 +20,7 @@ from telegram.error import BadRequest, Forbidden, TelegramError
 
 from handlers.catalogue import LANGUAGES, Html, join
 from handlers.formatting import moment, money, number
+from handlers.history import describe_in
 from handlers.services import Services
 from handlers.ui import button, keyboard
 from storage import members, telegram_users, tickets
@@ -208,17 +209,10 @@ def render_card(services: Services, card: MemberCard) -> Html:
         if card.ledger:
             lines.append(t("card_ledger"))
             for entry in card.ledger:
-                unit = services.texts.plural(f"coupons.{entry.currency}", abs(entry.amount), lang)
-                sign = "+" if entry.amount > 0 else ("−" if entry.amount < 0 else "")
-                lines.append(
-                    t(
-                        "card_ledger_row",
-                        when=moment(entry.created_at, zone, lang),
-                        amount=f"{sign}{unit}",
-                        reason=entry.reason,
-                        ref=f" · {entry.ref}" if entry.ref else "",
-                    )
-                )
+                # In words, as the member's /history says it: agents do not read reason codes.
+                what = describe_in(services.texts, program.currency, lang, entry)
+                when = moment(entry.occurred_at, zone, lang)
+                lines.append(t("card_ledger_row", when=when, what=what))
         else:
             lines.append(t("card_no_ledger"))
         if card.holds:

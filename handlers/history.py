@@ -52,22 +52,26 @@ def _note(entry: Entry) -> str:
 
 def describe(context: BotContext, entry: Entry) -> Html:
     """Say what one ledger row was, from the catalogue by its reason."""
-    program, lang, t = context.store.program, context.lang, context.t
+    return describe_in(context.services.texts, context.store.program.currency, context.lang, entry)
+
+
+def describe_in(texts: Catalogue, currency: str, lang: str, entry: Entry) -> Html:
+    """Say what one ledger row was, in `lang` (the member's, or the agents' on the card)."""
     reason = entry.reason if entry.reason in KNOWN else "other"
-    values: dict[str, object] = {"amount": signed(context, entry)}
+    values: dict[str, object] = {"amount": _signed(texts, lang, entry.currency, entry.amount)}
     if reason in ORDER_IN_REF:
         values["order"] = entry.ref or "?"
     if reason in ("hold", "hold_release"):
         values["order"] = entry.note or "?"
     if reason in ("coupon", "coupon_goodwill"):
         cents = entry.coupon_value_cents or 0
-        values["value"] = money(cents, program.currency, lang)
+        values["value"] = money(cents, currency, lang)
     if reason in ("grant", "coupon_goodwill"):
         values["note"] = _note(entry)
-    text = t(f"history.{reason}", **values)
+    text = texts.text(f"history.{reason}", lang, **values)
     if reason == "clawback" and entry.shortfall:
-        unit = context.tp(f"units.{entry.currency}", entry.shortfall)
-        text = Html(text + t("history.shortfall", shortfall=unit))
+        unit = texts.plural(f"units.{entry.currency}", entry.shortfall, lang)
+        text = Html(text + texts.text("history.shortfall", lang, shortfall=unit))
     return text
 
 
@@ -77,7 +81,7 @@ def render(context: BotContext, page: HistoryPage) -> Html:
     lines = [context.t("history.title"), Html("")]
     line = context.services.texts.template("history.line", lang)  # formatted ten times
     for entry in page.entries:
-        when = escape(moment(entry.created_at, program.timezone, lang))
+        when = escape(moment(entry.occurred_at, program.timezone, lang))
         lines.append(Html(line.format(when=when, what=describe(context, entry))))
     return join(lines)
 

@@ -181,6 +181,7 @@ def _member_upserted(conn: Conn, store: Store, event: ShopEvent) -> Outcome:
     result = upsert_in(
         conn, store, d["member_id"], email=d.get("email"), name=d.get("name"),
         language=d.get("language"), referred_by=d.get("referred_by"),
+        occurred_at=event.occurred_at,
     )  # fmt: skip
     return {"member_id": result.member_id, "created": result.created,
             "level_changes": _changes(*result.level_changes)}  # fmt: skip
@@ -188,7 +189,7 @@ def _member_upserted(conn: Conn, store: Store, event: ShopEvent) -> Outcome:
 
 def _email_verified(conn: Conn, store: Store, event: ShopEvent) -> Outcome:
     member_id = event.data["member_id"]
-    changes = verify_email_in(conn, store, member_id)
+    changes = verify_email_in(conn, store, member_id, event.occurred_at)
     return {"member_id": member_id, "level_changes": _changes(*changes)}
 
 
@@ -297,7 +298,7 @@ def _order_delivered(conn: Conn, store: Store, event: ShopEvent) -> Outcome:
             "level_changes": _changes(change, referrer_change)}  # fmt: skip
 
 
-def _take_back(conn: Conn, store: Store, order: Row, status: str) -> Outcome:
+def _take_back(conn: Conn, store: Store, order: Row, status: str, occurred_at: datetime) -> Outcome:
     """Reverse every point an order earned, capped at the balance; record any shortfall."""
     now = store.now()
     member_id, order_id = order["member_id"], order["order_id"]
@@ -320,7 +321,7 @@ def _take_back(conn: Conn, store: Store, order: Row, status: str) -> Outcome:
         post(
             conn, member_id, "points", -take, "clawback", now,
             ref=order_id, level_points=-amount, counted_at=from_db(credit["counted_at"]),
-            shortfall=amount - take, note=credit["reason"],
+            shortfall=amount - take, note=credit["reason"], occurred_at=occurred_at,
         )  # fmt: skip
         balance -= take
         taken += take
@@ -350,7 +351,7 @@ def _order_returned(conn: Conn, store: Store, event: ShopEvent) -> Outcome:
         raise Conflict(
             f"order {order['order_id']!r} is {order['status']}; only a delivered order is returned"
         )
-    return _take_back(conn, store, order, "returned")
+    return _take_back(conn, store, order, "returned", event.occurred_at)
 
 
 def _order_not_delivered(conn: Conn, store: Store, event: ShopEvent) -> Outcome:
@@ -359,7 +360,7 @@ def _order_not_delivered(conn: Conn, store: Store, event: ShopEvent) -> Outcome:
     if status == "not_delivered":
         return {"order_id": order["order_id"], "order_status": status, "changed": False}
     if status == "delivered":  # a delivery later disputed: what it earned goes back
-        return _take_back(conn, store, order, "not_delivered")
+        return _take_back(conn, store, order, "not_delivered", event.occurred_at)
     if status not in ("placed", "paid"):
         raise Conflict(f"order {order['order_id']!r} is {status}; it cannot be undelivered")
     _set_order(conn, order["order_id"], "not_delivered", store.now())

@@ -26,11 +26,25 @@ def recall(conn: Conn, key: str, print_: str) -> dict[str, Any] | None:
         return None
     if row["fingerprint"] != print_:
         raise Conflict(
-            f"{key!r} was already used for a different request",
+            f"{_what(key)} was already used with a different body",
             code="idempotency_conflict",
             key=key,
         )
     return json.loads(row["response"])
+
+
+# How a conflict names the caller's own id (the key's prefix is internal).
+_NAMES = {
+    "event": "event id",
+    "exchange": "exchange key",
+    "goodwill": "goodwill coupon key",
+    "grant": "grant key",
+}
+
+
+def _what(key: str) -> str:
+    kind, _, own = key.partition(":")
+    return f"{_NAMES[kind]} {own!r}" if kind in _NAMES and own else f"key {key!r}"
 
 
 def remember(conn: Conn, key: str, print_: str, response: dict[str, Any], now: datetime) -> None:

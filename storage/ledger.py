@@ -34,6 +34,8 @@ class Entry:
     actor: str | None
     shortfall: int
     created_at: datetime
+    # When it happened in the shop (the event's time); created_at for the bot's own changes.
+    occurred_at: datetime
     # The value of the coupon this row paid for (or gave, for goodwill), else None.
     coupon_value_cents: int | None = None
 
@@ -65,6 +67,7 @@ def post(
     shortfall: int = 0,
     actor: str | None = None,
     note: str | None = None,
+    occurred_at: datetime | None = None,
 ) -> Posting:
     """Change a balance by `amount` and append its ledger row, inside the caller's transaction.
 
@@ -79,8 +82,8 @@ def post(
     ).fetchone()[0]
     ledger_id = conn.execute(
         "INSERT INTO ledger (member_id, currency, amount, balance_after, reason, ref, idem_key,"
-        " level_points, counted_at, shortfall, actor, note, created_at)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+        " level_points, counted_at, shortfall, actor, note, created_at, occurred_at)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
         (
             member_id,
             currency,
@@ -95,6 +98,7 @@ def post(
             actor,
             note,
             to_db(now),
+            to_db(occurred_at) if occurred_at is not None else None,
         ),
     ).fetchone()[0]
     return Posting(ledger_id=ledger_id, balance_after=balance)
@@ -112,7 +116,8 @@ WITH cursor (before_id) AS (
         :top) END
 )
 SELECT l.id, l.currency, l.amount, l.balance_after, l.reason, l.ref, l.note, l.actor,
-    l.shortfall, l.created_at, c.value_cents AS coupon_value_cents,
+    l.shortfall, l.created_at, COALESCE(l.occurred_at, l.created_at) AS occurred_at,
+    c.value_cents AS coupon_value_cents,
     EXISTS (SELECT 1 FROM ledger WHERE member_id = :member
         AND id >= (SELECT before_id FROM cursor)) AS newer
 FROM ledger l LEFT JOIN coupons c ON c.ledger_id = l.id
@@ -157,6 +162,7 @@ async def history(
             actor=r["actor"],
             shortfall=r["shortfall"],
             created_at=from_db(r["created_at"]),
+            occurred_at=from_db(r["occurred_at"]),
             coupon_value_cents=r["coupon_value_cents"],
         )
         for r in rows

@@ -170,13 +170,18 @@ def credit_earning(
     ref: str | None = None,
     idem_key: str | None = None,
     counted_at: datetime | None = None,
+    occurred_at: datetime | None = None,
 ) -> int:
-    """Credit earned points that also count toward the level; return the points credited."""
+    """Credit earned points that also count toward the level; return the points credited.
+
+    An earning happens when it counts (an order's delivery, a review) unless told otherwise.
+    """
     if points <= 0:
         return 0
     post(
         conn, member_id, "points", points, reason, now,
         ref=ref, idem_key=idem_key, level_points=points, counted_at=counted_at,
+        occurred_at=occurred_at or counted_at,
     )  # fmt: skip
     return points
 
@@ -224,8 +229,12 @@ def upsert_in(
     name: str | None,
     language: str | None,
     referred_by: str | None,
+    occurred_at: datetime | None = None,
 ) -> UpsertResult:
-    """The upsert inside the caller's transaction (shop events compose it with idempotency)."""
+    """The upsert inside the caller's transaction (shop events compose it with idempotency).
+
+    `occurred_at`: when the shop registered the member (the bonuses' time in the history).
+    """
     if referred_by == member_id:
         # Checked here, not only in `upsert`: shop events reach this function directly, and an
         # existing member naming themselves would otherwise be stored as their own referrer.
@@ -267,19 +276,21 @@ def upsert_in(
         if earning.referrer_on == "registered":
             credit_earning(
                 conn, referred_by, earning.referrer_points, "referral", now,
-                ref=member_id, idem_key=f"referral:{member_id}",
+                ref=member_id, idem_key=f"referral:{member_id}", occurred_at=occurred_at,
             )  # fmt: skip
             changes.append(refresh_level(conn, store, referred_by, now))
         if earning.referee_on == "registered":
             credit_earning(
                 conn, member_id, earning.referee_points, "referral_welcome", now,
-                ref=referred_by, idem_key=f"referral_welcome:{member_id}",
+                ref=referred_by, idem_key=f"referral_welcome:{member_id}", occurred_at=occurred_at,
             )  # fmt: skip
     changes.append(refresh_level(conn, store, member_id, now))
     return UpsertResult(member_id=member_id, created=True, level_changes=[c for c in changes if c])
 
 
-def verify_email_in(conn: Conn, store: Store, member_id: str) -> list[LevelChange]:
+def verify_email_in(
+    conn: Conn, store: Store, member_id: str, occurred_at: datetime | None = None
+) -> list[LevelChange]:
     """Mark the e-mail verified once: the sign-up bonus, a referee's welcome bonus, the level."""
     now = store.now()
     earning = store.program.earning
@@ -292,12 +303,13 @@ def verify_email_in(conn: Conn, store: Store, member_id: str) -> list[LevelChang
     )
     credit_earning(
         conn, member_id, earning.email_verified_points, "email_verified", now,
-        idem_key=f"email_verified:{member_id}",
+        idem_key=f"email_verified:{member_id}", occurred_at=occurred_at,
     )  # fmt: skip
     if row["referred_by"] is not None and earning.referee_on == "email_verified":
         credit_earning(
             conn, member_id, earning.referee_points, "referral_welcome", now,
             ref=row["referred_by"], idem_key=f"referral_welcome:{member_id}",
+            occurred_at=occurred_at,
         )  # fmt: skip
     change = refresh_level(conn, store, member_id, now)
     return [change] if change else []

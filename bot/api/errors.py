@@ -1,4 +1,8 @@
-"""Every error the API answers, in the contract's form: {"error": {code, message, details}}."""
+"""Every error the API answers, in the contract's form: {"error": {code, message, details}}.
+
+`details` lists every problem of an invalid request; it is empty when the message is all
+there is to say (a repeat of the message told integrators nothing).
+"""
 
 from __future__ import annotations
 
@@ -40,7 +44,8 @@ class ApiError(Exception):
         self.status = status
         self.code = code or HTTP_CODES.get(status, "error")
         self.message = message
-        self.details = details if details is not None else [message]
+        # Only what the message does not already say: every problem of an invalid request.
+        self.details = [d for d in details or [] if d != message]
         self.headers = dict(headers or {})
 
     def response(self) -> Response:
@@ -56,7 +61,7 @@ def error_response(
     headers: Mapping[str, str] | None = None,
 ) -> Response:
     """Build the contract's error body with `status`."""
-    body = {"error": {"code": code, "message": message, "details": details or [message]}}
+    body = {"error": {"code": code, "message": message, "details": details or []}}
     return JSONResponse(body, status_code=status, headers=dict(headers or {}))
 
 

@@ -96,7 +96,7 @@ def _schemas() -> dict[str, Schema]:
                         "details": {
                             "type": "array",
                             "items": {"type": "string"},
-                            "description": "every problem found (one item at least)",
+                            "description": "every problem found; empty when `message` says it all",
                         },
                     },
                 )

@@ -140,5 +140,6 @@ def error(response: httpx.Response, status: int) -> dict[str, Any]:
     assert response.status_code == status, response.text
     body = response.json()
     assert set(body) == {"error"} and set(body["error"]) == {"code", "message", "details"}
-    assert body["error"]["details"], body
-    return body["error"]
+    found = body["error"]
+    assert found["message"] not in found["details"], body  # details never repeat the message
+    return found

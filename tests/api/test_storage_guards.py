@@ -17,6 +17,8 @@ async def test_a_reused_event_id_is_an_idempotency_conflict(store: Store) -> Non
         await send(store, "member.upserted", "evt-1", member_id="m-2")
         await send(store, "member.upserted", "evt-1", member_id="m-3")
     assert caught.value.code == "idempotency_conflict"
+    # The message names the shop's own id, not the store's internal key ("event:evt-1").
+    assert caught.value.message == "event id 'evt-1' was already used with a different body"
 
 
 async def test_a_reused_hold_id_is_an_idempotency_conflict(vip_store: Store) -> None:

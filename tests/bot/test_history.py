@@ -7,6 +7,7 @@ from pathlib import Path
 
 from loyalty.clock import ManualClock
 from storage import checkout, coupons, daily, grants, ledger
+from storage.events import apply_event
 from storage.store import Store
 from telegram_emulator import Person, TelegramEmulator
 from tests.bot.conftest import linked, make_config
@@ -202,3 +203,34 @@ async def test_vip_shop_rows_holds_and_bonuses(
         assert "монет" not in text and "купон" not in text
         await vera.send("/history")
         assert "+5 points for inviting a friend" in vera.last_reply().text
+
+
+async def test_rows_show_when_the_shop_says_it_happened_not_when_imported(
+    ann: Person, bot_store: Store, clock: ManualClock
+) -> None:
+    await linked(bot_store, ann)
+    day = 86_400
+
+    async def event(type_: str, days_ago: int, **data: object) -> None:
+        when = datetime.fromtimestamp(clock().timestamp() - days_ago * day, UTC).isoformat()
+        body = {"id": f"late-{type_}-{days_ago}", "type": type_, "occurred_at": when, "data": data}
+        await apply_event(bot_store, body)
+
+    for order, days_ago in (("o-20", 20), ("o-9", 9), ("o-2", 2)):
+        await event(
+            "order.placed", days_ago + 1, order_id=order, member_id="m-1", amount_cents=5_000
+        )
+        await event("order.delivered", days_ago, order_id=order)
+    await event("order.returned", 1, order_id="o-2")
+    await grants.grant(bot_store, "m-1", 7, reason="today", actor="t")
+    await ann.send("/history")
+    lines = ann.last_reply().text.splitlines()
+
+    def when(fragment: str) -> str:
+        return next(line for line in lines if fragment in line).split(" · ")[0].strip("• ")
+
+    assert when("earned for order o-20") == "18 Feb 2026, 09:00"  # START is 10 Mar 09:00
+    assert when("earned for order o-9") == "1 Mar 2026, 09:00"
+    assert when("earned for order o-2") == "8 Mar 2026, 09:00"
+    assert when("taken back for order o-2") == "9 Mar 2026, 09:00"
+    assert when("adjustment (today)") == "10 Mar 2026, 09:00"

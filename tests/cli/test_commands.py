@@ -25,7 +25,7 @@ def test_config_check_prints_both_presets(cli, tmp_path: Path) -> None:
     vip = write_config(tmp_path / "vip", 'preset = "vip-shop"')
     child = run_child("config", "check", "-c", str(vip))
     assert child.returncode == 0, child.stderr
-    for text in ("VIP Bonus Points", "Top-VIP", "$5,000.00 spent", "0.5%", "email_verified"):
+    for text in ("VIP Bonus Points", "Top-VIP", "$5,000.00 spent", "0.5%", "a verified e-mail"):
         assert text in child.stdout
 
 
@@ -108,7 +108,7 @@ def test_events_import_counts_processed_duplicate_rejected(cli, tmp_path: Path) 
     result = cli("events", "import", str(path))
     assert result.code == 1
     assert "processed 3, duplicate 1, rejected 4" in result.out
-    assert "line 5: 'event:e3' was already used for a different request" in result.err
+    assert "line 5: event id 'e3' was already used with a different body" in result.err
     assert "line 6: malformed JSON" in result.err
     assert "line 7: unknown order 'o-404'" in result.err
     assert "line 8: data.amount_cents: must be between 0 and" in result.err
@@ -149,3 +149,13 @@ def test_usage_errors_exit_2(cli) -> None:
         except SystemExit as exc:
             code = exc.code
         assert code == 2
+
+
+def test_member_show_speaks_words_not_codes(cli, tmp_path: Path) -> None:
+    cli("db", "migrate")
+    events = write_events(tmp_path / "e.jsonl", [ev("e1", "member.upserted", member_id="m-1")])
+    cli("events", "import", str(events))
+    cli("member", "grant", "m-1", "2500", "--reason", "a gift")
+    shown = cli("member", "show", "m-1").out
+    assert "A0 (A0)" not in shown and "delivered_order_over" not in shown
+    assert "needs a delivered order over $2.00" in shown
