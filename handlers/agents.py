@@ -16,8 +16,16 @@ import re
 from collections.abc import Callable, Coroutine
 from typing import Any
 
-from telegram import Bot, BotCommand, BotCommandScopeChat, Message, Update
-from telegram.constants import ChatType
+from telegram import (
+    Bot,
+    BotCommand,
+    BotCommandScopeChat,
+    InlineKeyboardMarkup,
+    Message,
+    MessageId,
+    Update,
+)
+from telegram.constants import ChatType, MessageLimit, ParseMode
 from telegram.error import TelegramError
 from telegram.ext import (
     Application,
@@ -40,6 +48,7 @@ from storage.tickets import Overdue, Ticket
 log = logging.getLogger(__name__)
 # What PTB's handlers take: an `async def`, i.e. a coroutine function (not any awaitable).
 Callback = Callable[[Update, BotContext], Coroutine[Any, Any, None]]
+TEXT_LIMIT, CAPTION_LIMIT = MessageLimit.MAX_TEXT_LENGTH, MessageLimit.CAPTION_LENGTH
 AMOUNT = re.compile(r"^[+-]?\d{1,8}$")
 AGENT_COMMANDS = ("close", "card", "grant", "coupon", "canned", "ban", "unban")
 
@@ -126,18 +135,45 @@ async def relay(update: Update, context: BotContext) -> None:
         await _say(update, context, _t(context, "closed_not_sent"))
         return
     services, bot = context.services, context.bot
-    markup = desk.solved_keyboard(services, ticket.id, await _member_language(context, ticket))
+    language = await _member_language(context, ticket)
+    markup = desk.solved_keyboard(services, ticket.id, language)
+    signature = services.texts.text("support.agent_signature", language, agent=user.first_name)
     copied = await desk.to_member(
-        bot,
-        services,
-        ticket,
-        lambda: bot.copy_message(
-            ticket.telegram_user_id, message.chat.id, message.message_id, reply_markup=markup
-        ),
+        bot, services, ticket, lambda: _signed_copy(bot, message, ticket, markup, signature)
     )
     if copied is None:
         return
     await _record(context, ticket, message, user.id, copied.message_id)
+
+
+def _utf16(text: str) -> int:
+    return len(text.encode("utf-16-le")) // 2  # Telegram counts its limits in UTF-16 units
+
+
+async def _signed_copy(
+    bot: Bot, message: Message, ticket: Ticket, markup: InlineKeyboardMarkup, signature: Html
+) -> MessageId | Message:
+    """Copy an agent's message to the member under the agent's name ("Sam, support:").
+
+    Text is sent anew with the name above it, media keep their file with the name on the
+    caption; past Telegram's limits (4096 text, 1024 caption) or for media without a caption
+    (stickers), the message is copied as it is.
+    """
+    chat = ticket.telegram_user_id
+    room = _utf16(desk.plain(signature)) + 1
+    if message.text is not None and _utf16(message.text) + room <= TEXT_LIMIT:
+        return await bot.send_message(
+            chat, f"{signature}\n{message.text_html}", parse_mode=ParseMode.HTML,
+            reply_markup=markup,
+        )  # fmt: skip
+    captioned = message.photo or message.document or message.voice or message.video
+    if captioned and _utf16(message.caption or "") + room <= CAPTION_LIMIT:
+        caption = f"{signature}\n{message.caption_html}" if message.caption else signature
+        return await bot.copy_message(
+            chat, message.chat.id, message.message_id, caption=caption,
+            parse_mode=ParseMode.HTML, reply_markup=markup,
+        )  # fmt: skip
+    return await bot.copy_message(chat, message.chat.id, message.message_id, reply_markup=markup)
 
 
 async def _record(

@@ -63,3 +63,15 @@ def test_plural_forms() -> None:
     assert [CATALOGUE.plural("coupons.points", n, "ru") for n in (1, 3, 5, 21, 111)] == [
         "1 балл", "3 балла", "5 баллов", "21 балл", "111 баллов"
     ]  # fmt: skip
+
+
+@pytest.mark.parametrize("entry", ENTRIES, ids=lambda e: e.key)
+def test_english_reads_right_whatever_the_value(entry) -> None:
+    for template in forms(entry)["en"]:
+        # "a {shop} account" reads "a Our shop account": the shop's name is a proper noun.
+        assert not re.search(r"\b(a|an) \{shop\}", template), f"{entry.key}: {template!r}"
+        # "...: {reason}" after a sentence glues an agent's free text to it ("account: sorry");
+        # a reason gets its own line, or parentheses.
+        assert not re.search(r"(?<!Reason): \{(reason|note)\}|\. \{(reason|note)\}", template), (
+            f"{entry.key}: {template!r}"
+        )

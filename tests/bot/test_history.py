@@ -67,7 +67,7 @@ async def test_every_marketplace_row_in_words(
         "+20 points for the daily check-in",
         "+10 coins for the daily check-in",
         "−500 points spent on a $5.00 coupon",
-        "a $10.00 coupon from us: late parcel",
+        "a $10.00 coupon from us (late parcel)",
         "+50 points for inviting a friend",
         "−269 points: adjustment (correction)",
         "−30 points taken back for order o-77 (returned or not delivered); "

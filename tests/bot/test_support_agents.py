@@ -63,8 +63,9 @@ async def test_admin_grant_is_in_the_ledger_with_the_agent_and_echoed(
     await ask(ann)
     thread = only_topic(desk).thread_id
     command = await agnes.send("/grant 250 sorry for the late order", chat=desk, thread_id=thread)
-    assert "Our support team added 250 points to your account: sorry for the late order" in (
-        ann.last_reply().text
+    assert (
+        "Our support team added 250 points to your account.\nReason: sorry for the late order"
+        in (ann.last_reply().text)
     )
     assert "Balance now: 1,375 points." in ann.last_reply().text
     note = desk.messages(thread)[-1].text
@@ -110,6 +111,7 @@ async def test_admin_goodwill_coupon_reaches_the_member_protected(
     await agnes.send("/coupon 10 the parcel was damaged", chat=desk, thread_id=thread)
     gift = ann.last_reply()
     assert gift.protect_content and "sent you a $10.00 coupon" in gift.text
+    assert "\nReason: the parcel was damaged\nValid until " in gift.text  # not "23:59. reason"
     owned = [c for c in await coupons.of_member(bot_store, "m-1") if c.paid_with == "goodwill"]
     assert len(owned) == 1 and owned[0].code in gift.text and owned[0].value_cents == 1000
     entry = (await ledger.history(bot_store, "m-1", limit=1)).entries[0]

@@ -120,8 +120,14 @@ async def test_each_kind_relays_both_ways(
         await bruno.send_voice(chat=desk, thread_id=thread),
     ]
     received = ann.bot_messages()[-4:]
+    # Under the agent's name: text sent anew, media with the name on the caption.
+    names = [agnes.first_name, bruno.first_name, agnes.first_name, bruno.first_name]
+    signed = [
+        f"💬 {name}, support:" + (f"\n{a.text}" if a.text else "")
+        for name, a in zip(names, answers, strict=True)
+    ]
     assert [(r.kind, r.file_id, r.text) for r in received] == [
-        (a.kind, a.file_id, a.text) for a in answers
+        (a.kind, a.file_id, text) for a, text in zip(answers, signed, strict=True)
     ]
     assert all(r.button_labels == ["✅ Problem solved"] for r in received)
     ticket = await ticket_of(bot_store, ann)
