@@ -25,9 +25,9 @@ from storage.orders import OrderStatus
 
 # In the order free text is matched: the more specific questions first ("my payment failed:
 # where are my points?" is about the payment, "how do I get a coupon" about spending).
-TOPICS = ("payment", "missing", "spend", "levels", "earn")
+TOPICS = ("payment", "missing", "expire", "spend", "levels", "earn")
 MENU = ("earn", "spend", "levels", "payment", "missing")
-ANSWER = r"^help:(earn|spend|levels|payment|missing)$"
+ANSWER = r"^help:(earn|spend|levels|payment|missing|expire)$"
 SUPPORT = "nav:support"  # answered by the live chat (/support), not here
 # After "Points missing for an order?" a bare order number is looked up for this long.
 AWAIT_ORDER_KEY = "help_awaiting_order"
@@ -75,6 +75,28 @@ def topic_for(texts: Catalogue, text: str) -> str | None:
     )
 
 
+@lru_cache(maxsize=4)
+def greeting_words(texts: Catalogue) -> frozenset[str]:
+    """Return the greetings of every language ("hello", "hi", "привет")."""
+    return frozenset(
+        normalise(word)
+        for language in LANGUAGES
+        for word in texts.text("help.keywords_hello", language).split(",")
+        if word.strip()
+    )
+
+
+def greeting(texts: Catalogue, text: str) -> bool:
+    """Tell whether a message is only a greeting ("Hello!", "hi there", "Добрый день")."""
+    plain = re.sub(r"[^\w\s']", " ", normalise(text))
+    words = plain.split()
+    if not words or len(words) > 4:
+        return False
+    greetings = greeting_words(texts)
+    # The greeting itself, then at most a word or two of address ("hi there", "hello bot").
+    return any(" ".join(words[:n]) in greetings for n in (1, 2, 3)) and not topic_for(texts, text)
+
+
 def order_in(text: str) -> str | None:
     """Return the order id a message mentions ("order 10023", "заказ №A-7"), or None."""
     match = ORDER_IN_TEXT.search(text)
@@ -101,6 +123,10 @@ async def free_text(update: Update, context: BotContext) -> None:
     if message is None or not message.text:
         return
     text = message.text
+    if greeting(context.services.texts, text):
+        hello = context.t("help.hello", programme=context.store.program.name)
+        await reply(update, context, hello, menu_keyboard(context))
+        return
     topic = topic_for(context.services.texts, text)
     awaiting = _awaiting_order(context)
     order_id = order_in(text) if topic in (None, "missing", "payment") else None
@@ -430,7 +456,23 @@ def missing_text(context: BotContext) -> Html:
 
 
 # The answers that depend on the programme and the language alone.
+def expire_text(context: BotContext) -> Html:
+    """What expires: points do not (the level may count a window), coupons do, and the burn."""
+    program, lang, t = context.store.program, context.lang, context.t
+    lines = [t("help.expire_points")]
+    if program.levels.window_days:
+        window = context.tp("help.levels_window", program.levels.window_days)
+        lines.append(t("help.expire_level_window", window=window))
+    coupons = program.coupons
+    if coupons.enabled and coupons.validity_days:
+        lines.append(context.tp("help.spend_validity", coupons.validity_days))
+    if coupons.enabled and coupons.burn_month_day is not None:
+        lines.append(t("help.spend_burn", date=month_day(*coupons.burn_month_day, lang)))
+    return _bullets(context, t("help.expire_title"), lines)
+
+
 ANSWERS: dict[str, Callable[[BotContext], Html]] = {
+    "expire": expire_text,
     "earn": earn_text,
     "spend": spend_text,
     "levels": levels_text,

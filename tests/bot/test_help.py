@@ -212,16 +212,46 @@ async def test_free_text_matches_an_faq_in_either_language(ann: Person, boris: P
 
 
 async def test_anything_else_offers_the_faq_and_a_person(ann: Person, boris: Person) -> None:
-    await ann.send("hello, is anybody there")
+    await ann.send("what's the weather like in Paris")
     reply = ann.last_reply()
     assert "not sure I understood" in reply.text
     assert reply.button_labels[:6] == QUESTIONS_EN
-    await boris.send("привет")
+    await boris.send("какая сегодня погода")
     assert "Я не совсем понял вопрос" in boris.last_reply().text
     assert "💬 Написать оператору" in boris.last_reply().button_labels
     # "learn" is not "earn": keywords match at the start of a word.
     await ann.send("I want to learn more")
     assert "not sure I understood" in ann.last_reply().text
+
+
+async def test_a_greeting_is_greeted_back_with_the_questions(ann: Person, boris: Person) -> None:
+    for text in ("hello", "Hi!", "hey there", "Good morning", "hello, is anybody there"):
+        await ann.send(text)
+        reply = ann.last_reply()
+        assert reply.text.startswith("👋 Hello! I'm the Marketplace points bot."), text
+        assert reply.button_labels[:6] == QUESTIONS_EN
+    for text in ("Привет", "добрый день!"):
+        await boris.send(text)
+        assert boris.last_reply().text.startswith("👋 Здравствуйте!"), text
+    # A greeting with a question is the question: "hi" is also not the start of "history".
+    await ann.send("hi, how do I earn points?")
+    assert "How to earn points" in ann.last_reply().text
+    await ann.send("history of my coupons please")
+    assert "Hello!" not in ann.last_reply().text
+
+
+async def test_when_do_my_points_expire(ann: Person, boris: Person) -> None:
+    await ann.send("when do my points expire?")
+    answer = ann.last_reply().text
+    assert answer.startswith("⏳ What expires, and when")
+    assert "Your points and coins do not expire" in answer
+    assert "Your level counts only the points earned in the last 365 days" in answer
+    assert "A coupon is valid for 30 days from the day it is issued." in answer
+    assert "Every year all coupons burn at the end of June 30" in answer
+    await ann.send("how long is my coupon valid until?")
+    assert ann.last_reply().text == answer  # about coupons, but about their expiry first
+    await boris.send("когда сгорят мои баллы?")
+    assert "Баллы и монеты не сгорают" in boris.last_reply().text
 
 
 async def test_commands_and_unknown_commands_are_not_free_text(
