@@ -40,6 +40,21 @@ def _quiet_text(context: BotContext, settings: Settings) -> Html:
     return context.t("settings.quiet", start=clock_time(start), end=clock_time(end))
 
 
+def hour_warning(context: BotContext, settings: Settings) -> Html | None:
+    """Say what happens to reminders when their hour falls inside the quiet hours, else None.
+
+    They wait for the quiet hours' end; a check-in reminder that would wait into the next day
+    is dropped (it would be about a day that is over), as the sender does.
+    """
+    policy = context.services.reminders
+    hour = settings.reminder_hour(policy)
+    start, end = settings.quiet(policy)
+    if not in_quiet_hours(hour * 60, start, end):
+        return None
+    key = "settings.hour_in_quiet" if end > hour * 60 else "settings.hour_in_quiet_overnight"
+    return context.t(key, time=_hour_label(hour), end=clock_time(end))
+
+
 def _language_row(context: BotContext) -> Row:
     return [
         button(("✓ " if context.lang == code else "") + context.t(f"settings.lang_{code}"),
@@ -60,6 +75,7 @@ def render(context: BotContext, settings: Settings) -> tuple[Html, InlineKeyboar
     lines += [
         t("settings.hour", time=_hour_label(settings.reminder_hour(policy))),
         _quiet_text(context, settings),
+        *filter(None, [hour_warning(context, settings)]),
         t("settings.zone", zone=_zone(context)),
         Html(""),
         t("settings.reminders"),
@@ -169,9 +185,9 @@ async def hours(update: Update, context: BotContext) -> None:
     policy = context.services.reminders
     hour = settings.reminder_hour(policy)
     lines = [context.t("settings.hour_title", zone=_zone(context))]
-    start, end = settings.quiet(policy)
-    if in_quiet_hours(hour * 60, start, end):
-        lines += [Html(""), context.t("settings.hour_in_quiet", time=_hour_label(hour))]
+    warning = hour_warning(context, settings)
+    if warning is not None:
+        lines += [Html(""), warning]
     markup = keyboard(*_hour_grid("set:hour", hour), _back(context))
     await reply(update, context, join(lines), markup)
 

@@ -93,8 +93,20 @@ async def test_the_reminder_hour_is_picked_from_a_grid(ann: Person, bot_store: S
     assert (await reminder_settings.read(bot_store, ann.id)).hour == 7
     await ann.press("⏰ 07:00")
     await ann.press("23:00")
+    # Said at once, on the screen the choice returns to, and true to what the sender does.
+    saved = ann.last_reply().text
+    assert "⏰ Reminder time: 23:00" in saved
+    assert "23:00 is inside your quiet hours, which end only the next morning at 08:00" in saved
+    assert "the check-in reminder would be about a day that is over, so it is not sent" in saved
     await ann.press("⏰ 23:00")
-    assert "23:00 is inside your quiet hours" in ann.last_reply().text
+    assert "23:00 is inside your quiet hours, which end" in ann.last_reply().text
+    await ann.press("06:00")
+    assert "06:00 is inside your quiet hours: reminders will come at 08:00" in (
+        ann.last_reply().text
+    )
+    await ann.press("⏰ 06:00")
+    await ann.press("09:00")
+    assert "quiet hours:" not in ann.last_reply().text.replace("Quiet hours:", "")
 
 
 async def test_quiet_hours_are_set_end_by_end_or_turned_off(ann: Person, bot_store: Store) -> None:
