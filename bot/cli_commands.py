@@ -13,7 +13,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from bot.config import Config, secret
+from bot.config import Config, missing_secrets, secret
 from bot.store import open_store
 from bot.tables import program_tables, requirement_words
 from handlers.formatting import moment, money, number
@@ -44,11 +44,15 @@ async def demo(config: Config, args: argparse.Namespace, out: Console) -> int:
 
 
 async def config_check(config: Config, args: argparse.Namespace, out: Console) -> int:
-    """Print the validated programme as tables (load_config already listed any problem)."""
-    out.print(f"[bold]{config.path}[/bold]: valid", highlight=False)
+    """Print the validated programme as tables, then any secret `run` would miss (exit 1)."""
+    missing = missing_secrets(config)
+    ready = "" if not missing else f", but {len(missing)} secret(s) missing to run it"
+    out.print(f"[bold]{config.path}[/bold]: valid{ready}", highlight=False)
     for table in program_tables(config.program):
         out.print(table)
-    return EXIT_OK
+    for line in missing:
+        print(f"error: {line}", file=sys.stderr)
+    return EXIT_FAILED if missing else EXIT_OK
 
 
 async def db_migrate(config: Config, args: argparse.Namespace, out: Console) -> int:

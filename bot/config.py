@@ -124,6 +124,21 @@ def secret(env_name: str, key: str) -> str:
     return value
 
 
+def missing_secrets(config: Config) -> list[str]:
+    """Return a line for every secret `loyaltybot run` needs that the environment lacks."""
+    needed = [
+        (config.telegram.token_env, "telegram.token_env"),
+        (config.server.api_key_env, "server.api_key_env"),
+    ]
+    if config.telegram.mode == "webhook":
+        needed.append((config.telegram.webhook_secret_env, "telegram.webhook_secret_env"))
+    return [
+        f"environment variable {env} is not set (named by {key})"
+        for env, key in needed
+        if not os.environ.get(env, "")
+    ]
+
+
 def load_config(path: Path) -> Config:
     """Read and validate a config file; ConfigError lists every problem found."""
     try:
@@ -234,8 +249,14 @@ def _support(r: TableReader) -> SupportConfig:
     canned_reader = r.table_reader("canned")
     canned = {k: canned_reader.text(k) for k in canned_reader.table}
     d = SupportConfig
+    agent_chat_id = r.integer("agent_chat_id", d.agent_chat_id, low=-(2**53), high=2**53)
+    if agent_chat_id > 0:
+        # A positive id is a person or a bot: forum topics live only in supergroups.
+        r.fail("must be the agents' supergroup id, which is negative (-100...); 0 = off",
+               "agent_chat_id")  # fmt: skip
+        agent_chat_id = d.agent_chat_id
     return SupportConfig(
-        agent_chat_id=r.integer("agent_chat_id", d.agent_chat_id, low=-(2**53), high=2**53),
+        agent_chat_id=agent_chat_id,
         admin_ids=tuple(admin_ids),
         language=r.text("language", d.language, choices=LANGUAGES),
         sla_minutes=r.integer("sla_minutes", d.sla_minutes, low=1, high=10_080),

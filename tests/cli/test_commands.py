@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 from pathlib import Path
 
@@ -16,14 +17,23 @@ def ev(event_id: str, type_: str, **data: object) -> dict:
     return {"id": event_id, "type": type_, "occurred_at": DAY, "data": data}
 
 
-def test_config_check_prints_both_presets(cli, tmp_path: Path) -> None:
+SECRETS = {"BOT_TOKEN": "123:abc", "SHOP_API_KEY": "k" * 32}
+
+
+def with_secrets() -> dict[str, str]:
+    return {**os.environ, **SECRETS}
+
+
+def test_config_check_prints_both_presets(cli, tmp_path: Path, monkeypatch) -> None:
+    for name, value in SECRETS.items():
+        monkeypatch.setenv(name, value)
     result = cli("config", "check")
     assert result.code == 0
     for text in ("Marketplace points", "A0", "A4", "2000 points", "$20.00", "30/06", "day 7"):
         assert text in result.out
     (tmp_path / "vip").mkdir()
     vip = write_config(tmp_path / "vip", 'preset = "vip-shop"')
-    child = run_child("config", "check", "-c", str(vip))
+    child = run_child("config", "check", "-c", str(vip), env=with_secrets())
     assert child.returncode == 0, child.stderr
     for text in ("VIP Bonus Points", "Top-VIP", "$5,000.00 spent", "0.5%", "a verified e-mail"):
         assert text in child.stdout
@@ -53,6 +63,36 @@ def test_broken_config_lists_every_problem_and_exits_1(tmp_path: Path) -> None:
     assert "Traceback" not in child.stderr
 
 
+def test_config_check_lists_unset_secrets_and_a_positive_agent_chat(
+    tmp_path: Path, monkeypatch
+) -> None:
+    for name in (*SECRETS, "WEBHOOK_SECRET"):
+        monkeypatch.delenv(name, raising=False)
+    config = write_config(tmp_path)
+    child = run_child("config", "check", "-c", str(config))
+    assert child.returncode == 1
+    assert "valid, but 2 secret(s) missing to run it" in child.stdout
+    assert child.stderr.splitlines() == [
+        "error: environment variable BOT_TOKEN is not set (named by telegram.token_env)",
+        "error: environment variable SHOP_API_KEY is not set (named by server.api_key_env)",
+    ]
+    webhook = 'mode = "webhook"\nwebhook_url = "https://bot.example/telegram/webhook"'
+    (tmp_path / "hook").mkdir()
+    hooked = write_config(tmp_path / "hook", extra=webhook)
+    child = run_child("config", "check", "-c", str(hooked), env=with_secrets())
+    assert child.returncode == 1
+    assert child.stderr.strip() == (
+        "error: environment variable WEBHOOK_SECRET is not set (named by telegram.webhook_secret_env)"
+    )
+    (tmp_path / "group").mkdir()
+    person = write_config(tmp_path / "group", extra="[support]\nagent_chat_id = 123456789")
+    child = run_child("config", "check", "-c", str(person), env=with_secrets())
+    assert child.returncode == 1
+    assert "support.agent_chat_id: must be the agents' supergroup id, which is negative" in (
+        child.stderr
+    )
+
+
 def test_missing_config_and_unknown_command(tmp_path: Path) -> None:
     missing = run_child("db", "check", "-c", str(tmp_path / "nope.toml"))
     assert missing.returncode == 1
@@ -63,7 +103,7 @@ def test_missing_config_and_unknown_command(tmp_path: Path) -> None:
 
 def test_falls_back_to_example_config_with_a_warning(tmp_path: Path) -> None:
     (tmp_path / "config.example.toml").write_text((ROOT / "config.example.toml").read_text())
-    child = run_child("config", "check", cwd=tmp_path)
+    child = run_child("config", "check", cwd=tmp_path, env=with_secrets())
     assert child.returncode == 0, child.stderr
     assert "warning: config.toml not found, using config.example.toml" in child.stderr
 
