@@ -11,6 +11,9 @@ import logging
 import re
 import sys
 import time
+import traceback
+
+from telegram.error import NetworkError, TimedOut
 
 from storage.logs import FIELDS, kv
 
@@ -28,6 +31,44 @@ def quote(value: object) -> str:
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
 
 
+# Failures of the network to Telegram: expected in operation (and retried by PTB); where in
+# the code they surfaced says nothing, so they get no stack.
+EXPECTED = (TimedOut, OSError)
+MAX_FRAMES = 8
+
+
+def _expected(exc: BaseException) -> bool:
+    # BadRequest and Forbidden are NetworkError subclasses too, but they are answers, not
+    # outages: only the bare NetworkError ("connection refused", "bad gateway") is the network.
+    return isinstance(exc, EXPECTED) or type(exc) is NetworkError
+
+
+def error_fields(exc: BaseException) -> list[str]:
+    """Return an exception as fields of the one line: type, message and a compact stack.
+
+    The stack is `file:line function` per frame, innermost last, at most MAX_FRAMES of them:
+    enough to find the place, where the full traceback made one record thousands of characters
+    long (PTB's polling errors: about 6,400).
+    """
+    fields = [f"error={quote(type(exc).__name__)}", f"error_message={quote(exc)}"]
+    if not _expected(exc):
+        frames = traceback.extract_tb(exc.__traceback__)[-MAX_FRAMES:]
+        stack = "; ".join(f"{_short(f.filename)}:{f.lineno} {f.name}" for f in frames)
+        fields.append(f"stack={quote(stack)}")
+        cause = exc.__cause__ or exc.__context__
+        if cause is not None:
+            fields.append(f"cause={quote(f'{type(cause).__name__}: {cause}')}")
+    return fields
+
+
+def _short(filename: str) -> str:
+    """Return a path from its package down ("telegram/ext/_updater.py", "bot/jobs.py")."""
+    parts = filename.replace("\\", "/").split("/")
+    if "site-packages" in parts:
+        return "/".join(parts[len(parts) - parts[::-1].index("site-packages") :])
+    return "/".join(parts[-2:])
+
+
 class KeyValueFormatter(logging.Formatter):
     """Format records as `ts=... level=... logger=... msg=... key=value...` on one line."""
 
@@ -42,8 +83,8 @@ class KeyValueFormatter(logging.Formatter):
         ]
         fields = getattr(record, FIELDS, None) or {}
         parts.extend(f"{key}={quote(value)}" for key, value in fields.items())
-        if record.exc_info:
-            parts.append(f"exc={quote(self.formatException(record.exc_info))}")
+        if record.exc_info and record.exc_info[1] is not None:
+            parts.extend(error_fields(record.exc_info[1]))
         return " ".join(parts)
 
 
@@ -65,3 +106,6 @@ def setup_logging(level: int = logging.INFO) -> None:
     logging.logMultiprocessing = False
     # httpx logs every outgoing request URL at INFO, and Bot API URLs contain the token.
     logging.getLogger("httpx").setLevel(logging.WARNING)
+    # APScheduler (under PTB's JobQueue) logs each job added, run and finished at INFO: about
+    # half of all lines. What the jobs did is logged by the jobs themselves (bot/jobs.py).
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)

@@ -5,7 +5,9 @@ from __future__ import annotations
 import logging
 import shlex
 
-from bot.logs import KeyValueFormatter, kv, quote
+from telegram.error import NetworkError
+
+from bot.logs import KeyValueFormatter, kv, quote, setup_logging
 
 
 def test_values_are_quoted_only_when_needed() -> None:
@@ -25,3 +27,43 @@ def test_a_record_is_one_line_that_splits_back_into_its_fields() -> None:
     assert fields["level"] == "INFO" and fields["msg"] == "request"
     assert fields["route"] == "/api/v1/events" and fields["status"] == "200"
     assert fields["ts"].endswith("Z") and len(fields["ts"]) == len("2026-11-23T16:52:40.099Z")
+
+
+def _line(exc: BaseException, logger: str = "telegram.ext.Updater") -> dict[str, str]:
+    info = (type(exc), exc, exc.__traceback__)
+    record = logging.LogRecord(logger, logging.ERROR, __file__, 1, "failed", None, info)
+    line = KeyValueFormatter().format(record)
+    assert "\n" not in line and "Traceback" not in line
+    return dict(part.split("=", 1) for part in shlex.split(line))
+
+
+def test_a_network_failure_is_one_short_line_without_a_stack() -> None:
+    fields = _line(NetworkError("httpx.ConnectError: All connection attempts failed"))
+    assert fields["error"] == "NetworkError"
+    assert fields["error_message"] == "httpx.ConnectError: All connection attempts failed"
+    assert "stack" not in fields
+    assert len(" ".join(f"{k}={v}" for k, v in fields.items())) < 250
+
+
+def test_a_bug_keeps_where_it_happened_in_a_compact_stack() -> None:
+    def deep() -> None:
+        raise KeyError("ticket")
+
+    try:
+        try:
+            deep()
+        except KeyError as exc:
+            raise RuntimeError("card failed") from exc
+    except RuntimeError as exc:
+        fields = _line(exc, "handlers.desk")
+    assert fields["error"] == "RuntimeError" and fields["error_message"] == "card failed"
+    assert fields["stack"].endswith(" test_a_bug_keeps_where_it_happened_in_a_compact_stack")
+    assert fields["stack"].startswith("api/test_logs.py:")  # file:line function
+    assert fields["cause"] == "KeyError: 'ticket'"
+
+
+def test_apscheduler_chatter_is_not_logged() -> None:
+    setup_logging()
+    for name in ("apscheduler.scheduler", "apscheduler.executors.default"):
+        chatter = logging.getLogger(name)  # "Adding job tentatively", "Running job"...
+        assert not chatter.isEnabledFor(logging.INFO) and chatter.isEnabledFor(logging.WARNING)
