@@ -125,3 +125,24 @@ def test_a_kept_database_continues_on_the_second_run(tmp_path: Path) -> None:
     assert f"(continuing the demo saved in {db})" in second
     assert "Level: A3" in second
     assert "(the open order was already delivered)" in second
+
+
+def test_numbers_are_text_and_demo_commands_answer_every_line() -> None:
+    out = run_demo_in_process([
+        ":agent hello?",  # no ticket yet
+        ":foo", ":time", ":time yesterday", ":time +0d", ":time +500d",
+        "/help", "#5",  # "Points missing for an order?": the bot asks for the number
+        "10023",  # a number is text: the answer, not button #10023
+        "/settings", "⏰ 19:00",  # a label, with its emoji
+        "23:00",  # the hour grid's label, typed without an emoji
+    ])  # fmt: skip
+    assert "(no ticket yet: send /support as the member, then write a message)" in out
+    assert "(unknown demo command :foo; :help lists them)" in out
+    assert "(demo time: " in out
+    assert "(not a date: 'yesterday'; write 2027-06-29 19:00" in out
+    assert "(the demo's clock only moves forward)" in out
+    assert "(at most 400 days at a time)" in out
+    assert "there is no button" not in out
+    assert "I could not find order 10023 in your account." in out
+    assert "bot (edited)> ⏰ Reminder time" in out  # an edit is marked, not a new message
+    assert "23:00 is inside your quiet hours" in out
