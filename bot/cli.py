@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sqlite3
 import sys
 from collections.abc import Callable, Coroutine, Sequence
 from pathlib import Path
@@ -21,6 +22,15 @@ Command = Callable[[Config, argparse.Namespace, Console], Coroutine[Any, Any, in
 
 class UsageError(Exception):
     """The command line itself is wrong (exit code 2)."""
+
+
+def text(value: str) -> str:
+    """An argument that is stored or shown: valid UTF-8 text (not bytes the shell passed raw)."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise argparse.ArgumentTypeError(f"not valid UTF-8 text: {value!r}") from None
+    return value
 
 
 def _error(message: str) -> None:
@@ -77,15 +87,15 @@ def build_parser() -> argparse.ArgumentParser:
     member = commands.add_parser("member", parents=[common], help="members")
     member_commands = member.add_subparsers(dest="action", metavar="ACTION", required=True)
     show = member_commands.add_parser("show", parents=[common], help="balances, level, coupons")
-    show.add_argument("member_id")
+    show.add_argument("member_id", type=text)
     grant = member_commands.add_parser("grant", parents=[common], help="a manual adjustment")
-    grant.add_argument("member_id")
+    grant.add_argument("member_id", type=text)
     grant.add_argument("amount", type=int, help="points to add (negative: to remove)")
-    grant.add_argument("--reason", required=True, help="why (recorded in the ledger)")
+    grant.add_argument("--reason", type=text, required=True, help="why (recorded in the ledger)")
     grant.add_argument("--coins", action="store_true", help="adjust coins instead of points")
-    grant.add_argument("--actor", default="cli", help="who (recorded in the ledger)")
+    grant.add_argument("--actor", type=text, default="cli", help="who (recorded in the ledger)")
     link = member_commands.add_parser("link-url", parents=[common], help="a one-time deep link")
-    link.add_argument("member_id")
+    link.add_argument("member_id", type=text)
     return parser
 
 
@@ -102,6 +112,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     # Piped output is not cut to 80 columns: tables stay readable in files and CI logs.
     out = Console() if sys.stdout.isatty() else Console(width=160)
     args = build_parser().parse_args(argv)
+    config: Config | None = None
     try:
         config = load_config(_config_path(getattr(args, "config", None)))
         # uvloop: the service spends much of its time in the event loop itself (sockets,
@@ -122,6 +133,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except OSError as exc:
         _error(str(exc))
+        return EXIT_FAILED
+    except sqlite3.DatabaseError as exc:
+        # A path whose directory is missing, a file that is not a database, a full disk.
+        where = f"database {config.storage.path}" if config is not None else "database"
+        _error(f"{where}: {exc}")
         return EXIT_FAILED
 
 

@@ -40,6 +40,8 @@ async def demo(config: Config, args: argparse.Namespace, out: Console) -> int:
     """Run the offline demo in the terminal."""
     from bot.demo import run_demo
 
+    if args.db and not Path(args.db).resolve().parent.is_dir():
+        raise Refused(f"--db {args.db}: its directory does not exist")
     return await run_demo(config, db_path=args.db)
 
 

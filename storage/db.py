@@ -201,10 +201,16 @@ async def _connect(
     # isolation_level=None: the driver never opens transactions behind our back; we BEGIN.
     conn = await aiosqlite.connect(str(path), isolation_level=None)
     conn.row_factory = sqlite3.Row
-    await conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
-    await conn.execute("PRAGMA journal_mode = WAL")
-    await conn.execute(f"PRAGMA synchronous = {synchronous}")
-    await conn.execute("PRAGMA foreign_keys = ON")
+    try:
+        await conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
+        await conn.execute("PRAGMA journal_mode = WAL")
+        await conn.execute(f"PRAGMA synchronous = {synchronous}")
+        await conn.execute("PRAGMA foreign_keys = ON")
+    except BaseException:
+        # "file is not a database": without the close, the connection's thread would keep the
+        # process alive after the error was reported.
+        await conn.close()
+        raise
     return conn
 
 
