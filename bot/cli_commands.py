@@ -36,11 +36,15 @@ async def run(config: Config, args: argparse.Namespace, out: Console) -> int:
     return EXIT_OK
 
 
+def _in_a_directory(path: str) -> bool:
+    return Path(path).resolve().parent.is_dir()
+
+
 async def demo(config: Config, args: argparse.Namespace, out: Console) -> int:
     """Run the offline demo in the terminal."""
     from bot.demo import run_demo
 
-    if args.db and not Path(args.db).resolve().parent.is_dir():
+    if args.db and not _in_a_directory(args.db):
         raise Refused(f"--db {args.db}: its directory does not exist")
     return await run_demo(config, db_path=args.db)
 

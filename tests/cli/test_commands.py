@@ -82,7 +82,8 @@ def test_config_check_lists_unset_secrets_and_a_positive_agent_chat(
     child = run_child("config", "check", "-c", str(hooked), env=with_secrets())
     assert child.returncode == 1
     assert child.stderr.strip() == (
-        "error: environment variable WEBHOOK_SECRET is not set (named by telegram.webhook_secret_env)"
+        "error: environment variable WEBHOOK_SECRET is not set"
+        " (named by telegram.webhook_secret_env)"
     )
     (tmp_path / "group").mkdir()
     person = write_config(tmp_path / "group", extra="[support]\nagent_chat_id = 123456789")
