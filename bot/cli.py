@@ -96,15 +96,40 @@ def build_parser() -> argparse.ArgumentParser:
     grant.add_argument("--actor", type=text, default="cli", help="who (recorded in the ledger)")
     link = member_commands.add_parser("link-url", parents=[common], help="a one-time deep link")
     link.add_argument("member_id", type=text)
+    coupon = member_commands.add_parser("coupon", parents=[common], help="a goodwill coupon")
+    coupon.add_argument("member_id", type=text)
+    coupon.add_argument("value", type=text, help="the coupon's value, one of the programme's: 5")
+    coupon.add_argument("--reason", type=text, required=True, help="why (told to the member)")
+    coupon.add_argument("--key", type=text, help="idempotency key: a repeat gives the same coupon")
+    coupon.add_argument("--actor", type=text, default="cli", help="who (recorded in the ledger)")
+    unlink = member_commands.add_parser("unlink", parents=[common], help="disconnect Telegram")
+    unlink.add_argument("member_id", type=text)
+    ban = member_commands.add_parser("ban", parents=[common], help="ban from live support")
+    ban.add_argument("member_id", type=text)
+    ban.add_argument("--reason", type=text, help="why (kept with the ban)")
+    unban = member_commands.add_parser("unban", parents=[common], help="lift a support ban")
+    unban.add_argument("member_id", type=text)
+
+    ticket = commands.add_parser("tickets", parents=[common], help="support tickets")
+    ticket_commands = ticket.add_subparsers(dest="action", metavar="ACTION", required=True)
+    listing = ticket_commands.add_parser("list", parents=[common], help="the open tickets")
+    listing.add_argument("--limit", type=int, default=200, help="at most this many (200)")
+
+    cast = commands.add_parser("broadcast", parents=[common], help="a message to every member")
+    cast.add_argument("text", type=text, help="the message (plain text)")
+    cast.add_argument("--id", type=text, help="broadcast id (default: from the text)")
+    cast.add_argument("--dry-run", action="store_true", help="only count who it would reach")
     return parser
 
 
 def _command(args: argparse.Namespace) -> Command:
     # Imported here so `loyaltybot --help` stays fast and each command loads only what it needs.
-    from bot import cli_commands
+    from bot import cli_commands, cli_operator
 
-    name = args.command if args.command in ("run", "demo") else f"{args.command}_{args.action}"
-    return getattr(cli_commands, name.replace("-", "_"))
+    single = ("run", "demo", "sandbox", "broadcast")
+    name = args.command if args.command in single else f"{args.command}_{args.action}"
+    name = name.replace("-", "_")
+    return getattr(cli_commands, name, None) or getattr(cli_operator, name)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -169,7 +169,14 @@ def _hold_released(s: Speaker, notice: Notice) -> Rendered:
     return text, _balance_markup(s)
 
 
+def _broadcast(s: Speaker, notice: Notice) -> Rendered:
+    # The operator's plain text, escaped: a broadcast never carries markup it did not mean.
+    text = s.t("broadcast", text=str(notice.payload["text"]))
+    return text, keyboard([button(s.t("settings"), "nav:settings")])
+
+
 RENDERERS: dict[str, Callable[[Speaker, Notice], Rendered]] = {
+    "broadcast": _broadcast,
     "daily_checkin": _daily,
     "coupon_expiry": _expiry,
     "coupon_burn": _burn,

@@ -23,6 +23,7 @@ KIND_CATEGORY = {
     "clawback": "account",
     "level_changed": "account",
     "hold_released": "account",
+    "broadcast": "account",  # the shop's own news: members who turned account news off skip it
 }
 # After downtime, hours are planned at most this far back: older reminders are no use.
 MAX_CATCH_UP = timedelta(hours=24)
