@@ -37,7 +37,7 @@ from telegram.ext import Application, CallbackContext, Job
 from bot.config import Config
 from bot.logs import kv
 from bot.ratelimit import BULK, FREE_PER_SECOND, FairRateLimiter, retry_seconds
-from handlers import agents, notices
+from handlers import agents, notices, telegram_errors
 from handlers.context import SERVICES_KEY
 from handlers.services import Services
 from storage import day_start, outbox, reminder_planning, tickets
@@ -338,7 +338,8 @@ class Scheduler:
                 **self._message_options,
                 **self._limiter_options,
             )
-        except Forbidden:
+        except Forbidden as exc:
+            telegram_errors.count(exc)
             # Blocked: unreachable until they write again (the gate clears the mark).
             await outbox.blocked(store, batch.claim_id, notice.id, notice.telegram_user_id)
             state.gone.add(notice.telegram_user_id)
@@ -347,6 +348,7 @@ class Scheduler:
                 "member unreachable", extra=kv(event="member_unreachable", notice_id=notice.id)
             )
         except RetryAfter as exc:
+            telegram_errors.count(exc)
             seconds = retry_seconds(exc)
             state.halt = True
             state.not_before = store.now() + timedelta(seconds=seconds)
@@ -354,6 +356,7 @@ class Scheduler:
             self._drain_later(seconds)
             return False
         except BadRequest as exc:
+            telegram_errors.count(exc)
             await outbox.settle(store, batch.claim_id, notice.id, "failed", exc.message)
             report.failed += 1
             log.warning(
@@ -363,6 +366,7 @@ class Scheduler:
         except NetworkError as exc:
             # It may or may not have arrived; sending again later risks a repeat, dropping it
             # risks a lost warning: we repeat (a row's attempts are capped).
+            telegram_errors.count(exc)
             state.halt = True
             state.not_before = store.now() + NETWORK_RETRY
             log.warning(

@@ -17,6 +17,7 @@ from types import FrameType
 from typing import Any
 
 from telegram import Update
+from telegram.error import TelegramError
 from telegram.ext import Application
 
 from bot.api import build_api
@@ -26,6 +27,7 @@ from bot.config import Config, secret
 from bot.jobs import schedule_jobs
 from bot.logs import kv, setup_logging
 from bot.store import open_store
+from handlers import telegram_errors
 from storage.store import Store
 
 log = logging.getLogger(__name__)
@@ -77,6 +79,12 @@ class Stopper:
                 signal.signal(number, handler)
 
 
+def _polling_failed(error: TelegramError) -> None:
+    """A failed poll for updates (PTB retries it): one short line, and counted by kind."""
+    kind = telegram_errors.count(error)
+    log.warning("polling failed", extra=kv(event="polling_failed", kind=kind, error=str(error)))
+
+
 @contextlib.asynccontextmanager
 async def running_bot(
     config: Config, store: Store, token: str
@@ -100,7 +108,9 @@ async def running_bot(
         else:
             await app.bot.delete_webhook()
             assert app.updater is not None
-            await app.updater.start_polling(allowed_updates=Update.ALL_TYPES)
+            await app.updater.start_polling(
+                allowed_updates=Update.ALL_TYPES, error_callback=_polling_failed
+            )
         await app.start()  # processes the update queue and starts the JobQueue
         log.info(
             "bot running",

@@ -5,8 +5,9 @@ from __future__ import annotations
 import logging
 
 from telegram import Update
-from telegram.error import Forbidden, NetworkError, RetryAfter
+from telegram.error import Forbidden, NetworkError, RetryAfter, TelegramError
 
+from handlers import telegram_errors
 from handlers.context import BotContext
 from storage import telegram_users
 from storage.logs import kv
@@ -17,6 +18,8 @@ log = logging.getLogger(__name__)
 async def on_error(update: object, context: BotContext) -> None:
     """Log the error (no personal data) and apologise to the user if there is one."""
     error = context.error
+    if isinstance(error, TelegramError):
+        telegram_errors.count(error)
     user = update.effective_user if isinstance(update, Update) else None
     if isinstance(error, Forbidden) and user is not None:
         # The user blocked the bot: remember it so jobs skip them until they write again.

@@ -7,10 +7,15 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.core import CounterMetricFamily
+from prometheus_client.registry import Collector
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from bot.logs import kv
+from handlers import telegram_errors
+from storage import stats
+from storage.store import Store
 
 log = logging.getLogger(__name__)
 
@@ -54,10 +59,34 @@ class ApiMetrics:
             registry=self.registry,
         )
 
+        self.gauges = {
+            name: Gauge(f"loyalty_{name}", help_, registry=self.registry)
+            for name, help_ in (
+                ("members", "Members of the programme."),
+                ("members_linked", "Members who linked Telegram."),
+                ("outbox_pending", "Notices not sent yet (some wait for quiet hours to end)."),
+                ("outbox_due", "Notices due now and not sent yet: the sender's backlog."),
+                ("tickets_open", "Open support tickets."),
+            )
+        }
+        self.registry.register(TelegramErrors())
+
         # Each label set's counter and histogram, looked up once: `labels()` checks and locks
         # on every call, a few microseconds each, four times a request. The label sets are
         # bounded (methods, route templates, statuses, event types and outcomes).
         self._series: dict[tuple[Counter, tuple[str, ...]], tuple[Any, Any]] = {}
+
+    async def refresh(self, store: Store) -> None:
+        """Read the business figures into their gauges (at each scrape: one small read)."""
+        found = await stats.figures(store)
+        for name, value in (
+            ("members", found.members),
+            ("members_linked", found.linked),
+            ("outbox_pending", found.outbox_pending),
+            ("outbox_due", found.outbox_due),
+            ("tickets_open", found.open_tickets),
+        ):
+            self.gauges[name].set(value)
 
     def request(self, method: str, route: str, status: int, seconds: float) -> None:
         """Count one answered request and how long it took."""
@@ -84,6 +113,21 @@ class ApiMetrics:
             )
         series[0].inc()
         series[1].observe(seconds)
+
+
+class TelegramErrors(Collector):
+    """Telegram errors by kind, as counted in this process (handlers.telegram_errors)."""
+
+    def collect(self) -> list[CounterMetricFamily]:
+        """Return the counter family, one sample per kind seen."""
+        family = CounterMetricFamily(
+            "loyalty_telegram_errors",
+            "Telegram errors met by the bot, by kind (forbidden, retry_after, network...).",
+            labels=("kind",),
+        )
+        for kind, value in sorted(telegram_errors.counts().items()):
+            family.add_metric((kind,), value)
+        return [family]
 
 
 class Observe:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -178,3 +179,38 @@ async def test_one_structured_line_per_request_without_personal_data(
     assert lines[1].endswith("member_id=m-7")
     joined = "\n".join(lines)
     assert "ann@example.com" not in joined and "Ann" not in joined
+
+
+async def test_metrics_show_the_business_and_telegram_errors(shop: Shop, store: Store) -> None:
+    from telegram.error import BadRequest, Forbidden, RetryAfter
+
+    from handlers import telegram_errors
+    from storage import links, outbox, tickets
+
+    await shop.member("m-1")
+    await shop.member("m-2")
+    token = await links.create_token(store, "m-1")
+    await links.consume_token(store, token.token, 501)
+    await tickets.open_or_get(store, 501, display_name="Ann", member_id="m-1")
+    later = store.now() + timedelta(hours=3)
+
+    def queue(conn) -> None:
+        outbox.notify(conn, "m-1", "broadcast", "b:1", {"text": "x"}, store.now())
+        outbox.notify(conn, "m-1", "broadcast", "b:2", {"text": "y"}, store.now(), due_at=later)
+
+    await store.db.write(queue)
+    before = telegram_errors.counts()
+    for error in (Forbidden("blocked"), Forbidden("blocked"), RetryAfter(3), BadRequest("x")):
+        telegram_errors.count(error)
+    text = (await shop.client.get("/metrics")).text
+    for line in (
+        "loyalty_members 2.0",
+        "loyalty_members_linked 1.0",
+        "loyalty_outbox_pending 2.0",
+        "loyalty_outbox_due 1.0",
+        "loyalty_tickets_open 1.0",
+    ):
+        assert line in text, line
+    for kind, added in (("forbidden", 2), ("retry_after", 1), ("bad_request", 1)):
+        value = float(before.get(kind, 0) + added)
+        assert f'loyalty_telegram_errors_total{{kind="{kind}"}} {value}' in text, kind

@@ -37,8 +37,9 @@ async def get_health(request: Request) -> Response:
 
 async def get_metrics(request: Request) -> Response:
     """Return the metrics in the Prometheus text format."""
-    registry = api(request).metrics.registry
-    return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+    ctx = api(request)
+    await ctx.metrics.refresh(ctx.store)
+    return Response(generate_latest(ctx.metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
 
 @cache
