@@ -201,7 +201,7 @@ async def test_metrics_show_the_business_and_telegram_errors(shop: Shop, store: 
     await store.db.write(queue)
     before = telegram_errors.counts()
     for failure in (Forbidden("blocked"), Forbidden("blocked"), RetryAfter(3), BadRequest("x")):
-        telegram_failures.count(failure)
+        telegram_errors.count(failure)
     text = (await shop.client.get("/metrics")).text
     for line in (
         "loyalty_members 2.0",
