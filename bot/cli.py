@@ -68,6 +68,11 @@ def build_parser() -> argparse.ArgumentParser:
     demo = commands.add_parser("demo", parents=[common], help="the whole product offline")
     demo.add_argument("--db", metavar="PATH", help="demo database (default: a temporary file)")
 
+    sandbox = commands.add_parser(
+        "sandbox", parents=[common], help="the real service on an emulated Telegram, chat here"
+    )
+    sandbox.add_argument("--db", metavar="PATH", help="database (default: a temporary file)")
+
     config = commands.add_parser("config", parents=[common], help="configuration")
     config_commands = config.add_subparsers(dest="action", metavar="ACTION", required=True)
     config_commands.add_parser("check", parents=[common], help="validate and print the programme")

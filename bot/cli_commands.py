@@ -49,6 +49,15 @@ async def demo(config: Config, args: argparse.Namespace, out: Console) -> int:
     return await run_demo(config, db_path=args.db)
 
 
+async def sandbox(config: Config, args: argparse.Namespace, out: Console) -> int:
+    """Run the real service against a Telegram emulated on loopback, with the terminal chat."""
+    from bot.sandbox import run_sandbox
+
+    if args.db and not _in_a_directory(args.db):
+        raise Refused(f"--db {args.db}: its directory does not exist")
+    return await run_sandbox(config, db_path=args.db)
+
+
 async def config_check(config: Config, args: argparse.Namespace, out: Console) -> int:
     """Print the validated programme as tables, then any secret `run` would miss (exit 1)."""
     missing = missing_secrets(config)

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bot.demo_terminal import Terminal
+from storage.errors import OperationError
 from telegram_emulator import Group, MessageView, Person, TelegramEmulator
 
 DEMO_AGENTS = -1_007_000_000_001  # the agents' forum supergroup inside the emulator
@@ -29,7 +30,7 @@ CHAT_HELP = """Demo commands:
   /command, text  talk to the bot as the member (numbers are text: "10023")
 {agent}
 {extra}  :help           this help
-  :quit           leave the demo (or Ctrl-C)"""
+  :quit           leave (or Ctrl-C)"""
 
 # A demo command: gets the text after its name, returns lines to print.
 MetaCommand = Callable[[str], Awaitable[list[str]]]
@@ -159,6 +160,9 @@ class Chat:
     extra_help: str = ""
     numbers: dict[int, tuple[MessageView, str]] = field(default_factory=dict)
     before: dict[int, tuple[str, Any]] = field(default_factory=dict)
+    # Waits for the bot's answers when they come over HTTP (the sandbox); the demo's bot
+    # answers within the call itself.
+    after_action: Callable[[], Awaitable[None]] | None = None
 
     def help(self) -> str:
         """Return the help text of the demo commands."""
@@ -210,7 +214,10 @@ class Chat:
             command = self.commands.get(name)
             if command is None:
                 return [f"(unknown demo command :{name}; :help lists them)"]
-            return await command(rest.strip())
+            try:
+                return await command(rest.strip())
+            except OperationError as exc:  # the shop's side refused (an unknown member...)
+                return [f"({exc.message})"]
         button = BUTTON.fullmatch(text)
         if button:
             return await self.press(int(button.group(1)))
@@ -220,12 +227,17 @@ class Chat:
         await self.me.send(text)
         return []
 
+    async def _settle(self) -> None:
+        if self.after_action is not None:
+            await self.after_action()
+
     async def run(self, first: str | None = "/start") -> None:
         """Greet, then read and act on lines until :quit, the end of input or Ctrl-C."""
         self.terminal.show(self.help() + "\n")
         self.before = snapshot(self.me)
         if first:
             await self.me.send(first)
+            await self._settle()
         while True:
             self.show_news()
             line = await self.terminal.next_line()
@@ -237,6 +249,7 @@ class Chat:
             lines = await self.act(text)
             if lines is None:
                 break
+            await self._settle()
             for shown in lines:
                 self.terminal.show(shown)
         self.terminal.show("(bye)")

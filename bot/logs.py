@@ -12,6 +12,7 @@ import re
 import sys
 import time
 import traceback
+from typing import TextIO
 
 from telegram.error import NetworkError, TimedOut
 
@@ -88,12 +89,12 @@ class KeyValueFormatter(logging.Formatter):
         return " ".join(parts)
 
 
-def setup_logging(level: int = logging.INFO) -> None:
-    """Send every log record to stderr as key=value lines (once per process)."""
+def setup_logging(level: int = logging.INFO, stream: TextIO | None = None) -> None:
+    """Send every log record to stderr (or `stream`) as key=value lines (once per process)."""
     root = logging.getLogger()
     if any(h.name == HANDLER_NAME for h in root.handlers):
         return
-    handler = logging.StreamHandler(sys.stderr)
+    handler = logging.StreamHandler(stream or sys.stderr)
     handler.setFormatter(KeyValueFormatter())
     handler.name = HANDLER_NAME
     root.addHandler(handler)
