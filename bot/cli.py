@@ -81,6 +81,11 @@ def build_parser() -> argparse.ArgumentParser:
     db_commands = db.add_subparsers(dest="action", metavar="ACTION", required=True)
     db_commands.add_parser("migrate", parents=[common], help="create or upgrade the database")
     db_commands.add_parser("check", parents=[common], help="prove balances equal the ledger")
+    backup = db_commands.add_parser("backup", parents=[common], help="an online copy, checked")
+    backup.add_argument("target", type=Path, help="the new backup file")
+    restore = db_commands.add_parser("restore", parents=[common], help="replace the database")
+    restore.add_argument("backup", type=Path, help="a file made by `db backup`")
+    restore.add_argument("--yes", action="store_true", help="yes, replace it (service stopped)")
 
     events = commands.add_parser("events", parents=[common], help="shop events")
     events_commands = events.add_subparsers(dest="action", metavar="ACTION", required=True)

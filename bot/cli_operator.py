@@ -7,9 +7,12 @@ Same rules as the rest of the CLI (`bot.cli`): exit 0 on success, 1 for a refuse
 from __future__ import annotations
 
 import argparse
+import asyncio
 import hashlib
 import secrets
+from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
+from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table
@@ -17,8 +20,9 @@ from rich.table import Table
 from bot.config import Config
 from bot.store import open_store
 from handlers.formatting import moment, money
+from storage import backup as backups
 from storage import broadcasts, coupons, links, members, ticket_list, tickets
-from storage.errors import Invalid, NotFound
+from storage.errors import Invalid, NotFound, Refused
 from storage.store import Store
 
 EXIT_OK = 0
@@ -137,4 +141,42 @@ async def broadcast(config: Config, args: argparse.Namespace, out: Console) -> i
         f" {rate} a second (~{minutes} min), outside each member's quiet hours",
         highlight=False,
     )
+    return EXIT_OK
+
+
+def _said(snapshot: backups.Snapshot) -> str:
+    return (
+        f"schema version {snapshot.schema_version}, {snapshot.members} members,"
+        f" {snapshot.ledger_rows} ledger rows, {snapshot.bytes:,} bytes"
+    )
+
+
+async def db_backup(config: Config, args: argparse.Namespace, out: Console) -> int:
+    """Copy the database to a new file while the service runs (SQLite's online backup)."""
+    source = Path(config.storage.path)
+    made = await asyncio.to_thread(backups.backup, source, args.target)
+    out.print(f"{made.path}: backup of {source}, checked: {_said(made)}", highlight=False)
+    return EXIT_OK
+
+
+async def db_restore(config: Config, args: argparse.Namespace, out: Console) -> int:
+    """Replace the database with a backup (the current one is kept beside it first)."""
+    target = Path(config.storage.path)
+    found = await asyncio.to_thread(backups.inspect, args.backup)
+    if not args.yes:
+        raise Refused(
+            f"this replaces {target} with {args.backup} ({_said(found)}); stop the service,"
+            " then run again with --yes"
+        )
+    if target.exists():  # noqa: ASYNC240 (one stat before the copy)
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+        kept = target.with_name(f"{target.name}.before-restore-{stamp}")
+        await asyncio.to_thread(backups.backup, target, kept)
+        out.print(f"the database it replaces is kept as {kept}", highlight=False)
+    restored = await asyncio.to_thread(backups.restore, args.backup, target)
+    out.print(f"{target}: restored from {args.backup}: {_said(restored)}", highlight=False)
+    latest = backups.migrations()[-1][0]
+    if restored.schema_version < latest:
+        out.print("older schema: run `loyaltybot db migrate`, then `loyaltybot db check`",
+                  highlight=False)  # fmt: skip
     return EXIT_OK
