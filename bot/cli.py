@@ -81,6 +81,10 @@ def build_parser() -> argparse.ArgumentParser:
     db_commands = db.add_subparsers(dest="action", metavar="ACTION", required=True)
     db_commands.add_parser("migrate", parents=[common], help="create or upgrade the database")
     db_commands.add_parser("check", parents=[common], help="prove balances equal the ledger")
+    repair = db_commands.add_parser(
+        "repair", parents=[common], help="set cached balances back to the ledger's sums"
+    )
+    repair.add_argument("--yes", action="store_true", help="yes, correct them (else: only show)")
     backup = db_commands.add_parser("backup", parents=[common], help="an online copy, checked")
     backup.add_argument("target", type=Path, help="the new backup file")
     restore = db_commands.add_parser("restore", parents=[common], help="replace the database")

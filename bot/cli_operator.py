@@ -10,6 +10,7 @@ import argparse
 import asyncio
 import hashlib
 import secrets
+import sys
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -21,7 +22,8 @@ from bot.config import Config
 from bot.store import open_store
 from handlers.formatting import moment, money
 from storage import backup as backups
-from storage import broadcasts, coupons, links, members, ticket_list, tickets
+from storage import broadcasts, coupons, links, members, repair, ticket_list, tickets
+from storage import check as consistency
 from storage.errors import Invalid, NotFound, Refused
 from storage.store import Store
 
@@ -179,4 +181,24 @@ async def db_restore(config: Config, args: argparse.Namespace, out: Console) -> 
     if restored.schema_version < latest:
         out.print("older schema: run `loyaltybot db migrate`, then `loyaltybot db check`",
                   highlight=False)  # fmt: skip
+    return EXIT_OK
+
+
+async def db_repair(config: Config, args: argparse.Namespace, out: Console) -> int:
+    """Show (or, with --yes, correct) cached balances that differ from the ledger."""
+    async with open_store(config) as store:
+        fixes = await repair.repair(store, apply=args.yes)
+        left = await consistency.check(store) if args.yes else []
+    verb = "set" if args.yes else "would set"
+    for f in fixes:
+        out.print(f"{f.member_id}: {f.column} {f.stored} -> {f.ledger} ({verb})", highlight=False)
+    if not fixes:
+        out.print("every cached balance equals the ledger", highlight=False)
+    elif not args.yes:
+        out.print(f"{len(fixes)} to correct: back up first, stop the service, then --yes",
+                  highlight=False)  # fmt: skip
+    if left:
+        for problem in left:
+            print(f"error: {problem} (the ledger itself: a person must look)", file=sys.stderr)
+        return 1
     return EXIT_OK

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from loyalty.loader import load_program
 from storage import backup, grants
+from storage.events import apply_event
 from storage.store import Store
 from tests.cli.conftest import write_events
 from tests.cli.test_bad_input import one_error_line
@@ -63,8 +64,6 @@ async def test_backup_is_online_and_has_what_was_committed(tmp_path: Path) -> No
     try:
         body = {"id": "e1", "type": "member.upserted", "occurred_at": DAY,
                 "data": {"member_id": "m-1"}}  # fmt: skip
-        from storage.events import apply_event
-
         await apply_event(store, body)
         await grants.grant(store, "m-1", 42, reason="r", actor="t")  # committed, in the WAL
         snapshot = await asyncio.to_thread(backup.backup, tmp_path / "live.db", tmp_path / "b.db")
@@ -74,3 +73,29 @@ async def test_backup_is_online_and_has_what_was_committed(tmp_path: Path) -> No
     assert (snapshot.members, snapshot.ledger_rows) == (1, 1)
     assert points(tmp_path / "b.db") == 42
     assert not (tmp_path / "b.db-wal").exists()  # one self-contained file
+
+
+def test_repair_shows_then_sets_drifted_balances_back_to_the_ledger(cli, tmp_path: Path) -> None:
+    cli("db", "migrate")
+    upsert = {
+        "id": "e1",
+        "type": "member.upserted",
+        "occurred_at": DAY,
+        "data": {"member_id": "m-1"},
+    }
+    cli("events", "import", str(write_events(tmp_path / "e.jsonl", [upsert])))
+    cli("member", "grant", "m-1", "120", "--reason", "gift")
+    live = tmp_path / "loyalty.db"
+    with sqlite3.connect(live) as db:
+        db.execute("UPDATE members SET points = 999, coins = 7 WHERE member_id = 'm-1'")
+    assert cli("db", "check").code == 1
+    shown = cli("db", "repair")
+    assert shown.code == 0
+    assert "m-1: points 999 -> 120 (would set)" in shown.out
+    assert "m-1: coins 7 -> 0 (would set)" in shown.out
+    assert points(live) == 999  # only shown
+    fixed = cli("db", "repair", "--yes")
+    assert fixed.code == 0 and "m-1: points 999 -> 120 (set)" in fixed.out
+    assert points(live) == 120
+    assert cli("db", "check").code == 0
+    assert "every cached balance equals the ledger" in cli("db", "repair").out
