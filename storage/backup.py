@@ -31,8 +31,10 @@ class Snapshot:
 
 def inspect(path: Path) -> Snapshot:
     """Check a database file (integrity, schema) and count what it holds; Invalid if unusable."""
-    if not path.is_file():
+    if not path.exists():
         raise Invalid(f"{path}: no such file")
+    if not path.is_file():
+        raise Invalid(f"{path}: not a file")
     try:
         conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
         try:

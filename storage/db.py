@@ -92,6 +92,13 @@ class Database:
         its own connection (see `_checkpoint_loop`), not by whichever COMMIT crosses SQLite's
         threshold.
         """
+        folder = Path(path).parent
+        if not folder.is_dir():
+            # Said here, not by SQLite: aiosqlite's thread answers a failed connect late, and
+            # a process exiting on the error meets it on a closed loop (a stray traceback).
+            raise sqlite3.OperationalError(
+                f"unable to open database file: the directory {folder} does not exist"
+            )
         writer = await _connect(path, synchronous, busy_timeout_ms)
         try:
             if migrate:

@@ -56,6 +56,15 @@ def test_every_command_refuses_what_a_user_can_get_wrong(cli, tmp_path: Path, mo
     # before the database exists
     assert "run `loyaltybot db migrate` first" in one_error_line(cli("db", "check"))
     assert "db migrate" in one_error_line(cli("member", "show", "m-1"))
+    for args in (
+        ("tickets", "list"),
+        ("broadcast", "hi", "--dry-run"),
+        ("db", "repair"),
+        ("member", "unlink", "m-1"),
+        ("member", "coupon", "m-1", "5", "--reason", "r"),
+    ):
+        assert "db migrate" in one_error_line(cli(*args)), args  # fmt: skip
+    assert "does not exist" in one_error_line(cli("db", "backup", str(tmp_path / "b.db")))
     assert cli("db", "migrate").code == 0
     # unset secrets
     assert "SHOP_API_KEY is not set" in one_error_line(cli("run"))
@@ -71,8 +80,15 @@ def test_every_command_refuses_what_a_user_can_get_wrong(cli, tmp_path: Path, mo
     # missing files, a directory for a file
     assert "No such file" in one_error_line(cli("events", "import", str(tmp_path / "none.jsonl")))
     assert "Is a directory" in one_error_line(cli("events", "import", str(tmp_path)))
-    assert "directory does not exist" in one_error_line(
-        cli("demo", "--db", str(tmp_path / "no" / "demo.db"))
+    for command in ("demo", "sandbox"):
+        assert "directory does not exist" in one_error_line(
+            cli(command, "--db", str(tmp_path / "no" / "demo.db"))
+        )
+    assert "no such file" in one_error_line(cli("db", "restore", str(tmp_path / "x.db")))
+    assert "not a file" in one_error_line(cli("db", "restore", str(tmp_path)))
+    assert "a broadcast needs a text" in one_error_line(cli("broadcast", ""))
+    assert "not an amount of money" in one_error_line(
+        cli("member", "coupon", "m", "5,00", "--reason", "r")
     )
     # nothing changed by any of it
     assert cli("db", "check").code == 0
