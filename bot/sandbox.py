@@ -164,7 +164,15 @@ async def _session(config: Config, emu: TelegramEmulator, terminal: Terminal, ke
 
     commands: dict[str, MetaCommand] = {"link": link, "api": api}
     chat = Chat(me, terminal, desk, commands, SANDBOX_HELP)
-    chat.after_action = lambda: _settle(chat, lambda: _activity(emu))
+    updates = [len(emu.update_log)]
+
+    async def answered() -> None:
+        # Only what reached the bot gets an answer to wait for (not :api, not an unknown id).
+        if len(emu.update_log) != updates[0]:
+            await _settle(chat, lambda: _activity(emu))
+        updates[0] = len(emu.update_log)
+
+    chat.after_action = answered
     try:
         await chat.run()
     finally:
