@@ -18,6 +18,20 @@ __all__ = ["FIELDS", "KeyValueFormatter", "kv", "quote", "setup_logging"]
 HANDLER_NAME = "loyaltybot"  # the name of the handler setup_logging adds, so it adds one
 # Values made only of these characters are written bare; anything else is quoted.
 _NEEDS_QUOTES = re.compile(r"[^A-Za-z0-9\-_./:{}<>@+,]")
+# Escaped inside quotes, so that one record stays one line and a value cannot forge another
+# field or line, nor rewrite the terminal: the backslash and the quote, every control
+# character (C0, DEL, C1: CR, NUL, ESC, NEL...), the Unicode line and paragraph separators
+# and the bidirectional overrides and isolates (text that displays in another order).
+_ESCAPES = re.compile('[\\\\"\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]')
+_SHORT = {"\\": "\\\\", '"': '\\"', "\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def _escape(match: re.Match[str]) -> str:
+    char = match.group()
+    short = _SHORT.get(char)
+    if short is not None:
+        return short
+    return f"\\x{ord(char):02x}" if ord(char) < 0x100 else f"\\u{ord(char):04x}"
 
 
 def quote(value: object) -> str:
@@ -25,7 +39,7 @@ def quote(value: object) -> str:
     text = "" if value is None else str(value)
     if text and not _NEEDS_QUOTES.search(text):
         return text
-    return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
+    return '"' + _ESCAPES.sub(_escape, text) + '"'
 
 
 class KeyValueFormatter(logging.Formatter):

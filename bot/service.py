@@ -16,10 +16,11 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from types import FrameType
 from typing import Any
 
-from telegram import Update
+from telegram import Bot, Update
 from telegram.ext import Application
 
 from bot.api import build_api
+from bot.api.context import MalformedUpdate
 from bot.api.server import Listening, http_server
 from bot.application import build_application, start_up
 from bot.config import Config, secret
@@ -77,6 +78,15 @@ class Stopper:
                 signal.signal(number, handler)
 
 
+def parse_update(data: dict[str, Any], bot: Bot) -> Update:
+    """Read a webhook body as an Update; MalformedUpdate when PTB cannot read its fields."""
+    try:
+        return Update.de_json(data, bot)
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        # What de_json raises on a field of the wrong type ("message": 5) or a missing one.
+        raise MalformedUpdate(f"{type(exc).__name__} reading its fields") from None
+
+
 @contextlib.asynccontextmanager
 async def running_bot(
     config: Config, store: Store, token: str
@@ -108,7 +118,7 @@ async def running_bot(
         )
 
         async def push(update: dict[str, Any]) -> None:
-            await app.update_queue.put(Update.de_json(update, app.bot))
+            await app.update_queue.put(parse_update(update, app.bot))
 
         try:
             yield app, (push if webhook else None)

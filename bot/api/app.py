@@ -86,6 +86,8 @@ def build_api(
         bot_username=bot_username,
         link_ttl=timedelta(minutes=config.server.link_token_minutes),
         metrics=metrics,
+        link_tokens_per_hour=config.server.link_tokens_per_hour,
+        hold_lifetime=timedelta(minutes=config.server.hold_minutes),
         telegram_webhook=telegram_webhook,
         webhook_secret=webhook_secret,
     )

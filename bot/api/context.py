@@ -15,6 +15,10 @@ from storage.store import Store
 TelegramWebhook = Callable[[dict[str, Any]], Awaitable[None]]
 
 
+class MalformedUpdate(ValueError):
+    """A webhook body that is JSON but not a Telegram update (the webhook answers 400)."""
+
+
 @dataclass(frozen=True)
 class ApiContext:
     """The store, the settings and the collaborators of one API app."""
@@ -24,6 +28,8 @@ class ApiContext:
     bot_username: str
     link_ttl: timedelta
     metrics: ApiMetrics
+    link_tokens_per_hour: int = 10
+    hold_lifetime: timedelta = timedelta(days=1)
     telegram_webhook: TelegramWebhook | None = None
     webhook_secret: str | None = None
 
