@@ -21,7 +21,7 @@ from handlers.services import deep_link
 from loyalty.program import Currency
 from storage import check as consistency
 from storage import coupons, events, grants, ledger, links, members
-from storage.db import Database, migrations
+from storage.db import Database, loose_files, migrations
 from storage.errors import OperationError, Refused
 
 EXIT_OK, EXIT_FAILED = 0, 1
@@ -65,9 +65,12 @@ async def db_migrate(config: Config, args: argparse.Namespace, out: Console) -> 
 
 
 async def db_check(config: Config, args: argparse.Namespace, out: Console) -> int:
-    """Prove every cached balance equals its ledger sum and every coupon has its debit."""
+    """Prove every cached balance equals its ledger sum and every coupon has its debit, and
+    that no database file is readable beyond its owner."""
     async with open_store(config) as store:
         problems = await consistency.check(store)
+        # While the store is open: the -wal and -shm files exist then, to be looked at too.
+        problems.extend(loose_files(config.storage.path))
     if problems:
         for problem in problems:
             print(problem, file=sys.stderr)

@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
+import os
 import sqlite3
+import stat
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from datetime import UTC, datetime
 from importlib import resources
@@ -92,6 +94,7 @@ class Database:
         its own connection (see `_checkpoint_loop`), not by whichever COMMIT crosses SQLite's
         threshold.
         """
+        create_private(path)
         writer = await _connect(path, synchronous, busy_timeout_ms)
         try:
             if migrate:
@@ -193,6 +196,46 @@ def _run_whole(conn: Conn, body: Callable[..., Any]) -> Any:
     except BaseException:
         conn.rollback()
         raise
+
+
+# The database holds e-mails, names, spendable coupon codes and support transcripts: owner only.
+PRIVATE_MODE = 0o600
+SIDE_FILES = ("", "-wal", "-shm", "-journal")
+
+
+def _is_file(path: str | Path) -> bool:
+    return str(path) != ":memory:" and not str(path).startswith("file:")
+
+
+def create_private(path: str | Path) -> None:
+    """Create the database file 0600 if it does not exist yet.
+
+    SQLite creates the -wal and -shm files with the database file's permissions, so they
+    follow; an existing file keeps its mode (`loose_files` reports it).
+    """
+    if not _is_file(path):
+        return
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_MODE)
+    except FileExistsError:
+        return
+    os.close(fd)
+
+
+def loose_files(path: str | Path) -> list[str]:
+    """Return one line per database file (and its -wal, -shm, -journal) others may read."""
+    if not _is_file(path):
+        return []
+    found = []
+    for suffix in SIDE_FILES:
+        name = f"{path}{suffix}"
+        try:
+            mode = stat.S_IMODE(os.stat(name).st_mode)
+        except FileNotFoundError:
+            continue
+        if mode & 0o077:
+            found.append(f"{name} is mode {mode:04o}, readable beyond its owner: chmod 600 it")
+    return found
 
 
 async def _connect(
