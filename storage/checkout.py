@@ -196,8 +196,8 @@ async def hold(
 async def capture(store: Store, hold_id: str, lifetime: timedelta = DEFAULT_HOLD_LIFETIME) -> Hold:
     """Mark held points as spent on the paid order; repeating it is harmless.
 
-    A hold older than `lifetime` is released instead (if the scheduler has not done it yet)
-    and the capture is refused: Conflict `hold_expired`.
+    A hold older than `lifetime` is refused, Conflict `hold_expired`, and changes nothing, like
+    every refusal: `release_expired` (the scheduler, every minute) gives its points back.
     """
     now = store.now()
 
@@ -206,22 +206,17 @@ async def capture(store: Store, hold_id: str, lifetime: timedelta = DEFAULT_HOLD
         if found is None:
             raise NotFound(f"unknown hold {hold_id!r}")
         if found.status == "held" and _held_since(conn, hold_id) <= now - lifetime:
-            release_in(conn, store, found)  # committed: the refusal is raised after the write
-            return Hold(found.hold_id, found.member_id, found.order_id, found.points, "released")
+            raise Conflict(
+                f"hold {hold_id!r} is older than {lifetime}: it is released, not captured",
+                code="hold_expired",
+            )
         if found.status == "released":
             raise Conflict(f"hold {hold_id!r} was released; it cannot be captured")
         if found.status == "held":
             _set_status(conn, found, "captured", to_db(now))
         return Hold(found.hold_id, found.member_id, found.order_id, found.points, "captured")
 
-    done = await store.db.write(spend)
-    if done.status == "released":
-        raise Conflict(
-            f"hold {hold_id!r} was older than {lifetime} and has been released; it cannot be"
-            " captured",
-            code="hold_expired",
-        )
-    return done
+    return await store.db.write(spend)
 
 
 def _held_since(conn: Conn, hold_id: str) -> datetime:

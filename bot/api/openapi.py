@@ -556,13 +556,13 @@ def _paths() -> dict[str, Schema]:
                 "captureHold",
                 "Spend the held points (the order is paid)",
                 "Repeating it is harmless. A released hold cannot be captured (409). A hold "
-                "older than `server.hold_minutes` (default a day) is released, by the "
-                "scheduler or by this call, which then answers 409 `hold_expired`.",
+                "older than `server.hold_minutes` (default a day) cannot either (409 "
+                "`hold_expired`): the scheduler releases it within a minute.",
                 {200: _ok("Captured.", ref("Hold"), {**HOLD_EXAMPLE, "status": "captured"})},
                 {
                     **AUTH,
                     404: "Unknown hold.",
-                    409: "The hold was released (`conflict`), or has just expired "
+                    409: "The hold was released (`conflict`), or is past its lifetime "
                     "(`hold_expired`).",
                 },
                 tag="checkout",
