@@ -218,14 +218,99 @@ async def paced(port: int, calls: list[Call], rate: float, pool: int) -> dict[st
     }
 
 
+# --diagnose: the same CLI, with every garbage collection over 5 ms and every event-loop stall
+# over 20 ms logged by the server process (key=value lines in its log, copied to bench/out/).
+DIAGNOSE = """
+import asyncio, gc, resource, sys, time
+import bot.service
+import storage.db
+from bot.cli import main
+
+def say(text):
+    print(f"diag={text} t={time.time():.3f}", file=sys.stderr, flush=True)
+
+whole = storage.db._run_whole
+
+def timed_whole(conn, body):  # in the writer's thread: the transaction, its commit (fsync)
+    begin = time.perf_counter()
+    commit = conn.commit
+    marks = {}
+    def timed_commit():
+        marks["c"] = time.perf_counter()
+        commit()
+    try:
+        conn.commit = timed_commit
+    except AttributeError:
+        return whole(conn, body)
+    try:
+        return whole(conn, body)
+    finally:
+        del conn.commit
+        end = time.perf_counter()
+        if end - begin > 0.02:
+            body_ms = ((marks.get("c", end)) - begin) * 1000
+            say(f"slow_write ms={(end - begin) * 1000:.1f} before_commit_ms={body_ms:.1f}")
+
+storage.db._run_whole = timed_whole
+
+started = {}
+
+def on_gc(phase, info):
+    if phase == "start":
+        started["t"] = time.perf_counter()
+    elif "t" in started:
+        ms = (time.perf_counter() - started.pop("t")) * 1000
+        if ms > 5:
+            say(f"gc gen={info['generation']} ms={ms:.1f} collected={info['collected']}")
+
+gc.callbacks.append(on_gc)
+serve = bot.service.serve
+
+async def lag_watch():
+    # The loop thread's CPU time and involuntary switches across a stall: CPU spent means our
+    # code ran; neither means the thread waited (I/O, the GIL) or was not scheduled at all.
+    while True:
+        before, cpu = time.perf_counter(), time.thread_time()
+        switches = resource.getrusage(resource.RUSAGE_THREAD).ru_nivcsw
+        await asyncio.sleep(0.005)
+        late = (time.perf_counter() - before - 0.005) * 1000
+        if late > 20:
+            used = (time.thread_time() - cpu) * 1000
+            forced = resource.getrusage(resource.RUSAGE_THREAD).ru_nivcsw - switches
+            say(f"loop_stall ms={late:.1f} cpu_ms={used:.1f} preempted={forced}")
+
+async def watched(*args, **kwargs):
+    task = asyncio.create_task(lag_watch())
+    try:
+        await serve(*args, **kwargs)
+    finally:
+        task.cancel()
+
+bot.service.serve = watched
+sys.exit(main(sys.argv[1:]))
+"""
+
+
 async def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
-    server = start_server(workdir, args.sync, preset="vip-shop")
+    command = [sys.executable, "-c", DIAGNOSE] if args.diagnose else None
+    server = start_server(workdir, args.sync, preset="vip-shop", command=command)
     try:
         members = await asyncio.to_thread(seed, server.port, args.members)
         calls = schedule(int(args.rate * args.seconds), members, random.Random(1))
-        return await paced(server.port, calls, args.rate, args.connections)
+        result = await paced(server.port, calls, args.rate, args.connections)
+        result["started_at"] = time.time() - args.seconds  # to line up the server's log
+        return result
     finally:
         server.stop()
+        if args.diagnose:
+            lines = [
+                line for line in server.log.read_text().splitlines()
+                if line.startswith("diag=") or " event=request " not in line
+            ]  # fmt: skip
+            stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+            out = ROOT / "bench" / "out"
+            out.mkdir(parents=True, exist_ok=True)
+            (out / f"http_mixed-server-{stamp}.log").write_text("\n".join(lines) + "\n")
 
 
 def main() -> None:
@@ -235,6 +320,9 @@ def main() -> None:
     parser.add_argument("--members", type=int, default=300, help="seeded members")
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--sync", default="FULL", choices=("FULL", "NORMAL"))
+    parser.add_argument(
+        "--diagnose", action="store_true", help="log the server's GC pauses and loop stalls"
+    )
     args = parser.parse_args()
     before = os.getloadavg()
     print(f"load average before: {' '.join(f'{x:.2f}' for x in before)}", flush=True)

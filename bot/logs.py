@@ -7,10 +7,13 @@ their text as `msg="..."`. Never pass personal data (names, e-mails, message tex
 
 from __future__ import annotations
 
+import atexit
 import logging
+import queue
 import re
 import sys
 import time
+from logging.handlers import QueueHandler, QueueListener
 
 from storage.logs import FIELDS, kv
 
@@ -62,13 +65,24 @@ class KeyValueFormatter(logging.Formatter):
 
 
 def setup_logging(level: int = logging.INFO) -> None:
-    """Send every log record to stderr as key=value lines (once per process)."""
+    """Send every log record to stderr as key=value lines (once per process).
+
+    Records are formatted where they are logged and written to stderr by a thread of their
+    own (the logging cookbook's QueueHandler and QueueListener, "dealing with handlers that
+    block"): a write to stderr may block (a pipe read slowly, a log file on a disk busy with
+    fsyncs), and the event loop must not wait for it. The thread is stopped, and what it
+    still holds written, at exit.
+    """
     root = logging.getLogger()
     if any(h.name == HANDLER_NAME for h in root.handlers):
         return
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(KeyValueFormatter())
+    records: queue.SimpleQueue[logging.LogRecord] = queue.SimpleQueue()
+    handler = QueueHandler(records)
+    handler.setFormatter(KeyValueFormatter())  # prepare() leaves the whole line in msg
     handler.name = HANDLER_NAME
+    listener = QueueListener(records, logging.StreamHandler(sys.stderr))
+    listener.start()
+    atexit.register(listener.stop)
     root.addHandler(handler)
     root.setLevel(level)
     # What the key=value line never shows need not be gathered for every record (the logging
