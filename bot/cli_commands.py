@@ -224,7 +224,10 @@ async def member_link_url(config: Config, args: argparse.Namespace, out: Console
     username = await bot_username(config)
     async with open_store(config) as store:
         token = await links.create_token(
-            store, args.member_id, timedelta(minutes=config.server.link_token_minutes)
+            store,
+            args.member_id,
+            timedelta(minutes=config.server.link_token_minutes),
+            per_hour=config.server.link_tokens_per_hour,
         )
     print(deep_link(username, token.token))
     until = moment(token.expires_at, config.program.timezone, "en")
