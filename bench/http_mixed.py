@@ -229,29 +229,18 @@ from bot.cli import main
 def say(text):
     print(f"diag={text} t={time.time():.3f}", file=sys.stderr, flush=True)
 
-whole = storage.db._run_whole
+group = storage.db._run_group
 
-def timed_whole(conn, body):  # in the writer's thread: the transaction, its commit (fsync)
+def timed_group(conn, writes):  # in the writer's thread: the group's transaction and COMMIT
     begin = time.perf_counter()
-    commit = conn.commit
-    marks = {}
-    def timed_commit():
-        marks["c"] = time.perf_counter()
-        commit()
     try:
-        conn.commit = timed_commit
-    except AttributeError:
-        return whole(conn, body)
-    try:
-        return whole(conn, body)
+        return group(conn, writes)
     finally:
-        del conn.commit
-        end = time.perf_counter()
-        if end - begin > 0.02:
-            body_ms = ((marks.get("c", end)) - begin) * 1000
-            say(f"slow_write ms={(end - begin) * 1000:.1f} before_commit_ms={body_ms:.1f}")
+        ms = (time.perf_counter() - begin) * 1000
+        if ms > 20:
+            say(f"slow_write_group ms={ms:.1f} writes={len(writes)}")
 
-storage.db._run_whole = timed_whole
+storage.db._run_group = timed_group
 
 started = {}
 
