@@ -133,7 +133,8 @@ async def test_a_cancelled_caller_leaves_the_transaction_whole(db: Database) -> 
 # the line stays the only place naming them, and say what changed when an aiosqlite release
 # moves them.
 PINNED = re.compile(
-    r"ensure_future\(self\._writer\.(?P<call>_\w+)\(_run_group, self\._writer\.(?P<conn>_\w+), group\)"
+    r"ensure_future\(self\._writer\.(?P<call>_\w+)\(_run_group, "
+    r"self\._writer\.(?P<conn>_\w+), group\)"
 )
 WHERE = "storage/db.py, Database._commit_group (the one private aiosqlite line)"
 
