@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dtm
 import inspect
 import itertools
@@ -36,6 +37,9 @@ if TYPE_CHECKING:
 _LOGGER = logging.getLogger(__name__)
 _TOKEN_FORMAT = re.compile(r"^\d+:[A-Za-z0-9_-]+$")
 DeliveryMode = Literal["direct", "webhook", "queue"]
+# How Telegram is away: nothing listens, nothing answers in time, or its front answers 502.
+Outage = Literal["refused", "timeout", "bad_gateway"]
+BAD_GATEWAY = {"ok": False, "error_code": 502, "description": "Bad Gateway"}
 CommandScopeKey = tuple[str, int | None, int | None]
 
 
@@ -48,6 +52,14 @@ class ApiCall:
     status: int
     result: object
     description: str | None
+
+
+class TelegramAway(ConnectionError):
+    """Telegram is down: the request never got an answer (refused, or timed out)."""
+
+    def __init__(self, outage: Outage) -> None:
+        super().__init__(f"Telegram is away ({outage})")
+        self.outage = outage
 
 
 class EmulatorHandlerError(RuntimeError):
@@ -72,6 +84,7 @@ class TelegramEmulator:
         start_time: dtm.datetime | None = None,
         callback_query_ttl: float = 15.0,
         webhook_retry_delay: float = 0.5,
+        inaccessible_after: float | None = None,
     ) -> None:
         if not _TOKEN_FORMAT.match(token):
             raise ValueError(f"not a bot token: {token!r} (expected '<digits>:<secret>')")
@@ -85,6 +98,12 @@ class TelegramEmulator:
         self.limits = limits or RateLimits()
         self.limiter = RateLimiter(self.limits, clock)
         self.callback_query_ttl = callback_query_ttl
+        # Seconds after which the bot's messages are "otherwise inaccessible" (a callback on one
+        # carries an InaccessibleMessage and edits fail); None: only deleted ones are.
+        self.inaccessible_after = inaccessible_after
+        self.outage: Outage | None = None
+        self.back = asyncio.Event()  # set while Telegram answers; HTTP "timeout" waits on it
+        self.back.set()
         start = start_time or dtm.datetime.now(dtm.UTC)
         self._epoch = start.timestamp()
         self._clock0 = clock()
@@ -121,6 +140,23 @@ class TelegramEmulator:
         """Return the emulator's current time as an aware UTC datetime."""
         return dtm.datetime.fromtimestamp(self.unix_now(), dtm.UTC)
 
+    # -- Telegram away and tokens ------------------------------------------------------------
+
+    def go_down(self, outage: Outage = "refused") -> None:
+        """Make every Bot API call fail the way ``outage`` says until :meth:`come_back`."""
+        self.outage = outage
+        self.back.clear()
+
+    def come_back(self) -> None:
+        """End an outage: calls are answered again."""
+        self.outage = None
+        self.back.set()
+
+    def revoke_token(self) -> str:
+        """Revoke the bot's token (as @BotFather does): the old one gets 401; return the new."""
+        self.token = f"{self.bot_id}:REVOKED{next(self._ids)}"
+        return self.token
+
     # -- the Bot API -----------------------------------------------------------------------
 
     @property
@@ -144,6 +180,10 @@ class TelegramEmulator:
         # Imported here: the method modules import this module for their type hints.
         from telegram_emulator.methods import METHODS
 
+        if self.outage == "bad_gateway":
+            return 502, dict(BAD_GATEWAY)
+        if self.outage is not None:
+            raise TelegramAway(self.outage)
         if token != self.token:
             # Telegram: 401 for a well-formed but unknown token, 404 for a malformed one.
             if _TOKEN_FORMAT.match(token):
@@ -292,6 +332,19 @@ class TelegramEmulator:
         )
 
     # -- callback queries -------------------------------------------------------------------
+
+    def accessible(self, message: StoredMessage) -> bool:
+        """Return whether the bot can still reach ``message`` (not deleted, not too old)."""
+        if message.deleted:
+            return False
+        limit = self.inaccessible_after
+        return limit is None or self.unix_now() - message.date < limit
+
+    def callback_message(self, message: StoredMessage) -> dict[str, Any]:
+        """Return what a callback query carries: the message, or an ``InaccessibleMessage``."""
+        if self.accessible(message):
+            return message.to_dict()
+        return {"chat": message.chat.to_dict(), "message_id": message.message_id, "date": 0}
 
     def new_callback_query(
         self, user: UserRecord, message: StoredMessage, data: str | None
