@@ -118,6 +118,7 @@ class TelegramEmulator:
         self.update_log: list[dict[str, Any]] = []
         self.handler_errors: list[BaseException] = []
         self.logged_out = False
+        self._refusals: dict[str, list[ApiError]] = {}
 
         self.updates = UpdateQueue()
         self.webhook = WebhookSettings()
@@ -151,6 +152,11 @@ class TelegramEmulator:
         """End an outage: calls are answered again."""
         self.outage = None
         self.back.set()
+
+    def refuse_next(self, method: str, description: str, code: int = 400) -> None:
+        """Answer the next call to ``method`` with this error (a refusal the emulator has no
+        rule for, e.g. Telegram changing its mind), then answer as usual again."""
+        self._refusals.setdefault(method.lower(), []).append(ApiError(code, description))
 
     def revoke_token(self) -> str:
         """Revoke the bot's token (as @BotFather does): the old one gets 401; return the new."""
@@ -193,6 +199,9 @@ class TelegramEmulator:
         if handler is None:
             return 404, ApiError(404, errors.NOT_FOUND).payload()
         try:
+            queued = self._refusals.get(method.lower())
+            if queued:
+                raise queued.pop(0)
             result = handler(self, Params(params, files))
             if inspect.isawaitable(result):
                 result = await result
