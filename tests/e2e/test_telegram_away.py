@@ -35,14 +35,16 @@ async def test_run_serves_the_shop_while_telegram_is_away_and_catches_up(
         ) as client:
             await event(client, "e-0", "member.upserted", member_id="m-0")
             answered = time.monotonic() - started
-            await service.wait_for("msg=\"telegram unreachable\"")
+            await service.wait_for('msg="telegram unreachable"')
             health = await client.get("/healthz")
             assert (health.status_code, health.json()) == (
                 200,
                 {"status": "degraded", "database": "ok", "telegram": "unreachable"},
             )
             no_name = await client.post("/api/v1/members/m-0/link-token")
-            assert no_name.json()["error"]["code"] == "bot_username_unknown"  # till Telegram answers
+            assert (
+                no_name.json()["error"]["code"] == "bot_username_unknown"
+            )  # till Telegram answers
 
             emu = TelegramEmulator(token=TOKEN, bot_username="shop_loyalty_bot")
             async with serve(emu, port=port):  # Telegram is back: no restart
@@ -54,8 +56,8 @@ async def test_run_serves_the_shop_while_telegram_is_away_and_catches_up(
             await emu.aclose()
     log = service.log
     print(f"shop event answered {answered:.2f} s after the process started")  # noqa: T201
-    assert log.count("msg=\"telegram unreachable\"") == 1  # one line per change, not per retry
-    assert log.index("route=/api/v1/events status=200") < log.index("msg=\"telegram reachable\"")
+    assert log.count('msg="telegram unreachable"') == 1  # one line per change, not per retry
+    assert log.index("route=/api/v1/events status=200") < log.index('msg="telegram reachable"')
     assert "Traceback" not in log and TOKEN not in log and TOKEN.split(":")[1] not in log
 
 
