@@ -22,7 +22,6 @@ from bot.application import build_application, start_up
 from bot.logs import KeyValueFormatter
 from bot.telegram_link import connect
 from loyalty.clock import ManualClock
-from storage.store import Store
 from telegram_emulator import EmulatorHandlerError, EmulatorRequest, TelegramEmulator
 from telegram_emulator import ManualClock as EmulatorClock
 from tests.bot.conftest import linked, make_config
