@@ -5,8 +5,9 @@ from __future__ import annotations
 import logging
 
 from telegram import Update
-from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter
+from telegram.error import BadRequest, ChatMigrated, Forbidden, NetworkError, RetryAfter
 
+from handlers.agents import follow_agent_chat
 from handlers.context import BotContext
 from storage import telegram_users
 from storage.logs import kv
@@ -24,6 +25,12 @@ async def on_error(update: object, context: BotContext) -> None:
         log.info("user unreachable", extra=kv(event="user_unreachable", telegram_user_id=user.id))
         return
     update_id = update.update_id if isinstance(update, Update) else None
+    if isinstance(error, ChatMigrated) and follow_agent_chat(context.services, error.new_chat_id):
+        # The agents' group became a supergroup with a new id (Topics turned on): what failed
+        # on the old id is done again on the new one, once (the id is followed only once).
+        if isinstance(update, Update):
+            await context.application.process_update(update)
+        return
     # BadRequest subclasses NetworkError in PTB, but a 400 is Telegram answering "no" to one
     # call: the member still deserves an apology, which is another call that can succeed.
     away = isinstance(error, (NetworkError, RetryAfter)) and not isinstance(error, BadRequest)

@@ -119,6 +119,7 @@ class TelegramEmulator:
         self.handler_errors: list[BaseException] = []
         self.logged_out = False
         self._refusals: dict[str, list[ApiError]] = {}
+        self.upgraded: dict[int, int] = {}  # old group id -> the supergroup it became
 
         self.updates = UpdateQueue()
         self.webhook = WebhookSettings()
@@ -237,6 +238,10 @@ class TelegramEmulator:
             raise bad_request(errors.CHAT_NOT_FOUND)
         chat = self.chats.get(chat_id)
         if chat is None:
+            if chat_id in self.upgraded:
+                raise ApiError(
+                    400, errors.GROUP_UPGRADED, migrate_to_chat_id=self.upgraded[chat_id]
+                )
             raise bad_request(errors.CHAT_NOT_FOUND)
         return chat
 
@@ -461,6 +466,19 @@ class TelegramEmulator:
     def groups(self) -> dict[int, Group]:
         """Return the supergroups created with :meth:`supergroup`, by chat id."""
         return dict(self._groups)
+
+    def upgrade_group(self, group: Group, new_chat_id: int, *, forum: bool = True) -> Group:
+        """Upgrade a group to a supergroup, as Telegram does when Topics are turned on: it
+        gets ``new_chat_id``; calls naming the old id answer 400 with ``migrate_to_chat_id``."""
+        if new_chat_id in self.chats or new_chat_id >= 0:
+            raise ValueError(f"{new_chat_id} is not a free supergroup id")
+        old = group.record.id
+        record = self.chats.pop(old)
+        record.id, record.is_forum = new_chat_id, forum
+        self.chats[new_chat_id] = record
+        self._groups[new_chat_id] = self._groups.pop(old)
+        self.upgraded[old] = new_chat_id
+        return self._groups[new_chat_id]
 
     def delete_topic(self, group: Group | int, thread_id: int) -> None:
         """Delete a forum topic as an agent would in the app: it and its messages vanish."""
