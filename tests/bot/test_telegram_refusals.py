@@ -23,7 +23,7 @@ from telegram_emulator import (
     TelegramEmulator,
 )
 from telegram_emulator import ManualClock as EmulatorClock
-from tests.bot.conftest import linked
+from tests.bot.conftest import linked, process_backlog
 from tests.conftest import open_store
 
 CONFIRM, TEN = "✅ Confirm", "$10.00 · 1,000 points"
@@ -104,17 +104,17 @@ async def test_a_restart_with_200_old_updates_confirms_every_exchange_once(
     assert "event=handler_error" not in caplog.text
 
 
-async def process_backlog(emu: TelegramEmulator, app: Application) -> None:
-    """Start again after a stop: fetch what waited in Telegram's queue and handle it in order."""
-    offset = None
-    while True:
-        updates = await app.bot.get_updates(offset=offset, timeout=0)
-        if not updates:
-            break
-        for update in updates:
-            await app.process_update(update)
-        offset = updates[-1].update_id + 1
-    emu.connect(app, raise_errors=True)
+async def test_a_check_in_tapped_too_late_is_still_shown(
+    emu: TelegramEmulator, app: Application, ann: Person, bot_store: Store
+) -> None:
+    await linked(bot_store, ann)
+    await ann.send("/me")
+    emu.disconnect()
+    assert await ann.press_data("nav:daily", timeout=0) is None
+    emulator_clock(emu).advance(20)
+    await process_backlog(emu, app)
+    assert "Checked in!" in ann.last_reply().text
+    assert (await members.view(bot_store, "m-1")).points == 20
 
 
 async def test_a_button_on_a_deleted_message_gets_a_fresh_screen(
