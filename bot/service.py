@@ -136,7 +136,8 @@ async def running_bot(
         yield app, (push if webhook else None)
     finally:
         connecting.cancel()
-        with contextlib.suppress(asyncio.CancelledError, TelegramError):
+        # A failure of its own was logged when it happened (_report_start_failure).
+        with contextlib.suppress(asyncio.CancelledError, Exception):
             await connecting
         if app.updater is not None and app.updater.running:
             await app.updater.stop()
@@ -144,7 +145,8 @@ async def running_bot(
             await app.stop()
         else:
             await app.job_queue.stop()
-        await app.shutdown()
+        await app.shutdown()  # a no-op unless the bot came up...
+        await app.bot.shutdown()  # ...so the HTTP client is closed here in any case
         log.info("bot stopped", extra=kv(event="bot_stopped"))
 
 
