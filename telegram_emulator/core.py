@@ -148,6 +148,7 @@ class TelegramEmulator:
         """Make every Bot API call fail the way ``outage`` says until :meth:`come_back`."""
         self.outage = outage
         self.back.clear()
+        self.updates.release()  # a long poll under way ends, as its connection would
 
     def come_back(self) -> None:
         """End an outage: calls are answered again."""

@@ -38,21 +38,31 @@ async def test_run_serves_the_shop_while_telegram_is_away_and_catches_up(
                 200,
                 {"status": "degraded", "database": "ok", "telegram": "unreachable"},
             )
+            # The username is learnt from Telegram: no link tokens until it answers.
             no_name = await client.post("/api/v1/members/m-0/link-token")
-            assert (
-                no_name.json()["error"]["code"] == "bot_username_unknown"
-            )  # till Telegram answers
+            assert no_name.json()["error"]["code"] == "bot_username_unknown"
 
             emu = TelegramEmulator(token=TOKEN, bot_username="shop_loyalty_bot")
             async with serve(emu, port=port):  # Telegram is back: no restart
                 await service.wait_for("event=bot_running")
                 health = await client.get("/healthz")
                 assert health.json() == {"status": "ok", "database": "ok", "telegram": "ok"}
-                await member_journey(client, emu.user(1001, "Ann", language_code="en"))
+                ann = emu.user(1001, "Ann", language_code="en")
+                await member_journey(client, ann)
+                # Away again while running, then back: the bot carries on by itself.
+                emu.go_down("bad_gateway")
+                await service.wait_for_count('msg="telegram unreachable"', 2)
+                assert (await client.get("/healthz")).json()["status"] == "degraded"
+                emu.come_back()
+                await service.wait_for_count('msg="telegram reachable"', 2)
+                await ann.send("/me")
+                while "Points: 115" not in (await ann.wait_reply()).text:
+                    pass  # notices sent meanwhile (points earned) come first
                 assert await service.stop() == 0
             await emu.aclose()
     log = service.log
-    assert log.count('msg="telegram unreachable"') == 1  # one line per change, not per retry
+    # One line per change of state, not one per failed call or retry.
+    assert log.count('msg="telegram unreachable"') == 2
     assert log.index("route=/api/v1/events status=200") < log.index('msg="telegram reachable"')
     assert "Traceback" not in log and TOKEN not in log and TOKEN.split(":")[1] not in log
 
