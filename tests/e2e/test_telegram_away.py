@@ -63,7 +63,10 @@ async def test_run_serves_the_shop_while_telegram_is_away_and_catches_up(
     log = service.log
     # One line per change of state, not one per failed call or retry.
     assert log.count('msg="telegram unreachable"') == 2
-    assert log.index("route=/api/v1/events status=200") < log.index('msg="telegram reachable"')
+    # The scheduler and the shop API did not wait for Telegram.
+    reachable = log.index('msg="telegram reachable"')
+    assert log.index('msg="Scheduler started"') < reachable
+    assert log.index("route=/api/v1/events status=200") < reachable
     assert "Traceback" not in log and TOKEN not in log and TOKEN.split(":")[1] not in log
 
 
