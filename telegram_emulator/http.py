@@ -5,7 +5,7 @@ talks to the emulator like to Telegram (GET or POST; query string, form, multipa
 ``/_emulator/...`` lets a script act as people and read what the bot sent, and take Telegram
 away (over HTTP a "timeout" holds each call until Telegram is back or 60 s pass, then answers
 504; a refused connection is staged by not serving at all, since a listening socket cannot
-refuse):
+refuse, and ``go_down("refused")`` is held like a timeout here):
 
 =======  ==============================================  =========================================
 POST     /_emulator/users                                {user_id, first_name, ...} -> the user
