@@ -7,21 +7,52 @@ their text as `msg="..."`. Never pass personal data (names, e-mails, message tex
 
 from __future__ import annotations
 
+import atexit
 import logging
+import queue
 import re
 import sys
 import time
 import traceback
+from logging.handlers import QueueHandler, QueueListener
 from typing import TextIO
 
 from telegram.error import NetworkError, TimedOut
 
 from storage.logs import FIELDS, kv
 
-__all__ = ["FIELDS", "KeyValueFormatter", "kv", "quote", "setup_logging"]
+__all__ = [
+    "FIELDS", "KeyValueFormatter", "kv", "quote", "redact", "setup_logging", "stop_logging"
+]  # fmt: skip
 HANDLER_NAME = "loyaltybot"  # the name of the handler setup_logging adds, so it adds one
 # Values made only of these characters are written bare; anything else is quoted.
 _NEEDS_QUOTES = re.compile(r"[^A-Za-z0-9\-_./:{}<>@+,]")
+# Escaped inside quotes, so that one record stays one line and a value cannot forge another
+# field or line, nor rewrite the terminal: the backslash and the quote, every control
+# character (C0, DEL, C1: CR, NUL, ESC, NEL...), the Unicode line and paragraph separators
+# and the bidirectional overrides and isolates (text that displays in another order).
+_ESCAPES = re.compile('[\\\\"\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]')
+_SHORT = {"\\": "\\\\", '"': '\\"', "\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def _escape(match: re.Match[str]) -> str:
+    char = match.group()
+    short = _SHORT.get(char)
+    if short is not None:
+        return short
+    return f"\\x{ord(char):02x}" if ord(char) < 0x100 else f"\\u{ord(char):04x}"
+
+
+# A bot token (`<bot id>:<secret>`), alone or in a Bot API URL (`/bot<token>/getMe`): PTB's
+# and httpx's errors quote request URLs and PTB's InvalidToken quotes the token itself, so
+# every line is cleaned before it is written, tracebacks included.
+_TOKEN = re.compile(r"(?:(?<=/bot)|(?<![A-Za-z0-9]))\d{5,}:[A-Za-z0-9_-]{4,}")
+REDACTED = "<bot-token>"
+
+
+def redact(text: str) -> str:
+    """Return `text` with every bot token in it replaced by a placeholder."""
+    return _TOKEN.sub(REDACTED, text) if ":" in text else text
 
 
 def quote(value: object) -> str:
@@ -29,7 +60,7 @@ def quote(value: object) -> str:
     text = "" if value is None else str(value)
     if text and not _NEEDS_QUOTES.search(text):
         return text
-    return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
+    return '"' + _ESCAPES.sub(_escape, text) + '"'
 
 
 # Failures of the network to Telegram: expected in operation (and retried by PTB); where in
@@ -86,17 +117,32 @@ class KeyValueFormatter(logging.Formatter):
         parts.extend(f"{key}={quote(value)}" for key, value in fields.items())
         if record.exc_info and record.exc_info[1] is not None:
             parts.extend(error_fields(record.exc_info[1]))
-        return " ".join(parts)
+        return redact(" ".join(parts))
+
+
+_listeners: list[QueueListener] = []
 
 
 def setup_logging(level: int = logging.INFO, stream: TextIO | None = None) -> None:
-    """Send every log record to stderr (or `stream`) as key=value lines (once per process)."""
+    """Send every log record to stderr (or `stream`) as key=value lines (once per process).
+
+    Records are formatted where they are logged and written to stderr by a thread of their
+    own (the logging cookbook's QueueHandler and QueueListener, "dealing with handlers that
+    block"): a write to stderr may block (a pipe read slowly, a log file on a disk busy with
+    fsyncs), and the event loop must not wait for it. The thread is stopped, and what it
+    still holds written, at exit.
+    """
     root = logging.getLogger()
     if any(h.name == HANDLER_NAME for h in root.handlers):
         return
-    handler = logging.StreamHandler(stream or sys.stderr)
-    handler.setFormatter(KeyValueFormatter())
+    records: queue.SimpleQueue[logging.LogRecord] = queue.SimpleQueue()
+    handler = QueueHandler(records)
+    handler.setFormatter(KeyValueFormatter())  # prepare() leaves the whole line in msg
     handler.name = HANDLER_NAME
+    listener = QueueListener(records, logging.StreamHandler(stream or sys.stderr))
+    listener.start()
+    _listeners.append(listener)
+    atexit.register(stop_logging)
     root.addHandler(handler)
     root.setLevel(level)
     # What the key=value line never shows need not be gathered for every record (the logging
@@ -110,3 +156,12 @@ def setup_logging(level: int = logging.INFO, stream: TextIO | None = None) -> No
     # APScheduler (under PTB's JobQueue) logs each job added, run and finished at INFO: about
     # half of all lines. What the jobs did is logged by the jobs themselves (bot/jobs.py).
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
+
+
+def stop_logging() -> None:
+    """Write what is still queued and remove the handler (a later setup_logging adds one)."""
+    root = logging.getLogger()
+    for handler in [h for h in root.handlers if h.name == HANDLER_NAME]:
+        root.removeHandler(handler)
+    while _listeners:
+        _listeners.pop().stop()

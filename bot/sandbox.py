@@ -10,7 +10,6 @@ address) and what members see, before it has a bot token. Nothing reaches the re
 from __future__ import annotations
 
 import asyncio
-import logging
 import os
 import secrets
 import signal
@@ -26,7 +25,7 @@ from bot.api.server import Listening
 from bot.config import Config
 from bot.demo_chat import DEMO_AGENT_ID, DEMO_AGENTS, Chat, Desk, MetaCommand
 from bot.demo_terminal import Terminal, stdin_terminal
-from bot.logs import HANDLER_NAME, setup_logging
+from bot.logs import setup_logging, stop_logging
 from bot.service import serve
 from bot.store import open_store
 from storage import links
@@ -72,13 +71,6 @@ def _ctrl_c(terminal: Terminal) -> Iterator[None]:
         yield
     finally:
         signal.signal(signal.SIGINT, previous)
-
-
-def _stop_logging() -> None:
-    """Remove the file handler (the file is closed next; a later run logs to stderr again)."""
-    root = logging.getLogger()
-    for handler in [h for h in root.handlers if h.name == HANDLER_NAME]:
-        root.removeHandler(handler)
 
 
 def sandbox_config(config: Config, base_url: str, db_path: Path) -> Config:
@@ -131,7 +123,7 @@ async def run_sandbox(
                         return await _session(sandboxed, emu, terminal, api_key)
             finally:
                 await emu.aclose()
-                _stop_logging()
+                stop_logging()  # before the file closes: what is queued is written
 
 
 async def _session(config: Config, emu: TelegramEmulator, terminal: Terminal, key: str) -> int:

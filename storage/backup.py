@@ -12,7 +12,7 @@ import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 
-from storage.db import migrations
+from storage.db import create_private, migrations
 from storage.errors import Invalid
 
 PAGES_PER_STEP = 1_024  # ~4 MB a step: writers get the lock back between steps
@@ -65,6 +65,7 @@ def backup(source: Path, target: Path) -> Snapshot:
     if not target.parent.is_dir():
         raise Invalid(f"{target.parent}: no such directory")
     partial = target.with_name(target.name + ".partial")
+    create_private(partial)  # 0600, like the database: a backup holds the same members
     src = sqlite3.connect(source)
     try:
         dst = sqlite3.connect(partial)
@@ -90,6 +91,7 @@ def restore(backup_file: Path, target: Path) -> Snapshot:
     inspect(backup_file)  # refused before anything is touched when unusable
     if not target.parent.is_dir():
         raise Invalid(f"{target.parent}: no such directory")
+    create_private(target)  # when there was none: 0600 (an existing one keeps its mode)
     src = sqlite3.connect(f"file:{backup_file}?mode=ro", uri=True)
     try:
         dst = sqlite3.connect(target)

@@ -38,6 +38,7 @@ def test_backup_then_restore_brings_the_balances_back(cli, tmp_path: Path) -> No
     made = cli("db", "backup", str(copy))
     assert made.code == 0, made.err
     assert "checked: schema version" in made.out and "1 members, 1 ledger rows" in made.out
+    assert copy.stat().st_mode & 0o777 == 0o600  # private, like the database
     assert "already exists" in one_error_line(cli("db", "backup", str(copy)))
     assert "no such directory" in one_error_line(cli("db", "backup", str(tmp_path / "no" / "x")))
     cli("member", "grant", "m-1", "200", "--reason", "after the backup")

@@ -27,7 +27,7 @@ def test_events_import_rejects_a_line_that_is_not_utf8_and_applies_the_rest(
     result = cli("events", "import", str(path))
     assert result.code == 1
     assert "processed 1, duplicate 0, rejected 1" in result.out
-    assert result.err.strip() == "line 2: not UTF-8 text (byte 126)"
+    assert result.err.strip() == "line 2: malformed JSON (not UTF-8)"
     assert cli("member", "show", "m-1").code == 0
     assert cli("member", "show", "m-2").code == 1
 
@@ -38,7 +38,7 @@ def test_events_import_from_stdin_that_is_not_utf8(tmp_path: Path) -> None:
     child = run_child("events", "import", "-", "-c", str(config), input_bytes=b"\xff\xfe{}\n")
     assert child.returncode == 1
     assert "Traceback" not in child.stderr
-    assert "line 1: not UTF-8 text (byte 1)" in child.stderr
+    assert "line 1: malformed JSON (not UTF-8)" in child.stderr
 
 
 def one_error_line(result, code: int = 1) -> str:
