@@ -123,6 +123,16 @@ class KeyValueFormatter(logging.Formatter):
 _listeners: list[QueueListener] = []
 
 
+class _JobChatter(logging.Filter):
+    """Drop APScheduler's "Adding job tentatively" / "Added job" / "Removed job" lines."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Keep warnings and the scheduler's own start and stop."""
+        if record.levelno >= logging.WARNING:
+            return True
+        return not str(record.msg).startswith(("Adding job", "Added job", "Removed job"))
+
+
 def setup_logging(level: int = logging.INFO, stream: TextIO | None = None) -> None:
     """Send every log record to stderr (or `stream`) as key=value lines (once per process).
 
@@ -154,8 +164,12 @@ def setup_logging(level: int = logging.INFO, stream: TextIO | None = None) -> No
     # httpx logs every outgoing request URL at INFO, and Bot API URLs contain the token.
     logging.getLogger("httpx").setLevel(logging.WARNING)
     # APScheduler (under PTB's JobQueue) logs each job added, run and finished at INFO: about
-    # half of all lines. What the jobs did is logged by the jobs themselves (bot/jobs.py).
-    logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    # half of all lines. What the jobs did is logged by the jobs themselves (bot/jobs.py);
+    # its start and stop, and every warning (a missed run), stay.
+    logging.getLogger("apscheduler.executors.default").setLevel(logging.WARNING)
+    scheduler = logging.getLogger("apscheduler.scheduler")
+    if not any(isinstance(f, _JobChatter) for f in scheduler.filters):
+        scheduler.addFilter(_JobChatter())
 
 
 def stop_logging() -> None:

@@ -66,9 +66,18 @@ def test_a_bug_keeps_where_it_happened_in_a_compact_stack() -> None:
 
 def test_apscheduler_chatter_is_not_logged() -> None:
     setup_logging()
-    for name in ("apscheduler.scheduler", "apscheduler.executors.default"):
-        chatter = logging.getLogger(name)  # "Adding job tentatively", "Running job"...
-        assert not chatter.isEnabledFor(logging.INFO) and chatter.isEnabledFor(logging.WARNING)
+    runs = logging.getLogger("apscheduler.executors.default")  # "Running job", "executed"
+    assert not runs.isEnabledFor(logging.INFO) and runs.isEnabledFor(logging.WARNING)
+    scheduler = logging.getLogger("apscheduler.scheduler")
+
+    def kept(level: int, msg: str) -> bool:
+        record = logging.LogRecord(scheduler.name, level, __file__, 1, msg, None, None)
+        return scheduler.filter(record) is not False
+
+    assert not kept(logging.INFO, "Adding job tentatively -- it will be properly scheduled")
+    assert not kept(logging.INFO, 'Added job "day_start" to job store "default"')
+    assert kept(logging.INFO, "Scheduler started")  # once, and e2e tests wait for it
+    assert kept(logging.WARNING, "Run time of job was missed")
 
 
 def test_every_control_and_line_separator_character_is_escaped() -> None:
