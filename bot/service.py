@@ -25,6 +25,7 @@ from bot.application import build_application, start_up
 from bot.config import Config, secret
 from bot.jobs import schedule_jobs
 from bot.logs import kv, setup_logging
+from bot.sender import send_queue
 from bot.store import open_store
 from storage.store import Store
 
@@ -102,6 +103,7 @@ async def running_bot(
             assert app.updater is not None
             await app.updater.start_polling(allowed_updates=Update.ALL_TYPES)
         await app.start()  # processes the update queue and starts the JobQueue
+        await send_queue(app).start()
         log.info(
             "bot running",
             extra=kv(event="bot_running", mode=config.telegram.mode, username=app.bot.username),
@@ -115,6 +117,7 @@ async def running_bot(
         finally:
             if app.updater is not None and app.updater.running:
                 await app.updater.stop()
+            await send_queue(app).stop()
             await app.stop()
             log.info("bot stopped", extra=kv(event="bot_stopped"))
 

@@ -189,16 +189,20 @@ async def open_or_get(
     username: str | None = None,
     member_id: str | None = None,
     subject: str | None = None,
+    limit: tuple[int, timedelta] | None = None,
 ) -> tuple[Ticket, bool]:
     """Return the user's open ticket, opening one if there is none; and whether it is new.
 
     Two quick messages never open two tickets: the check and the insert share one IMMEDIATE
     transaction, and the partial unique index on open tickets refuses a second one regardless.
-    A new ticket links to the user's previous one.
+    A new ticket links to the user's previous one. `limit` (count, window): with that many
+    tickets opened within the window, a new one is refused (`Refused`, context `until`: when
+    the oldest of them leaves the window).
     """
     _check_subject(subject)
     name = (display_name.strip() or str(telegram_user_id))[:MAX_NAME]
-    now = to_db(store.now())
+    instant = store.now()
+    now = to_db(instant)
 
     def open_one(conn: Conn) -> tuple[Ticket, bool]:
         latest = conn.execute(
@@ -207,6 +211,16 @@ async def open_or_get(
         ).fetchone()
         if latest is not None and latest["status"] == "open":
             return _ticket(latest), False
+        if limit is not None:
+            count, window = limit
+            recent = conn.execute(
+                "SELECT opened_at FROM tickets WHERE telegram_user_id = ? AND opened_at > ?"
+                " ORDER BY opened_at",
+                (telegram_user_id, to_db(instant - window)),
+            ).fetchall()
+            if len(recent) >= count:
+                until = from_db(recent[len(recent) - count]["opened_at"]) + window
+                raise Refused("too many tickets opened", code="ticket_limit", until=until)
         linked = member_id
         if linked is not None:
             known = conn.execute("SELECT 1 FROM members WHERE member_id = ?", (linked,)).fetchone()
@@ -344,6 +358,31 @@ async def record_message(
         return Recorded(_one(conn, ticket_id), first_of_direction=first, duplicate=False)
 
     return await store.db.write(record)
+
+
+async def set_copy(
+    store: Store, source_chat_id: int, source_message_id: int, copy_message_id: int
+) -> None:
+    """Remember where a relayed message's copy landed (it was recorded when queued)."""
+
+    def remember(conn: Conn) -> None:
+        conn.execute(
+            "UPDATE ticket_messages SET copy_message_id = ?"
+            " WHERE source_chat_id = ? AND source_message_id = ?",
+            (copy_message_id, source_chat_id, source_message_id),
+        )
+
+    await store.db.write(remember)
+
+
+async def member_messages_since(store: Store, telegram_user_id: int, since: datetime) -> int:
+    """Return how many messages the user sent to support since `since` (all their tickets)."""
+    row = await store.db.read_one(
+        "SELECT COUNT(*) FROM ticket_messages m JOIN tickets t ON t.id = m.ticket_id"
+        " WHERE t.telegram_user_id = ? AND m.direction = 'member' AND m.created_at > ?",
+        (telegram_user_id, to_db(since)),
+    )
+    return int(row[0]) if row else 0
 
 
 async def messages(store: Store, ticket_id: int, *, last: int = 100) -> list[TicketMessage]:
