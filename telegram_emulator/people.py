@@ -344,13 +344,18 @@ class Person:
         poll = {
             "id": str(self._emulator.new_file("poll").file_unique_id),
             "question": question,
-            "options": [{"text": o, "voter_count": 0} for o in options],
+            "options": [
+                {"text": o, "voter_count": 0, "persistent_id": str(n)}
+                for n, o in enumerate(options)
+            ],
             "total_voter_count": 0,
             "is_closed": False,
             "is_anonymous": True,
             "type": "quiz",
             "allows_multiple_answers": False,
-            "correct_option_id": correct,
+            "allows_revoting": False,
+            "members_only": False,
+            "correct_option_ids": [correct],
         }
         return await self._post(chat, thread_id, None, kind="poll", media=poll)
 

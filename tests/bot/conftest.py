@@ -107,7 +107,8 @@ async def running_app(
             await start_up(application)
             yield application
     finally:
-        emu.after_update.remove(drain)
+        if drain in emu.after_update:  # a test may have held the queue
+            emu.after_update.remove(drain)
 
 
 @pytest.fixture
