@@ -146,21 +146,23 @@ class SendQueue:
                 continue
             except BadRequest as exc:  # a NetworkError subclass in PTB, but a refusal
                 error: BaseException = exc
+                counted = False
             except NetworkError as exc:  # unreachable, timed out: try again later
                 attempts = await sends.retry(store, send.id, self.claim_id, type(exc).__name__)
                 if attempts < MAX_ATTEMPTS:
                     await self.timer.sleep(backoff(attempts))
                     continue
-                error = exc
+                error, counted = exc, True
             except TelegramError as exc:  # Forbidden and the other refusals
-                error = exc
+                error, counted = exc, False
             except Exception as exc:  # a bug: record it, never hold the chat's queue forever
                 log.exception("send crashed", extra=kv(event="send_crashed", kind=send.kind))
-                error = exc
+                error, counted = exc, False
             else:
                 await sends.sent(store, send.id, self.claim_id)
                 return
-            await sends.failed(store, send.id, self.claim_id, outgoing.reason_of(error))
+            reason = outgoing.reason_of(error)
+            await sends.failed(store, send.id, self.claim_id, reason, counted=counted)
             try:
                 await outgoing.undelivered(bot, self.services, send, error)
             except Exception:

@@ -109,26 +109,29 @@ async def head(store: Store, chat_id: int, claim_id: str, lease: timedelta) -> S
 
 
 async def sent(store: Store, send_id: int, claim_id: str) -> None:
-    """Settle a send Telegram took."""
-    await _settle(store, send_id, claim_id, "sent", None)
+    """Settle a send Telegram took (its last attempt counted)."""
+    await _settle(store, send_id, claim_id, "sent", None, 1)
 
 
-async def failed(store: Store, send_id: int, claim_id: str, error: str) -> None:
-    """Settle a send that will never go out, keeping why."""
-    await _settle(store, send_id, claim_id, "failed", error)
+async def failed(
+    store: Store, send_id: int, claim_id: str, error: str, *, counted: bool = False
+) -> None:
+    """Settle a send that will never go out, keeping why; `counted`: `retry` counted the
+    last attempt already."""
+    await _settle(store, send_id, claim_id, "failed", error, 0 if counted else 1)
 
 
 async def _settle(
-    store: Store, send_id: int, claim_id: str, status: str, error: str | None
+    store: Store, send_id: int, claim_id: str, status: str, error: str | None, attempt: int
 ) -> None:
     now = to_db(store.now())
 
     def close(conn: Conn) -> None:
         conn.execute(
             "UPDATE sends SET status = ?, error = COALESCE(?, error), settled_at = ?,"
-            " attempts = attempts + 1, claimed_until = NULL"
+            " attempts = attempts + ?, claimed_until = NULL"
             " WHERE id = ? AND claim_id = ? AND status = 'pending'",
-            (status, error and error[:MAX_ERROR], now, send_id, claim_id),
+            (status, error and error[:MAX_ERROR], now, attempt, send_id, claim_id),
         )
 
     await store.db.write(close)

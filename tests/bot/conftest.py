@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from telegram.ext import Application
+from telegram.request import BaseRequest
 
 from bot.application import build_application, start_up
 from bot.config import Config, parse_config
@@ -92,12 +93,12 @@ def hand_timer(emu: TelegramEmulator) -> Timer:
 
 @asynccontextmanager
 async def running_app(
-    emu: TelegramEmulator, store: Store, config: Config
+    emu: TelegramEmulator, store: Store, config: Config, request: BaseRequest | None = None
 ) -> AsyncIterator[Application]:  # type: ignore[type-arg]
     """Run the real Application on the emulator at real limits; each person's action returns
     once the update was handled and what it queued was sent (a second one models a restart)."""
     application = build_application(
-        config, store, EmulatorRequest(emu), token=emu.token, timer=hand_timer(emu)
+        config, store, request or EmulatorRequest(emu), token=emu.token, timer=hand_timer(emu)
     )
     emu.connect(application, raise_errors=True)
     drain = send_queue(application).drain

@@ -3,15 +3,18 @@ cannot be delivered is said where someone sees it; one member cannot crowd out t
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
+from telegram.error import TimedOut
 from telegram.ext import Application
 
 from bot.config import Config
-from bot.sender import send_queue
+from bot.sender import MAX_ATTEMPTS, send_queue
 from loyalty.clock import ManualClock
 from storage import sends, tickets
 from storage.store import Store
-from telegram_emulator import Group, Person, TelegramEmulator
+from telegram_emulator import EmulatorRequest, Group, Person, TelegramEmulator
 from tests.bot.support_kit import (  # noqa: F401 (fixtures, found by name)
     AGENTS,
     agnes_fixture,
@@ -215,3 +218,51 @@ async def test_sends_to_a_chat_keep_their_order_across_a_flood_wait(
     await queue.drain()
     got = texts(ann.bot_messages())[-9:]
     assert got == [f"a{n}" for n in range(8)] + ["Thank you for your patience! Anything else?"]
+
+
+class FlakyRequest(EmulatorRequest):
+    """The emulator, with a method that times out its first `failures` calls."""
+
+    def __init__(self, emu: TelegramEmulator, method: str, failures: int) -> None:
+        super().__init__(emu)
+        self.method, self.failures = method, failures
+
+    async def do_request(self, url: str, method: str, *args: Any, **kwargs: Any) -> Any:
+        if url.endswith(f"/{self.method}") and self.failures > 0:
+            self.failures -= 1
+            raise TimedOut("the network is slow today")
+        return await super().do_request(url, method, *args, **kwargs)
+
+
+@pytest.mark.parametrize(("failures", "delivered"), [(MAX_ATTEMPTS - 1, True), (99, False)])
+async def test_a_timeout_is_retried_a_bounded_number_of_times(
+    emu: TelegramEmulator,
+    bot_store: Store,
+    config: Config,
+    desk: Group,
+    agnes: Person,
+    failures: int,
+    delivered: bool,
+) -> None:
+    ann = emu.user(1001, "Ann")
+    await ask_without_queue_trouble(emu, bot_store, config, ann)
+    thread = only_topic(desk).thread_id
+    flaky = FlakyRequest(emu, "copyMessage", failures)
+    async with running(emu, bot_store, config, flaky):
+        await agnes.send("one answer", chat=desk, thread_id=thread)
+    (row,) = [r for r in await sends.send_rows(bot_store) if r["kind"] == "relay_out"]
+    if delivered:
+        assert ann.last_reply().text == "one answer" and row["status"] == "sent"
+        assert row["attempts"] == MAX_ATTEMPTS  # four timeouts, then the one that went
+    else:
+        assert ann.last_reply().text != "one answer"
+        assert (row["status"], row["error"], row["attempts"]) == ("failed", "TimedOut", 5)
+        note = desk.messages(thread)[-1].text
+        assert note == "⚠️ Not delivered to the member: Telegram refused it (TimedOut)."
+
+
+async def ask_without_queue_trouble(
+    emu: TelegramEmulator, store: Store, config: Config, person: Person
+) -> None:
+    async with running(emu, store, config):
+        await ask(person)
