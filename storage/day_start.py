@@ -29,7 +29,7 @@ class DayStart:
 
 
 async def start_day(store: Store) -> DayStart | None:
-    """Once per programme day: burn, expire coupons, recompute levels, prune old outbox and send rows.
+    """Once per programme day: burn, expire coupons, recompute levels; prune old outbox, send rows.
 
     Each step is its own idempotent operation; the day is recorded only when all are done, so
     a crash part-way repeats the steps (harmlessly) on the next run. Returns None if today's

@@ -68,10 +68,12 @@ async def enqueue(
 
 
 async def waiting_chats(store: Store, claim_id: str, *, limit: int = 1_000) -> list[int]:
-    """Return chats with pending sends that no other sender holds (this one's included)."""
+    """Return chats with pending sends whose oldest no other sender holds (this one's too)."""
     rows = await store.db.read(
-        "SELECT DISTINCT chat_id FROM sends WHERE status = 'pending'"
-        " AND (claimed_until IS NULL OR claimed_until <= ? OR claim_id = ?) LIMIT ?",
+        "SELECT s.chat_id FROM sends s WHERE s.status = 'pending'"
+        " AND s.id = (SELECT MIN(h.id) FROM sends h"
+        " WHERE h.chat_id = s.chat_id AND h.status = 'pending')"
+        " AND (s.claimed_until IS NULL OR s.claimed_until <= ? OR s.claim_id = ?) LIMIT ?",
         (to_db(store.now()), claim_id, limit),
     )
     return [int(r["chat_id"]) for r in rows]
