@@ -257,6 +257,11 @@ class FairRateLimiter(BaseRateLimiter[str]):
             async with self._bulk_turn:
                 await self._slot(windows, bulk=True)
             return
+        # A group's own minute first, without counting as waiting for the shared window: a
+        # send queued behind the group's 20 a minute must not hold the fan-out for that long.
+        own = [w for w in windows if w is not self._free and w is not self._paid]
+        while own and (delay := max(w.delay(self._clock()) for w in own)) > 0:
+            await self._wait(delay)
         for window in windows:
             window.waiting += 1
         try:
