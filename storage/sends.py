@@ -44,12 +44,12 @@ def enqueue_in(
     ticket_id: int | None = None,
 ) -> int:
     """Queue a send inside the caller's transaction; return its id."""
-    cursor = conn.execute(
-        "INSERT INTO sends (chat_id, kind, payload, ticket_id, created_at) VALUES (?, ?, ?, ?, ?)",
+    row = conn.execute(
+        "INSERT INTO sends (chat_id, kind, payload, ticket_id, created_at) VALUES (?, ?, ?, ?, ?)"
+        " RETURNING id",
         (chat_id, kind, json.dumps(payload, separators=(",", ":")), ticket_id, to_db(now)),
-    )
-    assert cursor.lastrowid is not None
-    return cursor.lastrowid
+    ).fetchone()
+    return int(row["id"])
 
 
 async def enqueue(
