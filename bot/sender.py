@@ -2,13 +2,13 @@
 
 One worker per chat with pending sends (`storage/sends.py`), so chats never wait for each
 other: the agents' group may wait a minute for its 20-a-minute budget while every member's
-chat goes on. A worker takes its chat's oldest send, performs it (`handlers/outgoing.py`) and
+chat goes on. A worker takes its chat's oldest send, performs it (`handlers/delivery.py`) and
 settles it before taking the next, so a relayed conversation keeps its order:
 
 - 429: wait `retry_after` and send again, as often as Telegram asks; never dropped.
 - Telegram unreachable or timing out: retry with backoff, `MAX_ATTEMPTS` attempts in all.
 - A refusal for good (a 400, a 403, or a bug): the row is settled `failed` with the reason
-  and `outgoing.undelivered` tells whom it concerns.
+  and `delivery.undelivered` tells whom it concerns.
 
 Handlers wake the sender after queueing; it also looks at the table every `poll` seconds,
 for sends queued by another process or left by one that stopped. Time comes from a `Timer`,
@@ -30,7 +30,7 @@ from telegram.ext import Application
 
 from bot.logs import kv
 from bot.ratelimit import REAL_TIME, Timer, retry_seconds
-from handlers import outgoing
+from handlers import delivery
 from handlers.context import SERVICES_KEY
 from handlers.services import Services
 from storage import sends
@@ -134,7 +134,7 @@ class SendQueue:
         store, bot = self.services.store, self.app.bot
         while True:
             try:
-                await outgoing.perform(bot, self.services, send)
+                await delivery.perform(bot, self.services, send)
             except RetryAfter as exc:
                 # Telegram's flood limit: wait as told and send again, in order.
                 wait = retry_seconds(exc)
@@ -161,10 +161,10 @@ class SendQueue:
             else:
                 await sends.sent(store, send.id, self.claim_id)
                 return
-            reason = outgoing.reason_of(error)
+            reason = delivery.reason_of(error)
             await sends.failed(store, send.id, self.claim_id, reason, counted=counted)
             try:
-                await outgoing.undelivered(bot, self.services, send, error)
+                await delivery.undelivered(bot, self.services, send, error)
             except Exception:
                 log.exception("failure not told", extra=kv(event="send_failure_untold"))
             return
