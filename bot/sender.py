@@ -11,10 +11,10 @@ settles it before taking the next, so a relayed conversation keeps its order:
   and `delivery.undelivered` tells whom it concerns.
 
 A send is settled only after Telegram answered, so one cut off by a stop or a crash goes
-again after the restart: at least once, never lost. Handlers wake the sender after queueing; it also looks at the table every `poll` seconds,
-for sends queued by another process or left by one that stopped. Time comes from a `Timer`,
-so tests run at Telegram's real limits on a hand clock (`drain()`), and no wait takes real
-time.
+again after the restart: at least once, never lost. Handlers wake the sender after queueing;
+it also looks at the table every `poll` seconds, for sends queued by another process or left
+by one that stopped. Time comes from a `Timer`, so tests run at Telegram's real limits on a
+hand clock (`drain()`), and no wait takes real time.
 """
 
 from __future__ import annotations

@@ -19,6 +19,7 @@ from handlers.catalogue import Html, join
 from handlers.services import Services
 from storage import sends, telegram_users, tickets
 from storage.logs import kv
+from storage.sends import Queued
 from storage.tickets import Ticket
 
 log = logging.getLogger(__name__)
@@ -34,17 +35,16 @@ async def _queue(
     services.wake_sender()
 
 
-async def relay_in(
-    services: Services, ticket: Ticket, message: Message, *, text: str | None = None
-) -> None:
-    """Queue a member message for the ticket's topic (created first when it has none)."""
+def relay_in(services: Services, message: Message, *, text: str | None = None) -> Queued:
+    """Return the send that copies a member message into its ticket's topic (created first
+    when it has none), to queue with the message's record (`tickets.record_message`)."""
     payload = {
         "from_chat": message.chat.id,
         "message": message.message_id,
         "text": text,
         "kind": "text" if text is not None else desk.message_kind(message),
     }
-    await _queue(services, services.support.agent_chat_id, "relay_in", payload, ticket.id)
+    return Queued(services.support.agent_chat_id, "relay_in", payload)
 
 
 async def relay_out(services: Services, ticket: Ticket, message: Message, author_id: int) -> None:

@@ -114,10 +114,11 @@ async def to_agents(
         file_id=desk.file_id(message),
         hours=support.hours(store.program.timezone),
         sla=support.sla,
+        relay=outgoing.relay_in(services, message, text=text),
     )
     if recorded.duplicate:
         return  # a redelivered update: it was queued the first time
-    await outgoing.relay_in(services, ticket, message, text=text)
+    services.wake_sender()
     if recorded.first_of_direction:
         lines = [context.t("support.received", ticket=ticket.id)]
         offline = offline_note(context)

@@ -23,6 +23,15 @@ MAX_ERROR = 300
 
 
 @dataclass(frozen=True)
+class Queued:
+    """A send to queue with another change, in that change's transaction."""
+
+    chat_id: int
+    kind: str
+    payload: dict[str, Any]
+
+
+@dataclass(frozen=True)
 class Send:
     """One queued send, as its chat's sender holds it."""
 

@@ -13,6 +13,7 @@ from typing import Literal
 from loyalty.hours import BusinessHours
 from storage.db import Conn, Row, from_db, to_db
 from storage.errors import Conflict, Invalid, NotFound, Refused
+from storage.sends import Queued, enqueue_in
 from storage.store import Store
 
 Subject = Literal["points", "coupon", "order", "other"]
@@ -318,9 +319,11 @@ async def record_message(
     file_id: str | None = None,
     hours: BusinessHours | None = None,
     sla: timedelta | None = None,
+    relay: Queued | None = None,
 ) -> Recorded:
     """Store one relayed message; the first member message starts the SLA clock (working
-    time per `hours`), the first agent message stops it.
+    time per `hours`), the first agent message stops it. `relay` is queued in the same
+    transaction (the send that copies it), so a message is never recorded and not relayed.
 
     A message recorded before (the same source message) changes nothing.
     """
@@ -340,6 +343,8 @@ async def record_message(
         )  # fmt: skip
         if cursor.rowcount == 0:
             return Recorded(ticket, first_of_direction=False, duplicate=True)
+        if relay is not None:
+            enqueue_in(conn, relay.chat_id, relay.kind, relay.payload, now, ticket_id=ticket_id)
         first = False
         if direction == "member" and ticket.first_message_at is None:
             first = True
