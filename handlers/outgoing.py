@@ -71,8 +71,20 @@ async def member_text(
 ) -> None:
     """Queue a text for the ticket's member; `markup` names a keyboard ("solved", "rating");
     `record` (source chat, message, author, text) is recorded as an agent message once sent."""
+    send = _member_text(ticket, text, markup=markup, protect=protect, record=record)
+    await _queue(services, send.chat_id, send.kind, send.payload, ticket.id)
+
+
+def _member_text(
+    ticket: Ticket,
+    text: Html,
+    *,
+    markup: str | None = None,
+    protect: bool = False,
+    record: dict[str, Any] | None = None,
+) -> Queued:
     payload = {"text": text, "markup": markup, "protect": protect, "record": record}
-    await _queue(services, ticket.telegram_user_id, "member_text", payload, ticket.id)
+    return Queued(ticket.telegram_user_id, "member_text", payload)
 
 
 async def topic_note(services: Services, ticket: Ticket, text: Html) -> None:
@@ -97,12 +109,19 @@ async def member_unreachable(services: Services, ticket: Ticket) -> bool:
     Returns False when the ticket was closed already (the agents were told then).
     """
     await telegram_users.update(services.store, ticket.telegram_user_id, unreachable=True)
-    closed, now_closed = await tickets.close(services.store, ticket.id, by="blocked")
+    note = desk.agent_text(services, "agents.member_blocked")
+    _, now_closed = await tickets.close(
+        services.store, ticket.id, by="blocked", then=_closing(services, note)
+    )
     log.info("member blocked the bot", extra=kv(event="ticket_member_blocked", ticket=ticket.id))
-    if now_closed:
-        await topic_note(services, closed, desk.agent_text(services, "agents.member_blocked"))
-        await topic_action(services, closed, "finish")
+    services.wake_sender()
     return now_closed
+
+
+def _closing(services: Services, note: Html) -> list[Queued]:
+    """Return the sends that tell the agents a ticket closed: the note, then ✅ on the topic."""
+    chat = services.support.agent_chat_id
+    return [Queued(chat, "topic_note", {"text": note}), Queued(chat, "finish", {})]
 
 
 async def close_ticket(
@@ -112,26 +131,26 @@ async def close_ticket(
 
     Returns False if it was closed already (a second /close or a stale button).
     """
-    closed, now_closed = await tickets.close(services.store, ticket.id, by=by)
+    if agent_name is not None:
+        note = desk.agent_text(services, "agents.closed_by_agent", agent=agent_name)
+    else:
+        note = desk.agent_text(services, "agents.closed_by_member")
+    _, profile = await desk.ticket_member(services, ticket)
+    lang = desk.member_language(services, profile)
+    texts = services.texts
+    key = "support.closed_by_agent" if agent_name is not None else "support.closed_by_member"
+    message = texts.text(key, lang, ticket=ticket.id)
+    markup = None
+    if ticket.first_message_at is not None:  # nothing to rate when nothing was asked
+        message = join([message, texts.text("support.rate_prompt", lang)], "\n\n")
+        markup = "rating"
+    # Closed and said in one transaction: a crash never leaves a silent close.
+    then = [*_closing(services, note), _member_text(ticket, message, markup=markup)]
+    closed, now_closed = await tickets.close(services.store, ticket.id, by=by, then=then)
     if not now_closed:
         return False
     log.info(
         "ticket closed", extra=kv(event="ticket_closed", ticket=closed.id, by=by.split(":", 1)[0])
     )
-    if agent_name is not None:
-        text = desk.agent_text(services, "agents.closed_by_agent", agent=agent_name)
-    else:
-        text = desk.agent_text(services, "agents.closed_by_member")
-    await topic_note(services, closed, text)
-    await topic_action(services, closed, "finish")
-    _, profile = await desk.ticket_member(services, closed)
-    lang = desk.member_language(services, profile)
-    texts = services.texts
-    key = "support.closed_by_agent" if agent_name is not None else "support.closed_by_member"
-    message = texts.text(key, lang, ticket=closed.id)
-    markup = None
-    if closed.first_message_at is not None:  # nothing to rate when nothing was asked
-        message = join([message, texts.text("support.rate_prompt", lang)], "\n\n")
-        markup = "rating"
-    await member_text(services, closed, message, markup=markup)
+    services.wake_sender()
     return True

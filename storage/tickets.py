@@ -6,6 +6,7 @@ transaction or one read, like every operation in `storage/`.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal
@@ -417,13 +418,20 @@ async def messages(store: Store, ticket_id: int, *, last: int = 100) -> list[Tic
 
 
 async def close(
-    store: Store, ticket_id: int, *, by: str, telegram_user_id: int | None = None
+    store: Store,
+    ticket_id: int,
+    *,
+    by: str,
+    telegram_user_id: int | None = None,
+    then: Sequence[Queued] = (),
 ) -> tuple[Ticket, bool]:
     """Close a ticket; return it and whether this call closed it (False: already closed).
 
-    With `telegram_user_id` (the member's own button) the ticket must be theirs.
+    With `telegram_user_id` (the member's own button) the ticket must be theirs. `then` is
+    queued in the same transaction when this call closed it (the notes that say so).
     """
-    now = to_db(store.now())
+    instant = store.now()
+    now = to_db(instant)
 
     def close_one(conn: Conn) -> tuple[Ticket, bool]:
         ticket = _one(conn, ticket_id)
@@ -435,6 +443,8 @@ async def close(
             "UPDATE tickets SET status = 'closed', closed_at = ?, closed_by = ? WHERE id = ?",
             (now, by[:64], ticket_id),
         )
+        for send in then:
+            enqueue_in(conn, send.chat_id, send.kind, send.payload, instant, ticket_id=ticket_id)
         return _one(conn, ticket_id), True
 
     return await store.db.write(close_one)
