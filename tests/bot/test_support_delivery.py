@@ -266,3 +266,10 @@ async def ask_without_queue_trouble(
 ) -> None:
     async with running(emu, store, config):
         await ask(person)
+
+
+async def test_the_limits_are_told_in_the_members_language(boris: Person, desk: Group) -> None:
+    await ask(boris, "сообщение 1")
+    for n in range(2, 12):
+        await boris.send(f"сообщение {n}")
+    assert boris.last_reply().text.startswith("✋ Вы пишете быстрее, чем команда успевает читать")
