@@ -154,8 +154,12 @@ async def card(update: Update, context: BotContext) -> None:
         await outgoing.topic_action(context.services, ticket, "card")
 
 
-async def _echo(context: BotContext, ticket: Ticket, text: Html, *, protect: bool = False) -> None:
-    await outgoing.member_text(context.services, ticket, text, protect=protect)
+async def _echo(
+    update: Update, context: BotContext, ticket: Ticket, text: Html, *, protect: bool = False
+) -> None:
+    """Tell the member what an agent's command did (once, whatever redelivers the command)."""
+    key = f"echo:{_key(update)}"
+    await outgoing.member_text(context.services, ticket, text, protect=protect, key=key)
 
 
 def _key(update: Update) -> str:
@@ -204,7 +208,7 @@ async def grant(update: Update, context: BotContext) -> None:
         reason=reason,
         balance=texts.plural("coupons.points", result.balance_after, member_lang),
     )
-    await _echo(context, ticket, echo)
+    await _echo(update, context, ticket, echo)
     signed = f"+{amount}" if amount > 0 else f"−{abs(amount)}"
     balance = texts.plural("coupons.points", result.balance_after, lang)
     done = _t(context, "granted", agent=name, amount=signed, reason=reason, balance=balance)
@@ -254,7 +258,7 @@ async def goodwill_coupon(update: Update, context: BotContext) -> None:
         expires=moment(coupon.expires_at, zone, member_lang),
         reason=reason,
     )
-    await _echo(context, ticket, echo, protect=True)
+    await _echo(update, context, ticket, echo, protect=True)
     done = _t(
         context,
         "coupon_issued",
@@ -296,8 +300,9 @@ async def canned(update: Update, context: BotContext) -> None:
     record = {"from_chat": message.chat.id, "message": message.message_id,
               "author": _agent(update)[0], "text": text}  # fmt: skip
     await outgoing.member_text(
-        context.services, ticket, escape(text), markup="solved", record=record
-    )
+        context.services, ticket, escape(text), markup="solved", record=record,
+        key=f"canned:{_key(update)}",
+    )  # fmt: skip
     await _say(update, context, _t(context, "canned_sent", answer=key, text=text))
 
 

@@ -29,9 +29,14 @@ log = logging.getLogger(__name__)
 
 
 async def _queue(
-    services: Services, chat_id: int, kind: str, payload: dict[str, Any], ticket: int | None
+    services: Services,
+    chat_id: int,
+    kind: str,
+    payload: dict[str, Any],
+    ticket: int | None,
+    key: str | None = None,
 ) -> None:
-    await sends.enqueue(services.store, chat_id, kind, payload, ticket_id=ticket)
+    await sends.enqueue(services.store, chat_id, kind, payload, ticket_id=ticket, dedupe_key=key)
     services.wake_sender()
 
 
@@ -57,7 +62,9 @@ async def relay_out(services: Services, ticket: Ticket, message: Message, author
         "text": message.text or message.caption,
         "file_id": desk.file_id(message),
     }
-    await _queue(services, ticket.telegram_user_id, "relay_out", payload, ticket.id)
+    # Keyed by the agent's message: a redelivered update does not reach the member twice.
+    key = f"relay_out:{message.chat.id}:{message.message_id}"
+    await _queue(services, ticket.telegram_user_id, "relay_out", payload, ticket.id, key)
 
 
 async def member_text(
@@ -68,11 +75,13 @@ async def member_text(
     markup: str | None = None,
     protect: bool = False,
     record: dict[str, Any] | None = None,
+    key: str | None = None,
 ) -> None:
     """Queue a text for the ticket's member; `markup` names a keyboard ("solved", "rating");
-    `record` (source chat, message, author, text) is recorded as an agent message once sent."""
+    `record` (source chat, message, author, text) is recorded as an agent message once sent;
+    `key` names its cause (an agent's command), so the same cause queues it once."""
     send = _member_text(ticket, text, markup=markup, protect=protect, record=record)
-    await _queue(services, send.chat_id, send.kind, send.payload, ticket.id)
+    await _queue(services, send.chat_id, send.kind, send.payload, ticket.id, key)
 
 
 def _member_text(

@@ -29,6 +29,7 @@ class Queued:
     chat_id: int
     kind: str
     payload: dict[str, Any]
+    dedupe_key: str | None = None
 
 
 @dataclass(frozen=True)
@@ -51,14 +52,18 @@ def enqueue_in(
     now: datetime,
     *,
     ticket_id: int | None = None,
-) -> int:
-    """Queue a send inside the caller's transaction; return its id."""
+    dedupe_key: str | None = None,
+) -> int | None:
+    """Queue a send inside the caller's transaction; return its id (None: `dedupe_key` was
+    queued before, nothing is queued again)."""
     row = conn.execute(
-        "INSERT INTO sends (chat_id, kind, payload, ticket_id, created_at) VALUES (?, ?, ?, ?, ?)"
-        " RETURNING id",
-        (chat_id, kind, json.dumps(payload, separators=(",", ":")), ticket_id, to_db(now)),
-    ).fetchone()
-    return int(row["id"])
+        "INSERT INTO sends (chat_id, kind, payload, ticket_id, dedupe_key, created_at)"
+        " VALUES (?, ?, ?, ?, ?, ?)"
+        " ON CONFLICT (dedupe_key) WHERE dedupe_key IS NOT NULL DO NOTHING RETURNING id",
+        (chat_id, kind, json.dumps(payload, separators=(",", ":")), ticket_id, dedupe_key,
+         to_db(now)),
+    ).fetchone()  # fmt: skip
+    return int(row["id"]) if row is not None else None
 
 
 async def enqueue(
@@ -68,11 +73,15 @@ async def enqueue(
     payload: dict[str, Any],
     *,
     ticket_id: int | None = None,
-) -> int:
-    """Queue one send to `chat_id` behind the chat's earlier ones; return its id."""
+    dedupe_key: str | None = None,
+) -> int | None:
+    """Queue one send to `chat_id` behind the chat's earlier ones; return its id (None: the
+    same `dedupe_key` was queued before)."""
     now = store.now()
     return await store.db.write(
-        lambda conn: enqueue_in(conn, chat_id, kind, payload, now, ticket_id=ticket_id)
+        lambda conn: enqueue_in(
+            conn, chat_id, kind, payload, now, ticket_id=ticket_id, dedupe_key=dedupe_key
+        )
     )
 
 

@@ -345,7 +345,10 @@ async def record_message(
         if cursor.rowcount == 0:
             return Recorded(ticket, first_of_direction=False, duplicate=True)
         if relay is not None:
-            enqueue_in(conn, relay.chat_id, relay.kind, relay.payload, now, ticket_id=ticket_id)
+            enqueue_in(
+                conn, relay.chat_id, relay.kind, relay.payload, now,
+                ticket_id=ticket_id, dedupe_key=relay.dedupe_key,
+            )  # fmt: skip
         first = False
         if direction == "member" and ticket.first_message_at is None:
             first = True
@@ -444,7 +447,10 @@ async def close(
             (now, by[:64], ticket_id),
         )
         for send in then:
-            enqueue_in(conn, send.chat_id, send.kind, send.payload, instant, ticket_id=ticket_id)
+            enqueue_in(
+                conn, send.chat_id, send.kind, send.payload, instant,
+                ticket_id=ticket_id, dedupe_key=send.dedupe_key,
+            )  # fmt: skip
         return _one(conn, ticket_id), True
 
     return await store.db.write(close_one)

@@ -15,8 +15,11 @@ CREATE TABLE sends (
     claim_id            TEXT,
     claimed_until       TEXT,
     error               TEXT,
+    -- A send queued again for the same cause (a redelivered update) is queued once.
+    dedupe_key          TEXT,
     created_at          TEXT NOT NULL,
     settled_at          TEXT
 );
 CREATE INDEX sends_pending ON sends (chat_id, id) WHERE status = 'pending';
+CREATE UNIQUE INDEX sends_dedupe ON sends (dedupe_key) WHERE dedupe_key IS NOT NULL;
 CREATE INDEX sends_settled ON sends (settled_at) WHERE status != 'pending';

@@ -273,3 +273,19 @@ async def test_the_limits_are_told_in_the_members_language(boris: Person, desk: 
     for n in range(2, 12):
         await boris.send(f"сообщение {n}")
     assert boris.last_reply().text.startswith("✋ Вы пишете быстрее, чем команда успевает читать")
+
+
+async def test_a_redelivered_agent_update_reaches_the_member_once(
+    emu: TelegramEmulator, ann: Person, agnes: Person, desk: Group, bot_store: Store
+) -> None:
+    await rich_member(bot_store, ann)
+    await ask(ann)
+    thread = only_topic(desk).thread_id
+    mark = ann.mark()
+    said = await agnes.send("Here you are", chat=desk, thread_id=thread)
+    granted = await agnes.send("/grant 10 sorry", chat=desk, thread_id=thread)
+    for message in (said, granted):  # Telegram sends an unacknowledged update again
+        await emu.emit("message", message.to_dict())
+    got = texts(ann.messages_since(mark))
+    assert got[0] == "Here you are" and len(got) == 2
+    assert "10 points" in got[1]
