@@ -11,6 +11,7 @@ an agent's, and each one stops the update once handled (see `handlers/registry.p
 from __future__ import annotations
 
 import functools
+import hashlib
 import logging
 import re
 from collections.abc import Callable, Coroutine
@@ -79,7 +80,10 @@ async def _say(update: Update, context: BotContext, text: Html) -> None:
         return
     thread = message.message_thread_id if message.is_topic_message else None
     # Queued: the agents' chat has a budget of its own (20 a minute), members must not wait.
-    await outgoing.group_text(context.services, thread, text)
+    # Keyed by the command and the answer: a redelivered command is not answered twice.
+    digest = hashlib.sha256(text.encode()).hexdigest()[:16]
+    key = f"say:{message.chat.id}:{message.message_id}:{digest}"
+    await outgoing.group_text(context.services, thread, text, key=key)
 
 
 async def _here(update: Update, context: BotContext, *, quiet: bool = False) -> Ticket | None:

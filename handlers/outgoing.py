@@ -101,10 +101,13 @@ async def topic_note(services: Services, ticket: Ticket, text: Html) -> None:
     await _queue(services, services.support.agent_chat_id, "topic_note", {"text": text}, ticket.id)
 
 
-async def group_text(services: Services, thread_id: int | None, text: Html) -> None:
-    """Queue an answer in the agents' chat: in a topic, or the General topic (None)."""
+async def group_text(
+    services: Services, thread_id: int | None, text: Html, *, key: str | None = None
+) -> None:
+    """Queue an answer in the agents' chat: in a topic, or the General topic (None); `key`
+    names its cause, so the same cause queues it once."""
     payload = {"thread": thread_id, "text": text}
-    await _queue(services, services.support.agent_chat_id, "group_text", payload, None)
+    await _queue(services, services.support.agent_chat_id, "group_text", payload, None, key)
 
 
 async def topic_action(services: Services, ticket: Ticket, kind: str) -> None:

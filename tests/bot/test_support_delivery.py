@@ -289,3 +289,5 @@ async def test_a_redelivered_agent_update_reaches_the_member_once(
     got = texts(ann.messages_since(mark))
     assert got[0] == "Here you are" and len(got) == 2
     assert "10 points" in got[1]
+    answers = [t for t in texts(desk.messages(thread)) if "changed the points" in t]
+    assert len(answers) == 1  # nor is the agents' confirmation repeated
