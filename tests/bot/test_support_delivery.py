@@ -68,7 +68,7 @@ async def test_ten_new_tickets_in_a_minute_wait_for_the_group_not_the_members(
     assert live_topics(desk) == []  # nothing sent to the group inside a member's handler
     await queue.drain()
     topics = live_topics(desk)
-    assert len(topics) == 10  # 10 topics, cards, pins: 30 group sends over two minutes
+    assert len(topics) == 10  # topics, cards, pins and questions: 40 group requests, 2 minutes
     for person, topic in zip(people, topics, strict=True):
         assert desk.messages(topic.thread_id)[-1].text == f"help me, I am {person.first_name}"
     assert all(r["status"] == "sent" for r in await sends.send_rows(bot_store))
