@@ -26,12 +26,13 @@ import secrets
 from datetime import timedelta
 from typing import Any
 
-from telegram.error import BadRequest, NetworkError, RetryAfter, TelegramError
+from telegram.error import BadRequest, ChatMigrated, NetworkError, RetryAfter, TelegramError
 from telegram.ext import Application
 
 from bot.logs import kv
 from bot.ratelimit import REAL_TIME, Timer, retry_seconds
 from handlers import delivery
+from handlers.agents import follow_agent_chat
 from handlers.context import SERVICES_KEY
 from handlers.services import Services
 from storage import sends
@@ -154,6 +155,12 @@ class SendQueue:
                     await self.timer.sleep(backoff(attempts))
                     continue
                 error, counted = exc, True
+            except ChatMigrated as exc:
+                # The agents' group became a supergroup with a new id (Topics turned on):
+                # follow it once and send again there.
+                if follow_agent_chat(self.services, exc.new_chat_id):
+                    continue
+                error, counted = exc, False
             except TelegramError as exc:  # Forbidden and the other refusals
                 error, counted = exc, False
             except Exception as exc:  # a bug: record it, never hold the chat's queue forever

@@ -148,5 +148,7 @@ async def process_backlog(emu: TelegramEmulator, app: Application) -> None:  # t
             break
         for update in updates:
             await app.process_update(update)
+            for settle in list(emu.after_update):  # the send queue, as in direct delivery
+                await settle()
         offset = updates[-1].update_id + 1
     emu.connect(app, raise_errors=True)
