@@ -17,7 +17,7 @@ from logging.handlers import QueueHandler, QueueListener
 
 from storage.logs import FIELDS, kv
 
-__all__ = ["FIELDS", "KeyValueFormatter", "kv", "quote", "setup_logging"]
+__all__ = ["FIELDS", "KeyValueFormatter", "kv", "quote", "redact", "setup_logging"]
 HANDLER_NAME = "loyaltybot"  # the name of the handler setup_logging adds, so it adds one
 # Values made only of these characters are written bare; anything else is quoted.
 _NEEDS_QUOTES = re.compile(r"[^A-Za-z0-9\-_./:{}<>@+,]")
@@ -35,6 +35,18 @@ def _escape(match: re.Match[str]) -> str:
     if short is not None:
         return short
     return f"\\x{ord(char):02x}" if ord(char) < 0x100 else f"\\u{ord(char):04x}"
+
+
+# A bot token (`<bot id>:<secret>`), alone or in a Bot API URL (`/bot<token>/getMe`): PTB's
+# and httpx's errors quote request URLs and PTB's InvalidToken quotes the token itself, so
+# every line is cleaned before it is written, tracebacks included.
+_TOKEN = re.compile(r"(?:(?<=/bot)|(?<![A-Za-z0-9]))\d{5,}:[A-Za-z0-9_-]{4,}")
+REDACTED = "<bot-token>"
+
+
+def redact(text: str) -> str:
+    """Return `text` with every bot token in it replaced by a placeholder."""
+    return _TOKEN.sub(REDACTED, text) if ":" in text else text
 
 
 def quote(value: object) -> str:
@@ -61,7 +73,7 @@ class KeyValueFormatter(logging.Formatter):
         parts.extend(f"{key}={quote(value)}" for key, value in fields.items())
         if record.exc_info:
             parts.append(f"exc={quote(self.formatException(record.exc_info))}")
-        return " ".join(parts)
+        return redact(" ".join(parts))
 
 
 def setup_logging(level: int = logging.INFO) -> None:

@@ -286,7 +286,14 @@ def _schemas() -> dict[str, Schema]:
                 "status": {"type": "string", "enum": ["held", "captured", "released"]},
             },
         ),
-        "Health": _obj(["status"], {"status": {"const": "ok"}}),
+        "Health": _obj(
+            ["status", "database"],
+            {
+                "status": {"enum": ["ok", "degraded"]},
+                "database": {"const": "ok"},
+                "telegram": {"enum": ["ok", "unreachable", "unauthorized"]},
+            },
+        ),
         "TelegramUpdate": {
             "type": "object",
             "description": "an Update object of the Telegram Bot API",
@@ -632,8 +639,16 @@ def _paths() -> dict[str, Schema]:
             "get": _op(
                 "getHealth",
                 "Health",
-                "200 when the database answers a query. No key needed.",
-                {200: _ok("Healthy.", ref("Health"), {"status": "ok"})},
+                "200 while the database answers a query; `degraded` when Telegram does not "
+                "answer the bot (the shop API works on). `telegram` is left out by a process "
+                "that runs no bot. No key needed.",
+                {
+                    200: _ok(
+                        "Healthy, or degraded.",
+                        ref("Health"),
+                        {"status": "ok", "database": "ok", "telegram": "ok"},
+                    )
+                },
                 {503: "The database does not answer."},
                 tag="system",
                 security=[],

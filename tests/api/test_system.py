@@ -64,7 +64,7 @@ async def test_the_key_is_compared_in_constant_time(
 async def test_health_and_metrics_need_no_key(client: httpx.AsyncClient) -> None:
     client.headers.pop("Authorization")
     health = await client.get("/healthz")
-    assert (health.status_code, health.json()) == (200, {"status": "ok"})
+    assert (health.status_code, health.json()) == (200, {"status": "ok", "database": "ok"})
     metrics = await client.get("/metrics")
     assert metrics.status_code == 200
     assert metrics.headers["content-type"].startswith("text/plain")

@@ -24,7 +24,10 @@ HEALTH_TIMEOUT = 2.0
 
 
 async def get_health(request: Request) -> Response:
-    """Answer 200 when the database answers a query, 503 otherwise."""
+    """Answer 200 while the database answers a query (503 otherwise), with the parts' state.
+
+    Telegram away makes the service `degraded`, not down: the shop API works on without it.
+    """
     ctx = api(request)
     try:
         async with asyncio.timeout(HEALTH_TIMEOUT):
@@ -32,7 +35,12 @@ async def get_health(request: Request) -> Response:
     except Exception as exc:  # any failure to answer is "unhealthy", whatever its kind
         log.warning("health check failed", extra=kv(event="health_check_failed"), exc_info=exc)
         raise ApiError(503, "the database does not answer", code="unavailable") from None
-    return JSONResponse({"status": "ok"})
+    body = {"status": "ok", "database": "ok"}
+    if ctx.telegram is not None:
+        body["telegram"] = ctx.telegram()
+        if body["telegram"] != "ok":
+            body["status"] = "degraded"
+    return JSONResponse(body)
 
 
 async def get_metrics(request: Request) -> Response:
