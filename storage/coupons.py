@@ -23,6 +23,13 @@ CODE_GROUPS, CODE_GROUP_LENGTH = 3, 4  # 31**12: about 2**59 codes, unguessable
 CURRENCIES: tuple[Currency, ...] = ("points", "coins")
 
 
+def normal_code(code: str) -> str:
+    """Return a code as stored: codes match case-insensitively (`pgbe-kquq-mkuk` finds
+    `PGBE-KQUQ-MKUK`), and every code is made upper-case, so upper-casing the input is enough
+    (and keeps the primary key's index, where lower(code) = lower(?) would not)."""
+    return code.strip().upper()
+
+
 def new_code() -> str:
     """Return a fresh unguessable coupon code like `K7PX-3MWQ-ZT9D`."""
     return "-".join(
@@ -329,7 +336,7 @@ async def issue_goodwill(
 
 async def get(store: Store, code: str) -> Coupon:
     """Return a coupon by code (its stored status, with expiry applied as of now) or NotFound."""
-    row = await store.db.read_one("SELECT * FROM coupons WHERE code = ?", (code,))
+    row = await store.db.read_one("SELECT * FROM coupons WHERE code = ?", (normal_code(code),))
     if row is None:
         raise NotFound(f"unknown coupon {code!r}")
     return _as_of(store, _coupon(row))
@@ -362,24 +369,30 @@ async def redeem(store: Store, code: str, member_id: str, order_id: str) -> Coup
     check_member_id(order_id, "order_id")
 
     def use(conn: Conn) -> Coupon:
-        row = conn.execute("SELECT * FROM coupons WHERE code = ?", (code,)).fetchone()
-        if row is None:
-            raise NotFound(f"unknown coupon {code!r}")
-        coupon = _as_of(store, _coupon(row))
-        if coupon.member_id != member_id:
-            raise Conflict("this coupon belongs to another member", code="not_owner")
-        if coupon.status == "used" and coupon.order_id == order_id:
-            return coupon
-        if coupon.status != "active":
-            raise Conflict(f"this coupon is {coupon.status}", code=f"coupon_{coupon.status}")
-        now = store.now()
-        conn.execute(
-            "UPDATE coupons SET status = 'used', used_at = ?, order_id = ? WHERE code = ?",
-            (to_db(now), order_id, code),
-        )
-        return replace(coupon, status="used", used_at=now, order_id=order_id)
+        return redeem_in(conn, store, code, member_id, order_id)
 
     return await store.db.write(use)
+
+
+def redeem_in(conn: Conn, store: Store, code: str, member_id: str, order_id: str) -> Coupon:
+    """Redeem inside the caller's transaction (a connector's order arriving with the code)."""
+    code = normal_code(code)
+    row = conn.execute("SELECT * FROM coupons WHERE code = ?", (code,)).fetchone()
+    if row is None:
+        raise NotFound(f"unknown coupon {code!r}")
+    coupon = _as_of(store, _coupon(row))
+    if coupon.member_id != member_id:
+        raise Conflict("this coupon belongs to another member", code="not_owner")
+    if coupon.status == "used" and coupon.order_id == order_id:
+        return coupon
+    if coupon.status != "active":
+        raise Conflict(f"this coupon is {coupon.status}", code=f"coupon_{coupon.status}")
+    now = store.now()
+    conn.execute(
+        "UPDATE coupons SET status = 'used', used_at = ?, order_id = ? WHERE code = ?",
+        (to_db(now), order_id, code),
+    )
+    return replace(coupon, status="used", used_at=now, order_id=order_id)
 
 
 async def expire(store: Store) -> dict[str, int]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -162,10 +163,20 @@ async def apply_event(store: Store, body: object) -> dict[str, Any]:
     return await store.db.write(apply)
 
 
-def apply_in(conn: Conn, store: Store, event: ShopEvent) -> dict[str, Any]:
-    """Apply a parsed event inside the caller's transaction (connectors apply several)."""
+def apply_in(
+    conn: Conn, store: Store, event: ShopEvent, *, first_wins: bool = False
+) -> dict[str, Any]:
+    """Apply a parsed event inside the caller's transaction (connectors apply several).
+
+    With `first_wins` (connectors: the id names a fact, a later snapshot may describe it with
+    other details) a known id is a duplicate whatever its body; else another body conflicts.
+    """
     print_ = fingerprint(event.body)
     key = f"event:{event.id}"
+    if first_wins:
+        known = conn.execute("SELECT response FROM idempotency WHERE key = ?", (key,)).fetchone()
+        if known is not None:
+            return {**json.loads(known[0]), "status": "duplicate"}
     first = recall(conn, key, print_)
     if first is not None:
         return {**first, "status": "duplicate"}
