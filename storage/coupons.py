@@ -10,6 +10,7 @@ from typing import Any
 from loyalty.calendar import next_day_start, programme_day
 from loyalty.coupons import coupon_expiry, expired_cutoff
 from loyalty.program import CouponOption, Currency
+from storage import shop_tasks
 from storage.db import Conn, Row, from_db, to_db
 from storage.errors import Conflict, Invalid, NotFound, Refused
 from storage.idempotency import fingerprint, recall, remember
@@ -53,6 +54,9 @@ class Coupon:
     burns: bool
     used_at: datetime | None = None
     order_id: str | None = None
+    # 'pending' while a connected shop is creating its copy (the code is not usable there
+    # yet), 'live' once it has it, 'removed' after; None without a connected shop.
+    shop_status: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """Return the coupon as a JSON-ready dict (times as ISO 8601 strings)."""
@@ -95,6 +99,7 @@ def _coupon(row: Row) -> Coupon:
         burns=bool(row["burns"]),
         used_at=from_db(row["used_at"]) if row["used_at"] else None,
         order_id=row["order_id"],
+        shop_status=row["shop_status"],
     )
 
 
@@ -247,6 +252,8 @@ async def exchange(
             conn, code, member_id, option.value_cents, currency, cost, posting.ledger_id, now,
             day, expiry.expires_at, expiry.burns,
         )  # fmt: skip
+        if shop_tasks.queue_create(conn, store, member_id, code, now):
+            coupon = replace(coupon, shop_status="pending")
         result = Exchange(
             coupon=coupon,
             currency=currency,
@@ -328,6 +335,8 @@ async def issue_goodwill(
             conn, code, member_id, value_cents, "goodwill", 0, posting.ledger_id, now,
             programme_day(store.program, now).isoformat(), expiry.expires_at, expiry.burns,
         )  # fmt: skip
+        if shop_tasks.queue_create(conn, store, member_id, code, now):
+            coupon = replace(coupon, shop_status="pending")
         remember(conn, idem, print_, coupon.to_dict(), now)
         return coupon
 
@@ -400,11 +409,14 @@ async def expire(store: Store) -> dict[str, int]:
     cutoff = to_db(expired_cutoff(store.now()))
 
     def mark(conn: Conn) -> list[Row]:
-        return conn.execute(
+        found = conn.execute(
             "UPDATE coupons SET status = CASE WHEN burns THEN 'burned' ELSE 'expired' END"
-            " WHERE status = 'active' AND expires_at <= ? RETURNING status",
+            " WHERE status = 'active' AND expires_at <= ? RETURNING status, code",
             (cutoff,),
         ).fetchall()
+        # Gone here, gone in the shop: the removal is queued with the change.
+        shop_tasks.queue_removals(conn, [r[1] for r in found], store.now())
+        return found
 
     rows = await store.db.write(mark)
     statuses = [r[0] for r in rows]
@@ -416,11 +428,13 @@ async def burn(store: Store) -> int:
     cutoff = to_db(expired_cutoff(store.now()))
 
     def mark(conn: Conn) -> list[Row]:
-        return conn.execute(
+        found = conn.execute(
             "UPDATE coupons SET status = 'burned'"
             " WHERE status = 'active' AND burns = 1 AND expires_at <= ? RETURNING code",
             (cutoff,),
         ).fetchall()
+        shop_tasks.queue_removals(conn, [r[0] for r in found], store.now())
+        return found
 
     rows = await store.db.write(mark)
     return len(list(rows))

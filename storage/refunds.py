@@ -97,9 +97,9 @@ def take_back_referral(conn: Conn, store: Store, order: Row) -> int:
     referrer, amount = credit["member_id"], credit["amount"]
     take = min(balance(conn, referrer), amount)
     post(
-        conn, referrer, "points", -take, "clawback", store.now(),
+        conn, referrer, "points", -take, "referral_clawback", store.now(),
         ref=member_id, idem_key=key, level_points=-amount,
-        counted_at=from_db(credit["counted_at"]), shortfall=amount - take, note="referral",
+        counted_at=from_db(credit["counted_at"]), shortfall=amount - take,
     )  # fmt: skip
     return take
 

@@ -52,6 +52,12 @@ class ConnectorsConfig:
         """Tell whether at least one connector is on."""
         return self.woocommerce.enabled or self.shopify.enabled
 
+    @property
+    def coupon_platforms(self) -> frozenset[str]:
+        """Return the platforms that are on, whose customers' coupons are created there."""
+        on = {"woocommerce": self.woocommerce.enabled, "shopify": self.shopify.enabled}
+        return frozenset(name for name, enabled in on.items() if enabled)
+
 
 def _template(r: TableReader, default: str) -> str:
     value = r.text("member_id", default)

@@ -85,9 +85,12 @@ async def test_a_referrers_bonus_goes_back_when_the_first_delivery_is_refunded_i
     assert (await vip_shop.card("m-ref"))["points"] == 10
     await vip_shop.send("order.refunded", order_id="o-1", refund_id="r-2", amount_cents=4_000)
     assert (await vip_shop.card("m-ref"))["points"] == 5
-    back = await rows(vip_store, "SELECT amount, level_points, note FROM ledger"
-                                 " WHERE member_id = 'm-ref' AND reason = 'clawback'")  # fmt: skip
-    assert [tuple(r) for r in back] == [(-5, -5, "referral")]
+    back = await rows(
+        vip_store,
+        "SELECT amount, level_points, ref FROM ledger"
+        " WHERE member_id = 'm-ref' AND reason = 'referral_clawback'",
+    )
+    assert [tuple(r) for r in back] == [(-5, -5, "m-new")]
     # A second delivered order does not pay the bonus again: it was the first delivery's.
     await vip_shop.delivered("m-new", 5_000, "o-2")
     assert (await vip_shop.card("m-ref"))["points"] == 5

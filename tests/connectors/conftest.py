@@ -21,13 +21,13 @@ from bot.connectors.mapping import sign
 from bot.connectors.webhooks import Connectors
 from loyalty.clock import ManualClock
 from storage.store import Store
-from tests.conftest import open_store
 
 SAMPLES = Path(__file__).parent / "samples"
 WC_SECRET = "wc-test-secret-8d1f"
 SHOPIFY_SECRET = "shpss-test-secret-2c7e"
 API_KEY = "test-key-3f9a"
 _ids = itertools.count(1)
+PLATFORMS = frozenset({"woocommerce", "shopify"})
 
 
 def sample(name: str) -> dict[str, Any]:
@@ -140,8 +140,9 @@ SHOPIFY_NOW = datetime(2022, 4, 6, 12, 0, tzinfo=UTC)
 async def wc_store(tmp_path: Path) -> AsyncIterator[Store]:
     from loyalty.loader import load_program
 
-    s = await open_store(tmp_path / "wc.db", load_program({"preset": "marketplace"}),
-                         ManualClock(WC_NOW))  # fmt: skip
+    s = await Store.open(tmp_path / "wc.db", load_program({"preset": "marketplace"}),
+                         clock=ManualClock(WC_NOW), synchronous="NORMAL",
+                         shop_platforms=PLATFORMS)  # fmt: skip
     yield s
     await s.close()
 
@@ -157,7 +158,8 @@ async def eur_store(tmp_path: Path) -> AsyncIterator[Store]:
     from loyalty.loader import load_program
 
     program = load_program({"preset": "marketplace", "currency": "EUR"})
-    s = await open_store(tmp_path / "shopify.db", program, ManualClock(SHOPIFY_NOW))
+    s = await Store.open(tmp_path / "shopify.db", program, clock=ManualClock(SHOPIFY_NOW),
+                         synchronous="NORMAL", shop_platforms=PLATFORMS)  # fmt: skip
     yield s
     await s.close()
 
