@@ -160,15 +160,16 @@ def _apply(
         conn.execute("RELEASE connector_event")
         if customer is not None and event.type == "member.upserted":
             link(conn, store, customer)
-    for use in codes:
+    for index, use in enumerate(codes, 1):
         conn.execute("SAVEPOINT connector_code")
         try:
             coupons.redeem_in(conn, store, use.code, use.member_id, use.order_id)
             receipt.codes_redeemed += 1
         except OperationError as exc:
-            # A code of the shop's own (not ours) is normal: it is noted, nothing else.
+            # A code of the shop's own (not ours) is normal: it is noted, nothing else. The
+            # code itself is not repeated: the reason is logged, and a code is a secret.
             conn.execute("ROLLBACK TO connector_code")
-            receipt.problems.append(f"code {use.code[:64]}: {exc.message}")
+            receipt.problems.append(f"code {index} of the order: {exc.code}")
         conn.execute("RELEASE connector_code")
     if not receipt.events.get("processed") and not receipt.events.get("duplicate"):
         receipt.outcome = "ignored"

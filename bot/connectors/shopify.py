@@ -1,6 +1,7 @@
 """Shopify: what its webhooks (orders, refunds, customers) mean for the programme.
 
-Topics: `orders/create`, `orders/paid`, `orders/fulfilled`, `orders/cancelled` (the order),
+Topics: `orders/create`, `orders/paid`, `orders/fulfilled`, `orders/cancelled` (the order;
+`orders/updated` is read the same way when a shop subscribes to it),
 `refunds/create` (one refund), `customers/create`, `customers/update`. An order delivery is a
 snapshot: placed, paid (`financial_status` paid or refunded in part or whole), delivered
 (`fulfillment_status` = `delivered_status`, default `fulfilled`), each entry of `refunds`,
@@ -29,7 +30,9 @@ from bot.connectors.settings import ShopifyConfig
 from storage.connectors import CodeUse, Customer
 
 PLATFORM = "shopify"
-ORDER_TOPICS = ("orders/create", "orders/paid", "orders/fulfilled", "orders/cancelled")
+ORDER_TOPICS = (
+    "orders/create", "orders/updated", "orders/paid", "orders/fulfilled", "orders/cancelled",
+)  # fmt: skip
 CUSTOMER_TOPICS = ("customers/create", "customers/update")
 REFUND_TOPIC = "refunds/create"
 TOPICS = (*ORDER_TOPICS, REFUND_TOPIC, *CUSTOMER_TOPICS)

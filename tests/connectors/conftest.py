@@ -81,9 +81,10 @@ class Platforms:
         delivery_id: str | None = None,
         secret: str = WC_SECRET,
         signature: str | None = None,
+        indent: int | None = None,
     ) -> httpx.Response:
         """Deliver as WooCommerce: JSON body, X-WC-Webhook-* headers."""
-        body = json.dumps(payload).encode()
+        body = json.dumps(payload, indent=indent).encode()
         headers = {
             "Content-Type": "application/json",
             "X-WC-Webhook-Source": "https://wc.test/",
