@@ -19,7 +19,13 @@ from bot.api.errors import (
     on_operation_error,
     on_unexpected,
 )
-from bot.api.limits import DEFAULT_READ_TIMEOUT, BearerAuth, RequestLimits
+from bot.api.limits import (
+    CONNECTOR_MAX_BODY,
+    CONNECTOR_PREFIX,
+    DEFAULT_READ_TIMEOUT,
+    BearerAuth,
+    RequestLimits,
+)
 from bot.api.metrics import ApiMetrics, Observe
 from bot.api.routes import checkout, coupons, events, members, system
 from bot.config import Config
@@ -101,7 +107,10 @@ def build_api(
         Middleware(Observe, metrics=metrics, route_of=route_template),
         Middleware(BearerAuth, api_key=api_key),
         Middleware(
-            RequestLimits, max_body_bytes=config.server.max_body_bytes, body_timeout=read_timeout
+            RequestLimits,
+            max_body_bytes=config.server.max_body_bytes,
+            body_timeout=read_timeout,
+            larger={CONNECTOR_PREFIX: max(CONNECTOR_MAX_BODY, config.server.max_body_bytes)},
         ),
     ]
     app = Starlette(
