@@ -322,8 +322,13 @@ def _order_delivered(conn: Conn, store: Store, event: ShopEvent) -> Outcome:
             "level_changes": _changes(change, referrer_change)}  # fmt: skip
 
 
-def _take_back(conn: Conn, store: Store, order: Row, status: str) -> Outcome:
-    """Reverse every point an order earned, capped at the balance; record any shortfall."""
+def _take_back(
+    conn: Conn, store: Store, order: Row, status: str, *, told: str | None = None
+) -> Outcome:
+    """Reverse every point an order earned, capped at the balance; record any shortfall.
+
+    `told` is what the member's notice says happened (default: the new status).
+    """
     now = store.now()
     member_id, order_id = order["member_id"], order["order_id"]
     _set_order(conn, order_id, status, now)
@@ -356,7 +361,8 @@ def _take_back(conn: Conn, store: Store, order: Row, status: str) -> Outcome:
     if taken or shortfall:
         outbox.notify(
             conn, member_id, "clawback", f"clawback:{order_id}",
-            {"order_id": order_id, "points": taken, "shortfall": shortfall, "status": status},
+            {"order_id": order_id, "points": taken, "shortfall": shortfall,
+             "status": told or status},
             now,
         )  # fmt: skip
     return {
@@ -442,7 +448,7 @@ def _order_refunded(conn: Conn, store: Store, event: ShopEvent) -> Outcome:
         # Nothing earned yet: a partial refund lowers what delivery will keep; a full one ends it.
         return {**out, **_cancel(conn, store, order)} if full else {**out, "order_status": status}
     if full:
-        back = _take_back(conn, store, order, "returned")
+        back = _take_back(conn, store, order, "returned", told="refunded")
         back["released_points"] = refunds.refund_captured(conn, store, order_id)
         return {**out, **back}
     taken, shortfall = refunds.take_share(conn, store, order, refunded, refund_id)

@@ -568,7 +568,8 @@ def _paths() -> dict[str, Schema]:
                 "getCoupon",
                 "A coupon by code",
                 "Its value, owner, status and expiry (in the programme's time zone). A coupon "
-                "past its expiry shows `expired` (or `burned`) at once.",
+                "past its expiry shows `expired` (or `burned`) at once. Codes match in any "
+                "case (`pgbe-kquq-mkuk` finds `PGBE-KQUQ-MKUK`).",
                 {200: _ok("The coupon.", ref("Coupon"), COUPON_EXAMPLE)},
                 {**AUTH, 404: "Unknown coupon."},
                 tag="coupons",

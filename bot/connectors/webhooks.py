@@ -9,6 +9,7 @@ and is recorded and counted with its reason.
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -24,7 +25,10 @@ from bot.api.limits import BODY
 from bot.connectors import shopify, woocommerce
 from bot.connectors.mapping import Mapped, Unusable, digest, parse_json, signed
 from bot.connectors.settings import ConnectorsConfig
+from bot.logs import kv
 from storage.connectors import Delivery, Receipt, receive
+
+log = logging.getLogger(__name__)
 
 
 class ConnectorMetrics:
@@ -71,6 +75,11 @@ class Connectors:
             secrets[woocommerce.PLATFORM] = env.get(config.woocommerce.secret_env, "")
         if config.shopify.enabled:
             secrets[shopify.PLATFORM] = env.get(config.shopify.secret_env, "")
+        for platform, secret in secrets.items():
+            if not secret:
+                # Served, but every delivery is refused (503) until the secret is set.
+                event = kv(event="connector_secret_missing", platform=platform)
+                log.warning("connector secret missing", extra=event)
         return cls(config, secrets, currency, ConnectorMetrics(registry))
 
 

@@ -83,6 +83,8 @@ async def test_a_referrers_bonus_goes_back_when_the_first_delivery_is_refunded_i
     # A partial refund leaves the bonus: the first delivery still happened.
     await vip_shop.send("order.refunded", order_id="o-1", refund_id="r-1", amount_cents=1_000)
     assert (await vip_shop.card("m-ref"))["points"] == 10
+    # The spend toward the level is what was not refunded.
+    assert (await members.view(vip_store, "m-new")).standing.spend_cents == 4_000
     await vip_shop.send("order.refunded", order_id="o-1", refund_id="r-2", amount_cents=4_000)
     assert (await vip_shop.card("m-ref"))["points"] == 5
     back = await rows(
