@@ -41,6 +41,7 @@ class ShopTask:
     expires_at: datetime | None
     shop_ref: str | None
     shop_status: str | None
+    coupon_status: str | None  # None when the coupon is gone (reversed)
 
 
 def backoff(attempts: int) -> timedelta:
@@ -107,7 +108,7 @@ def queue_removals(conn: Conn, codes: list[str], now: datetime) -> int:
 _CLAIM_SQL = """
 SELECT t.id, t.platform, t.kind, t.code, t.attempts, c.member_id, cc.customer_id,
     COALESCE(cc.email, m.email) AS email, COALESCE(c.value_cents, 0) AS value_cents,
-    c.issued_at, c.expires_at, c.shop_ref, c.shop_status
+    c.issued_at, c.expires_at, c.shop_ref, c.shop_status, c.status AS coupon_status
 FROM shop_tasks t
 LEFT JOIN coupons c ON c.code = t.code
 LEFT JOIN members m ON m.member_id = c.member_id
@@ -149,6 +150,7 @@ def _task(row: Row) -> ShopTask:
         expires_at=from_db(row["expires_at"]) if row["expires_at"] else None,
         shop_ref=row["shop_ref"],
         shop_status=row["shop_status"],
+        coupon_status=row["coupon_status"],
     )
 
 
@@ -198,6 +200,20 @@ async def removed(store: Store, task: ShopTask) -> None:
     def settle(conn: Conn) -> None:
         if _close(conn, task.id, "done", store.now()):
             conn.execute("UPDATE coupons SET shop_status = 'removed' WHERE code = ?", (task.code,))
+
+    await store.db.write(settle)
+
+
+async def dropped(store: Store, task: ShopTask) -> None:
+    """Make no more tries: the coupon was reversed, used here, or expired before the shop
+    had it (a removal task takes out whatever an earlier, unanswered try may have made)."""
+
+    def settle(conn: Conn) -> None:
+        if _close(conn, task.id, "dropped", store.now()):
+            conn.execute(
+                "UPDATE coupons SET shop_status = 'removed' WHERE code = ? AND shop_ref IS NULL",
+                (task.code,),
+            )
 
     await store.db.write(settle)
 

@@ -105,8 +105,9 @@ class ShopSync:
             return "retried"
 
     async def _create(self, http: httpx.AsyncClient, client: ShopClient, task: ShopTask) -> str:
-        if task.member_id is None:  # the coupon is gone (reversed meanwhile)
-            await shop_tasks.removed(self.store, task)
+        if task.coupon_status != "active":
+            # Gone (reversed), used here, or expired while the shop was away: not worth making.
+            await shop_tasks.dropped(self.store, task)
             return "dropped"
         try:
             ref = await client.create_coupon(http, task)

@@ -240,3 +240,25 @@ async def test_a_coupon_expiring_while_the_shop_is_down_never_reaches_it(
     await walk(wc_store, sync, 30)
     assert standin.coupons == {} and standin.calls == []
     assert [t["status"] for t in await shop_tasks.tasks(wc_store)] == ["dropped"]
+
+
+async def test_a_coupon_that_expires_after_an_unanswered_try_is_taken_out_of_the_shop(
+    wc: Platforms, wc_store: Store, woo: tuple[WooCommerceStandin, ShopSync]
+) -> None:
+    standin, sync = woo
+    member = await wc_member(wc, wc_store)
+    await coupons.exchange(wc_store, member, 500, "points", "k-1")
+    standin.mode = "lost"  # the store makes the coupon; its answer never comes
+    await sync.run_once()
+    assert len(standin.coupons) == 1
+    clock = wc_store.clock
+    assert isinstance(clock, ManualClock)
+    clock.advance(days=31)
+    await coupons.expire(wc_store)
+    await walk(wc_store, sync, 30)
+    # Not made again (it is no longer worth having), and the copy made by the lost try is
+    # found by its code and deleted.
+    assert standin.coupons == {}
+    statuses = [(t["kind"], t["status"]) for t in await shop_tasks.tasks(wc_store)]
+    assert statuses == [("create_coupon", "dropped"), ("delete_coupon", "done")]
+    assert await notices(wc_store, "coupon_ready") == []
