@@ -233,6 +233,7 @@ CHECK = """query loyaltyCheck {
   }
 }"""
 SCOPES = ("read_orders", "read_customers", "write_discounts")
+CONTEXT_SINCE = "2025-10"  # the Admin API version that replaced customerSelection by context
 WEBHOOK_TOPICS = (
     "ORDERS_CREATE", "ORDERS_PAID", "ORDERS_FULFILLED", "ORDERS_CANCELLED", "REFUNDS_CREATE",
     "CUSTOMERS_CREATE", "CUSTOMERS_UPDATE",
@@ -256,6 +257,7 @@ class Shopify:
         self.url = f"{base}/admin/api/{config.api_version}/graphql.json"
         self.headers = {"X-Shopify-Access-Token": token}
         self.timeout = timeout or config.timeout_seconds
+        self.eligibility = "context" if config.api_version >= CONTEXT_SINCE else "customerSelection"
 
     async def _query(
         self, http: httpx.AsyncClient, query: str, variables: Mapping[str, Any]
@@ -289,7 +291,8 @@ class Shopify:
             "endsAt": task.expires_at.isoformat() if task.expires_at else None,
             "usageLimit": 1,
             "appliesOncePerCustomer": True,
-            "customerSelection": {
+            # Since 2025-10 `context` names who may use it (`customerSelection` is deprecated).
+            self.eligibility: {
                 "customers": {"add": [f"gid://shopify/Customer/{task.customer_id}"]}
             },
             "customerGets": {

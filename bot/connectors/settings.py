@@ -36,7 +36,7 @@ class ShopifyConfig:
     access_token_env: str = "SHOPIFY_ACCESS_TOKEN"  # noqa: S105 (the variable's name)
     member_id: str = "shopify-{customer_id}"
     delivered_status: str = "fulfilled"
-    api_version: str = "2024-10"
+    api_version: str = "2026-01"
     timeout_seconds: float = 10.0
 
 

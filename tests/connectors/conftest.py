@@ -112,7 +112,7 @@ class Platforms:
             "Content-Type": "application/json",
             "X-Shopify-Topic": topic,
             "X-Shopify-Shop-Domain": "demo.myshopify.com",
-            "X-Shopify-API-Version": "2024-10",
+            "X-Shopify-API-Version": "2026-01",
             "X-Shopify-Webhook-Id": webhook_id or f"b54557e4-{next(_ids):04d}",
             "X-Shopify-Hmac-Sha256": signature if signature is not None else sign(secret, body),
         }

@@ -148,7 +148,7 @@ class ShopifyStandin(Standin):
     """The Admin GraphQL endpoint: discountCodeBasicCreate, codeDiscountNodeByCode, delete."""
 
     token = "shpat_test"
-    version = "2024-10"
+    version = "2026-01"
 
     def app(self) -> Starlette:
         """Return the ASGI app."""
@@ -198,7 +198,7 @@ class ShopifyStandin(Standin):
             self.problems.extend(problems)
             errors = [
                 {"field": ["basicCodeDiscount", p], "code": "INVALID", "message": f"{p} is invalid"}
-                for p in problems or ["customerSelection"]
+                for p in problems or ["context"]
             ]
             return JSONResponse({"data": {"discountCodeBasicCreate": {
                 "codeDiscountNode": None, "userErrors": errors}}})  # fmt: skip
@@ -219,7 +219,8 @@ class ShopifyStandin(Standin):
             return ["basicCodeDiscount"]
         gets = d.get("customerGets") or {}
         amount = (gets.get("value") or {}).get("discountAmount") or {}
-        customers = ((d.get("customerSelection") or {}).get("customers") or {}).get("add")
+        # 2025-10 and later: who may use it is `context` (customerSelection is deprecated).
+        customers = ((d.get("context") or {}).get("customers") or {}).get("add")
         checks = {
             "code": isinstance(d.get("code"), str) and d["code"],
             "title": isinstance(d.get("title"), str) and d["title"],
@@ -227,7 +228,7 @@ class ShopifyStandin(Standin):
             "endsAt": isinstance(d.get("endsAt"), str) and "T" in d["endsAt"],
             "usageLimit": d.get("usageLimit") == 1,
             "appliesOncePerCustomer": d.get("appliesOncePerCustomer") is True,
-            "customerSelection": isinstance(customers, list)
+            "context": isinstance(customers, list)
             and len(customers) == 1
             and str(customers[0]).startswith("gid://shopify/Customer/"),
             "customerGets.value": isinstance(amount.get("amount"), str)

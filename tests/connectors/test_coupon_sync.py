@@ -211,9 +211,7 @@ async def test_shopify_discount_codes_survive_an_outage_and_throttling(
     assert live_codes(standin) == sorted([first.code, second.code])
     assert standin.problems == []
     made = next(c for c in standin.coupons.values() if c["code"] == first.code)
-    assert made["customerSelection"] == {
-        "customers": {"add": ["gid://shopify/Customer/115310627314723954"]}
-    }
+    assert made["context"] == {"customers": {"add": ["gid://shopify/Customer/115310627314723954"]}}
     assert made["customerGets"]["value"]["discountAmount"]["amount"] == "5.00"
     assert made["endsAt"] == first.expires_at.isoformat()
     # An order arriving with the code in discount_codes uses it; the burn would end it anyway.
@@ -262,3 +260,9 @@ async def test_a_coupon_that_expires_after_an_unanswered_try_is_taken_out_of_the
     statuses = [(t["kind"], t["status"]) for t in await shop_tasks.tasks(wc_store)]
     assert statuses == [("create_coupon", "dropped"), ("delete_coupon", "done")]
     assert await notices(wc_store, "coupon_ready") == []
+
+
+def test_older_admin_api_versions_name_the_customer_with_customer_selection() -> None:
+    older = connector_config(shopify={"api_version": "2025-07"}).connectors.shopify
+    assert Shopify(older, "t").eligibility == "customerSelection"
+    assert Shopify(connector_config().connectors.shopify, "t").eligibility == "context"
