@@ -97,6 +97,10 @@ async def test_a_forged_or_unsigned_delivery_is_401_and_changes_nothing(
     assert await snapshot(wc_store, skip=()) == before
     assert wc.metric("loyalty_connector_deliveries", platform="woocommerce",
                      outcome="forged") == 3  # fmt: skip
+    metrics = (await wc.client.get("/metrics")).text
+    assert (
+        'loyalty_connector_deliveries_total{outcome="forged",platform="woocommerce"} 3.0' in metrics
+    )
 
 
 async def test_the_creation_ping_is_answered_200_unsigned(wc: Platforms, wc_store: Store) -> None:
