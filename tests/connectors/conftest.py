@@ -171,3 +171,16 @@ async def shop(eur_store: Store) -> AsyncIterator[Platforms]:
         eur_store, connector_config({"preset": "marketplace", "currency": "EUR"})
     ):
         yield found
+
+
+CONNECTOR_TABLES = ("refunds", "connector_customers", "shop_tasks")
+
+
+async def everything(store: Store) -> dict[str, list[tuple[Any, ...]]]:
+    """Every row of every table but the delivery log (which records each delivery received)."""
+    from tests.conftest import rows, snapshot
+
+    found = await snapshot(store)
+    for table in CONNECTOR_TABLES:
+        found[table] = [tuple(r) for r in await rows(store, f"SELECT * FROM {table} ORDER BY 1")]
+    return found

@@ -8,8 +8,8 @@ from typing import Any
 from storage import connectors, members
 from storage.check import check
 from storage.store import Store
-from tests.conftest import rows, scalar, snapshot
-from tests.connectors.conftest import Platforms, sample
+from tests.conftest import rows, scalar
+from tests.connectors.conftest import Platforms, everything, sample
 
 
 def processing_723() -> dict[str, Any]:
@@ -82,7 +82,7 @@ async def test_another_currency_and_an_unknown_topic_are_200_and_recorded(
 async def test_a_forged_or_unsigned_delivery_is_401_and_changes_nothing(
     wc: Platforms, wc_store: Store
 ) -> None:
-    before = await snapshot(wc_store)
+    before = await everything(wc_store)
     forged = await wc.wc("order.updated", sample("wc_order_723"), secret="guessed")
     assert forged.status_code == 401
     assert forged.json()["error"]["code"] == "bad_signature"
@@ -94,7 +94,7 @@ async def test_a_forged_or_unsigned_delivery_is_401_and_changes_nothing(
     other_signature = body_sig.request.headers["X-WC-Webhook-Signature"]
     tampered = await wc.wc("order.updated", sample("wc_order_723"), signature=other_signature)
     assert tampered.status_code == 401
-    assert await snapshot(wc_store, skip=()) == before
+    assert await everything(wc_store) == before
     assert wc.metric("loyalty_connector_deliveries", platform="woocommerce",
                      outcome="forged") == 3  # fmt: skip
     metrics = (await wc.client.get("/metrics")).text
@@ -117,12 +117,12 @@ async def test_a_replayed_delivery_and_the_same_content_again_change_nothing(
 ) -> None:
     await wc.wc("order.created", processing_723(), delivery_id="d-1")
     await wc.wc("order.updated", sample("wc_order_723"), delivery_id="d-2")
-    before = await snapshot(wc_store)
+    before = await everything(wc_store)
     again = await wc.wc("order.updated", sample("wc_order_723"), delivery_id="d-2")
     assert again.json()["outcome"] == "duplicate"
     resent = await wc.wc("order.updated", sample("wc_order_723"), delivery_id="d-3")
     assert resent.json()["outcome"] == "duplicate"
-    assert await snapshot(wc_store) == before
+    assert await everything(wc_store) == before
     assert (await members.view(wc_store, "wc-26")).points == 18
 
 
@@ -170,7 +170,7 @@ async def test_a_whole_day_replayed_shuffled_changes_nothing(
     for topic, payload in day:
         answer = await wc.wc(topic, payload)
         assert answer.status_code == 200 and answer.json()["outcome"] == "processed", answer.text
-    before = await snapshot(wc_store)
+    before = await everything(wc_store)
     balances = [(await members.view(wc_store, f"wc-{100 + n}")).points for n in range(8)]
     # A refund of 9.75 of 39.00 is 7.25 of the 29.00 of items: 34 * 725 // 2900 = 8 back.
     assert balances == [34, 26, 34, 0, 34, 26, 34, 0]
@@ -184,7 +184,7 @@ async def test_a_whole_day_replayed_shuffled_changes_nothing(
         assert answer.status_code == 200, answer.text
         assert answer.json()["outcome"] == "processed"
         assert set(answer.json()["events"]) == {"duplicate"}, answer.json()
-    assert await snapshot(wc_store) == before
+    assert await everything(wc_store) == before
     # And the same bodies again, byte for byte: known by their content.
     for topic, payload in shuffled[:5]:
         assert (await wc.wc(topic, payload, indent=2)).json()["outcome"] == "duplicate"
