@@ -219,3 +219,37 @@ async def test_a_connector_that_is_off_or_has_no_secret_takes_nothing(
             shopify = await client.post("/connectors/shopify", content=body)
             assert shopify.status_code == status
     assert await connectors.deliveries(wc_store) == []
+
+
+async def test_a_day_delivered_in_any_order_ends_with_the_same_balances_and_levels(
+    wc: Platforms, wc_store: Store, tmp_path: Any
+) -> None:
+    from loyalty.clock import ManualClock
+    from loyalty.loader import load_program
+    from tests.connectors.conftest import PLATFORMS, WC_NOW, connector_config, platforms_for
+
+    day = _day_of_deliveries()
+    for topic, payload in day:
+        await wc.wc(topic, payload)
+    expected = [await _standing(wc_store, f"wc-{100 + n}") for n in range(8)]
+    for seed in (1, 2, 3):
+        shuffled = day[:]
+        random.Random(seed).shuffle(shuffled)
+        other = await Store.open(tmp_path / f"shuffled-{seed}.db",
+                                 load_program({"preset": "marketplace"}),
+                                 clock=ManualClock(WC_NOW), shop_platforms=PLATFORMS)  # fmt: skip
+        try:
+            async for platform in platforms_for(other, connector_config()):
+                for topic, payload in shuffled:
+                    assert (await platform.wc(topic, payload)).status_code == 200
+            assert [await _standing(other, f"wc-{100 + n}") for n in range(8)] == expected
+            assert await check(other) == []
+        finally:
+            await other.close()
+
+
+async def _standing(store: Store, member_id: str) -> tuple[int, str, list[tuple[Any, ...]]]:
+    view = await members.view(store, member_id)
+    orders = await rows(store, "SELECT order_id, status, refunded_cents FROM orders"
+                               " WHERE member_id = ? ORDER BY 1", (member_id,))  # fmt: skip
+    return view.points, view.tier.code, [tuple(r) for r in orders]
