@@ -8,6 +8,7 @@ cancellation after delivery) is recorded as refused without undoing the others.
 
 from __future__ import annotations
 
+import json
 import logging
 from collections import Counter
 from collections.abc import Mapping, Sequence
@@ -16,8 +17,8 @@ from typing import Any
 
 from storage import coupons
 from storage.db import Conn, to_db
-from storage.errors import OperationError
-from storage.events import apply_in, parse_event
+from storage.errors import NotFound, OperationError
+from storage.events import ShopEvent, apply_in, parse_event
 from storage.logs import kv
 from storage.store import Store
 
@@ -148,18 +149,11 @@ def _apply(
             receipt.events["rejected"] += 1
             receipt.problems.append(f"{body.get('id')}: {exc.message}")
             continue
-        conn.execute("SAVEPOINT connector_event")
-        try:
-            result = apply_in(conn, store, event, first_wins=True)
-        except OperationError as exc:
-            conn.execute("ROLLBACK TO connector_event")
-            receipt.events["refused"] += 1
-            receipt.problems.append(f"{event.id}: {exc.message}")
-        else:
-            receipt.events[result["status"]] += 1
-        conn.execute("RELEASE connector_event")
+        status = _one(conn, store, event, receipt)
         if customer is not None and event.type == "member.upserted":
             link(conn, store, customer)
+        if event.type == "order.placed" and status in ("processed", "duplicate"):
+            _unpark(conn, store, event.data["order_id"], receipt)
     for index, use in enumerate(codes, 1):
         conn.execute("SAVEPOINT connector_code")
         try:
@@ -171,12 +165,68 @@ def _apply(
             conn.execute("ROLLBACK TO connector_code")
             receipt.problems.append(f"code {index} of the order: {exc.code}")
         conn.execute("RELEASE connector_code")
-    if not receipt.events.get("processed") and not receipt.events.get("duplicate"):
+    if not any(receipt.events.get(k) for k in ("processed", "duplicate", "parked")):
         receipt.outcome = "ignored"
         receipt.reason = "; ".join(receipt.problems)[:500] or "no event applied"
     elif receipt.problems:
         receipt.reason = "; ".join(receipt.problems)[:500]
+    elif receipt.events.get("parked"):
+        receipt.reason = f"{receipt.events['parked']} event(s) wait for their order"
     return receipt
+
+
+def _one(conn: Conn, store: Store, event: ShopEvent, receipt: Receipt) -> str:
+    """Apply one event in a savepoint; return its status (refused: rolled back alone)."""
+    conn.execute("SAVEPOINT connector_event")
+    try:
+        result = apply_in(conn, store, event, first_wins=True)
+    except NotFound as exc:
+        conn.execute("ROLLBACK TO connector_event")
+        order_id = exc.context.get("order_id")
+        if order_id and event.type != "order.placed":
+            # The order's own delivery is late (the platform retries it): keep this one.
+            _park(conn, store, event, str(order_id))
+            receipt.events["parked"] += 1
+            conn.execute("RELEASE connector_event")
+            return "parked"
+        receipt.events["refused"] += 1
+        receipt.problems.append(f"{event.id}: {exc.message}")
+        status = "refused"
+    except OperationError as exc:
+        conn.execute("ROLLBACK TO connector_event")
+        receipt.events["refused"] += 1
+        receipt.problems.append(f"{event.id}: {exc.message}")
+        status = "refused"
+    else:
+        status = str(result["status"])
+        receipt.events[status] += 1
+    conn.execute("RELEASE connector_event")
+    return status
+
+
+def _park(conn: Conn, store: Store, event: ShopEvent, order_id: str) -> None:
+    conn.execute(
+        "INSERT INTO connector_parked (event_id, order_id, body, received_at)"
+        " VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
+        (event.id, order_id, json.dumps(dict(event.body)), to_db(store.now())),
+    )
+
+
+def _unpark(conn: Conn, store: Store, order_id: str, receipt: Receipt) -> None:
+    """Apply what waited for this order, in the order it arrived, once."""
+    rows = conn.execute(
+        "SELECT event_id, body FROM connector_parked WHERE order_id = ? ORDER BY received_at,"
+        " event_id",
+        (order_id,),
+    ).fetchall()
+    for row in rows:
+        conn.execute("DELETE FROM connector_parked WHERE event_id = ?", (row["event_id"],))
+        try:
+            event = parse_event(json.loads(row["body"]), store.now())
+        except OperationError as exc:
+            receipt.problems.append(f"{row['event_id']}: {exc.message}")
+            continue
+        _one(conn, store, event, receipt)
 
 
 def link(conn: Conn, store: Store, customer: Customer) -> None:

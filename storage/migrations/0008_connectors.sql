@@ -47,6 +47,16 @@ CREATE TABLE connector_deliveries (
 CREATE INDEX connector_deliveries_digest ON connector_deliveries (platform, digest);
 CREATE INDEX connector_deliveries_received ON connector_deliveries (received_at);
 
+-- Events for an order not known yet (a refund delivered before the order, whose own delivery
+-- is being retried by the platform): kept, and applied once the order is placed.
+CREATE TABLE connector_parked (
+    event_id        TEXT PRIMARY KEY,
+    order_id        TEXT NOT NULL,
+    body            TEXT NOT NULL,
+    received_at     TEXT NOT NULL
+);
+CREATE INDEX connector_parked_order ON connector_parked (order_id);
+
 -- A coupon's copy in the shop: NULL for a programme without a connected shop; else
 -- 'pending' (queued), 'live' (the shop has it; shop_ref is its id there), 'removed'.
 ALTER TABLE coupons ADD COLUMN shop_platform TEXT;

@@ -173,7 +173,7 @@ async def shop(eur_store: Store) -> AsyncIterator[Platforms]:
         yield found
 
 
-CONNECTOR_TABLES = ("refunds", "connector_customers", "shop_tasks")
+CONNECTOR_TABLES = ("refunds", "connector_customers", "shop_tasks", "connector_parked")
 
 
 async def everything(store: Store) -> dict[str, list[tuple[Any, ...]]]:

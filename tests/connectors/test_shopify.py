@@ -125,3 +125,25 @@ async def test_a_guest_checkout_and_a_customer_update(shop: Platforms, eur_store
     assert (view.name, view.email_verified) == ("Johnny Smith", True)
     link = await rows(eur_store, "SELECT platform, customer_id FROM connector_customers")
     assert [tuple(r) for r in link] == [("shopify", "115310627314723954")]
+
+
+async def test_a_refund_delivered_before_its_order_waits_for_it(
+    shop: Platforms, eur_store: Store
+) -> None:
+    # The order's own delivery failed and Shopify retries it later, with its payload as it
+    # was then (no refunds): the refund that arrived meanwhile must not be lost.
+    early = await shop.shopify("refunds/create", refund(509562969, "89.99"))
+    assert early.status_code == 200
+    assert early.json()["events"] == {"parked": 1}
+    assert await scalar(eur_store, "SELECT COUNT(*) FROM connector_parked") == 1
+    done = await shop.shopify("orders/fulfilled", delivered_sample())
+    assert done.json()["events"].get("processed", 0) >= 4
+    view = await members.view(eur_store, CUSTOMER)
+    assert view.points == 249 - 91  # earned, then the waiting refund's share taken back
+    assert await scalar(eur_store, "SELECT COUNT(*) FROM connector_parked") == 0
+    # The refund again (a retry): known, nothing more.
+    again = await shop.shopify("refunds/create", refund(509562969, "89.99"))
+    assert again.json()["outcome"] == "duplicate"
+    later = await shop.shopify("refunds/create", refund(509562969, "89.99", note="resent"))
+    assert later.json()["events"] == {"duplicate": 1}
+    assert (await members.view(eur_store, CUSTOMER)).points == 158
