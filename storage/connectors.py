@@ -13,6 +13,7 @@ import logging
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Any
 
 from storage import coupons
@@ -243,6 +244,29 @@ def link(conn: Conn, store: Store, customer: Customer) -> None:
             "UPDATE connector_customers SET email = ? WHERE platform = ? AND customer_id = ?",
             (customer.email, customer.platform, customer.customer_id),
         )
+
+
+# Delivery records are kept this long (platforms redeliver within days: Shopify for 48 hours);
+# an older redelivery is still known by its events' ids. Parked events whose order never came
+# (a refund of a guest order) go too.
+KEEP_DELIVERIES = timedelta(days=30)
+
+
+async def prune(store: Store, before: datetime) -> int:
+    """Delete delivery records, parked events and settled shop tasks older than `before`."""
+
+    def delete(conn: Conn) -> int:
+        cutoff = to_db(before)
+        total = 0
+        for sql in (
+            "DELETE FROM connector_deliveries WHERE received_at < ?",
+            "DELETE FROM connector_parked WHERE received_at < ?",
+            "DELETE FROM shop_tasks WHERE status != 'pending' AND updated_at < ?",
+        ):
+            total += max(conn.execute(sql, (cutoff,)).rowcount, 0)
+        return total
+
+    return await store.db.write(delete)
 
 
 async def deliveries(store: Store, platform: str | None = None) -> list[dict[str, Any]]:

@@ -253,3 +253,22 @@ async def _standing(store: Store, member_id: str) -> tuple[int, str, list[tuple[
     orders = await rows(store, "SELECT order_id, status, refunded_cents FROM orders"
                                " WHERE member_id = ? ORDER BY 1", (member_id,))  # fmt: skip
     return view.points, view.tier.code, [tuple(r) for r in orders]
+
+
+async def test_old_delivery_records_are_pruned_and_a_late_redelivery_still_changes_nothing(
+    wc: Platforms, wc_store: Store
+) -> None:
+    from loyalty.clock import ManualClock
+    from storage.day_start import start_day
+
+    await wc.wc("order.updated", sample("wc_order_723"), delivery_id="d-1")
+    before = await everything(wc_store)
+    clock = wc_store.clock
+    assert isinstance(clock, ManualClock)
+    clock.advance(days=31)
+    await start_day(wc_store)
+    assert await connectors.deliveries(wc_store) == []
+    late = await wc.wc("order.updated", sample("wc_order_723"), delivery_id="d-1")
+    assert late.json()["outcome"] == "processed" and set(late.json()["events"]) == {"duplicate"}
+    after = await everything(wc_store)
+    assert after["ledger"] == before["ledger"] and after["refunds"] == before["refunds"]
