@@ -11,8 +11,9 @@ process of its own) takes, in alternating rounds (median of each):
    delivery implies five events (member, e-mail verified, placed, paid, delivered);
 2. Shopify `orders/fulfilled` deliveries of the sample order, the same way (five events too);
 3. our own `POST /api/v1/events`, one event per request, on one connection (bench/http_events.py);
-4. paced, open loop: WooCommerce deliveries at a fixed rate (default 100/s), then our own
-   events at the same rate, latency from each scheduled send time (no coordinated omission).
+4. paced, open loop: WooCommerce deliveries at a fixed rate (default 100/s), then Shopify's,
+   then our own events at the same rate, latency from each scheduled send time (no
+   coordinated omission).
    Goal: connector p99 under 50 ms at 100 deliveries a second.
 
 The clients are bench/http_events.py's minimal keep-alive HTTP/1.1 clients. Results are
@@ -213,6 +214,9 @@ async def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
         paced_wc = await paced(
             port, [wc_delivery(start + n, "paced") for n in range(count)], args.rate, 8
         )
+        paced_shopify = await paced(
+            port, [shopify_delivery(start + n, "paced") for n in range(count)], args.rate, 8
+        )
         paced_own = await paced(
             port, [own_event(n, "paced-own") for n in range(count)], args.rate, 8
         )
@@ -223,7 +227,7 @@ async def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
         telegram.wait()
     medians = {k: round(statistics.median(v), 1) for k, v in rates.items()}
     return {"rounds": rates, "median_per_s": medians, "paced_woocommerce": paced_wc,
-            "paced_own_events": paced_own}  # fmt: skip
+            "paced_shopify": paced_shopify, "paced_own_events": paced_own}  # fmt: skip
 
 
 def main() -> None:
@@ -237,6 +241,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="bench-connectors-") as tmp:
         result = uvloop.run(run(args, Path(tmp)))
     m, wc, own = result["median_per_s"], result["paced_woocommerce"], result["paced_own_events"]
+    sh = result["paced_shopify"]
     print(
         f"closed loop, 1 connection, median of {args.rounds} x {args.deliveries}:\n"
         f"  WooCommerce order.updated   {m['woocommerce']:8.1f} deliveries/s (5 events each)\n"
@@ -246,6 +251,8 @@ def main() -> None:
         f"paced {args.rate:.0f}/s, {wc['requests']} each:\n"
         f"  WooCommerce: achieved {wc['rate_achieved']}/s, p50 {wc['p50_ms']} ms, "
         f"p99 {wc['p99_ms']} ms, max {wc['max_ms']} ms (goal p99 < 50 ms)\n"
+        f"  Shopify:     achieved {sh['rate_achieved']}/s, p50 {sh['p50_ms']} ms, "
+        f"p99 {sh['p99_ms']} ms, max {sh['max_ms']} ms (goal p99 < 50 ms)\n"
         f"  own events:  achieved {own['rate_achieved']}/s, p50 {own['p50_ms']} ms, "
         f"p99 {own['p99_ms']} ms, max {own['max_ms']} ms",
         flush=True,
