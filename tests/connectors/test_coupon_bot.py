@@ -64,6 +64,15 @@ async def test_the_code_comes_once_the_shop_has_it_and_a_refusal_is_undone(
             await ann.press("📋 My coupons")
             assert "being created in the shop" in ann.last_reply().text
 
+            # Account news off and inside quiet hours: the code answers the member's own
+            # request, so it comes anyway.
+            def quiet(conn: Conn) -> None:
+                conn.execute(
+                    "UPDATE telegram_users SET remind_account = 'off', quiet_start = 0,"
+                    " quiet_end = 1439"
+                )
+
+            await store.db.write(quiet)
             await sync.run_once()
             mark = ann.mark()
             await runner.drain()
