@@ -111,4 +111,7 @@ def read_connectors(r: TableReader) -> ConnectorsConfig:
         timeout_seconds=_timeout(sh_reader, sd.timeout_seconds),
     )
     sh_reader.done()
+    if woocommerce.enabled and shopify.enabled and woocommerce.member_id == shopify.member_id:
+        # Customer 26 of one shop is not customer 26 of the other.
+        sh_reader.fail("must differ from [connectors.woocommerce] member_id", "member_id")
     return ConnectorsConfig(woocommerce=woocommerce, shopify=shopify)

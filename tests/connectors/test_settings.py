@@ -46,3 +46,20 @@ def test_a_member_id_template_is_used() -> None:
     config = parse_config(raw)
     assert config.connectors.coupon_platforms == frozenset({"woocommerce"})
     assert config.connectors.woocommerce.member_id == "shop-{customer_id}"
+
+
+def test_two_shops_cannot_share_a_member_id_template() -> None:
+    raw = {
+        "program": {"preset": "marketplace"},
+        "connectors": {
+            "woocommerce": {"enabled": True, "store_url": "https://s.example",
+                            "member_id": "c-{customer_id}"},
+            "shopify": {"enabled": True, "shop_domain": "s.myshopify.com",
+                        "member_id": "c-{customer_id}"},
+        },
+    }  # fmt: skip
+    with pytest.raises(ConfigError) as raised:
+        parse_config(raw)
+    assert raised.value.problems == [
+        "connectors.shopify.member_id: must differ from [connectors.woocommerce] member_id"
+    ]
