@@ -20,10 +20,18 @@ from bot.api.errors import (
     on_operation_error,
     on_unexpected,
 )
-from bot.api.limits import DEFAULT_READ_TIMEOUT, BearerAuth, RequestLimits
+from bot.api.limits import (
+    CONNECTOR_MAX_BODY,
+    CONNECTOR_PREFIX,
+    DEFAULT_READ_TIMEOUT,
+    BearerAuth,
+    RequestLimits,
+)
 from bot.api.metrics import ApiMetrics, Observe
 from bot.api.routes import checkout, coupons, events, members, system
 from bot.config import Config
+from bot.connectors import webhooks
+from bot.connectors.webhooks import Connectors
 from storage.errors import OperationError
 from storage.store import Store
 
@@ -41,6 +49,8 @@ ROUTES = [
     Route("/healthz", system.get_health, methods=["GET"]),
     Route("/metrics", system.get_metrics, methods=["GET"]),
     Route("/telegram/webhook", system.post_telegram_webhook, methods=["POST"]),
+    Route("/connectors/woocommerce", webhooks.post_woocommerce, methods=["POST"]),
+    Route("/connectors/shopify", webhooks.post_shopify, methods=["POST"]),
 ]
 _TEMPLATES: dict[object, str] = {route.endpoint: route.path for route in ROUTES}
 
@@ -71,6 +81,7 @@ def build_api(
     telegram: Callable[[], str] | None = None,
     metrics_registry: CollectorRegistry | None = None,
     read_timeout: float = DEFAULT_READ_TIMEOUT,
+    connectors: Connectors | None = None,
 ) -> Starlette:
     """Return the shop API for `store`: every endpoint of INTERFACES.md section 3.
 
@@ -80,6 +91,8 @@ def build_api(
     `telegram_webhook`, an `async (update: dict) -> None`, takes Telegram
     updates at POST /telegram/webhook, checked against `webhook_secret` (without it the route
     answers 404). Metrics go to `metrics_registry` (default: a fresh registry of this app).
+    `connectors` (default: built from `[connectors.*]`, secrets from the environment) serve
+    the platforms' webhooks at /connectors/woocommerce and /connectors/shopify.
     """
     if telegram_webhook is not None and not webhook_secret:
         raise ValueError("a Telegram webhook needs a secret token")
@@ -101,7 +114,10 @@ def build_api(
         Middleware(Observe, metrics=metrics, route_of=route_template),
         Middleware(BearerAuth, api_key=api_key),
         Middleware(
-            RequestLimits, max_body_bytes=config.server.max_body_bytes, body_timeout=read_timeout
+            RequestLimits,
+            max_body_bytes=config.server.max_body_bytes,
+            body_timeout=read_timeout,
+            larger={CONNECTOR_PREFIX: max(CONNECTOR_MAX_BODY, config.server.max_body_bytes)},
         ),
     ]
     app = Starlette(
@@ -117,4 +133,7 @@ def build_api(
     # An API answers the URL it was given: no 307 to the path without a trailing slash.
     app.router.redirect_slashes = False
     app.state.api = context
+    if connectors is None and config.connectors.any_enabled:
+        connectors = Connectors.build(config.connectors, store.program.currency, metrics.registry)
+    app.state.connectors = connectors
     return app
