@@ -12,6 +12,7 @@ from handlers.context import BotContext
 from handlers.formatting import moment, money, number
 from handlers.menu import member_or_prompt
 from handlers.ui import Row, answer_query, button, keyboard, reply
+from loyalty.program import Program
 from storage import ledger
 from storage.ledger import Entry, HistoryPage
 
@@ -52,9 +53,13 @@ def _note(entry: Entry) -> str:
 
 def describe(context: BotContext, entry: Entry) -> Html:
     """Say what one ledger row was, from the catalogue by its reason."""
-    program, lang, t = context.store.program, context.lang, context.t
+    return describe_entry(context.services.texts, context.store.program, context.lang, entry)
+
+
+def describe_entry(texts: Catalogue, program: Program, lang: str, entry: Entry) -> Html:
+    """Say what one ledger row was in `lang` (the bot's /history and the member's card)."""
     reason = entry.reason if entry.reason in KNOWN else "other"
-    values: dict[str, object] = {"amount": signed(context, entry)}
+    values: dict[str, object] = {"amount": _signed(texts, lang, entry.currency, entry.amount)}
     if reason in ORDER_IN_REF:
         values["order"] = entry.ref or "?"
     if reason in ("hold", "hold_release"):
@@ -64,10 +69,10 @@ def describe(context: BotContext, entry: Entry) -> Html:
         values["value"] = money(cents, program.currency, lang)
     if reason in ("grant", "coupon_goodwill"):
         values["note"] = _note(entry)
-    text = t(f"history.{reason}", **values)
+    text = texts.text(f"history.{reason}", lang, **values)
     if reason == "clawback" and entry.shortfall:
-        unit = context.tp(f"units.{entry.currency}", entry.shortfall)
-        text = Html(text + t("history.shortfall", shortfall=unit))
+        unit = texts.plural(f"units.{entry.currency}", entry.shortfall, lang)
+        text = Html(text + texts.text("history.shortfall", lang, shortfall=unit))
     return text
 
 

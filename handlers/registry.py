@@ -5,7 +5,19 @@ from __future__ import annotations
 from telegram import BotCommand, Update
 from telegram.ext import Application, TypeHandler
 
-from handlers import agents, coupons, daily, fallback, help, history, me, settings, start, support
+from handlers import (
+    agents,
+    console,
+    coupons,
+    daily,
+    fallback,
+    help,
+    history,
+    me,
+    settings,
+    start,
+    support,
+)
 from handlers.catalogue import LANGUAGES, Catalogue
 from handlers.errors import on_error
 from handlers.gate import load_profile
@@ -26,7 +38,7 @@ GROUP_CHATS_GATE = -19
 GATE_GROUP = -10
 RELAY_GROUP = -5
 FEATURE_GROUP = 0
-FEATURES = (start, me, coupons, daily, history, help, settings, support)
+FEATURES = (start, me, coupons, daily, history, help, settings, support, console)
 COMMANDS = ("start", "me", "coupons", "daily", "history", "support", "settings", "help", "unlink")
 
 
