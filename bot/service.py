@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import signal
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from types import FrameType
@@ -26,6 +27,7 @@ from bot.config import Config, secret
 from bot.jobs import schedule_jobs
 from bot.logs import kv, setup_logging
 from bot.store import open_store
+from bot.web.health import telegram_health
 from storage.store import Store
 
 log = logging.getLogger(__name__)
@@ -119,6 +121,18 @@ async def running_bot(
             log.info("bot stopped", extra=kv(event="bot_stopped"))
 
 
+def session_secret(config: Config) -> bytes | None:
+    """Return the console's cookie secret from its environment variable (None: a random one)."""
+    value = os.environ.get(config.web.session_secret_env, "")
+    if not value:
+        log.warning(
+            "console sessions end when the service stops",
+            extra=kv(event="no_session_secret", variable=config.web.session_secret_env),
+        )
+        return None
+    return value.encode()
+
+
 async def serve(
     config: Config,
     *,
@@ -149,6 +163,9 @@ async def serve(
                 bot_username=config.telegram.bot_username or app.bot.username,
                 telegram_webhook=push,
                 webhook_secret=webhook_secret,
+                bot_token=token,
+                session_secret=session_secret(config),
+                health=telegram_health(app.bot),
             )
             listening = await parts.enter_async_context(
                 http_server(api, config.server.host, config.server.port)

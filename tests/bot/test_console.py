@@ -94,3 +94,14 @@ async def test_setting_the_menu_button_needs_https(emu: TelegramEmulator) -> Non
     button = {"type": "web_app", "text": "Card", "web_app": {"url": "http://x.example/app/"}}
     with pytest.raises(ApiError):
         set_chat_menu_button(emu, Params({"menu_button": button}))
+
+
+async def test_the_gate_keeps_the_telegram_username_for_the_console_search(
+    emu: TelegramEmulator, app: Application, bot_store: Store  # type: ignore[type-arg]
+) -> None:
+    from storage import console, telegram_users
+
+    cara = emu.user(1003, "Cara", username="CaraShops")
+    await linked(bot_store, cara, "m-cara")
+    assert (await telegram_users.profile(bot_store, 1003)).username == "carashops"
+    assert [f.member_id for f in await console.search(bot_store, "@CaraShops")] == ["m-cara"]

@@ -87,16 +87,12 @@
   }
 
   function barChart(items, color) {
-    const row = 22, width = 520, label = 110;
+    // Horizontal bars as plain boxes: readable at any width, no scaling of text.
     const max = Math.max(1, ...items.map((i) => i.value));
-    const chart = svg("svg", { viewBox: `0 0 ${width} ${items.length * row + 4}`, width: "100%", role: "img" });
-    items.forEach((item, i) => {
-      const w = ((width - label - 70) * item.value) / max;
-      chart.append(svg("text", { x: 0, y: i * row + 15 }, item.label),
-        svg("rect", { x: label, y: i * row + 4, width: Math.max(w, 1), height: row - 8, rx: 3, fill: color }),
-        svg("text", { x: label + w + 6, y: i * row + 15 }, fmt(item.value)));
-    });
-    return chart;
+    return el("div", { class: "bars" }, items.map((item) => el("div", { class: "bar-row" },
+      el("span", { class: "bar-label" }, item.label),
+      el("span", { class: "bar-track" }, el("span", { class: "bar-fill", style: `width:${(100 * item.value) / max}%;background:${color}` })),
+      el("span", { class: "bar-value" }, fmt(item.value)))));
   }
 
   // -- overview -----------------------------------------------------------------------------
@@ -144,9 +140,9 @@
             { key: "spent", color: "#2563eb", label: "spent" },
             { key: "taken_back", color: "#dc2626", label: "taken back" },
           ])),
-        el("div", { class: "card" }, el("h2", {}, "Members by level"),
+        el("div", { class: "card half" }, el("h2", {}, "Members by level"),
           barChart(d.by_level.map((l) => ({ label: l.name, value: l.members })), "#2563eb")),
-        el("div", { class: "card" }, el("h2", {}, "Ratings"),
+        el("div", { class: "card half" }, el("h2", {}, "Ratings"),
           barChart(["5", "4", "3", "2", "1"].map((s) => ({ label: s + " ★", value: d.ratings[s] || 0 })), "#f59e0b"))),
       el("p", { class: "hint" }, `${d.programme.name} · read at ${d.read_at}`));
   }
