@@ -154,7 +154,7 @@ async def get_overview(request: Request) -> Response:
     """Return the overview: members, points per day, liability, coupons, support, health."""
     ctx = web(request)
     admin(request)
-    seen = await console.overview(ctx.store)
+    seen = await console.overview(ctx.store, ctx.overview_cache)
     liability = seen.liability
     health = await ctx.health() if ctx.health is not None else {}
     body = {

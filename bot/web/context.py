@@ -11,6 +11,7 @@ from datetime import timedelta
 from starlette.requests import Request
 
 from handlers.catalogue import Catalogue
+from storage.console import OverviewCache
 from storage.store import Store
 
 Health = Callable[[], Awaitable[dict[str, str]]]
@@ -31,7 +32,7 @@ class WebContext:
     admin_ids: frozenset[int]
     secure_cookies: bool  # behind https: cookies only over https
     health: Health | None = None  # Telegram's and the connectors' state, for the overview
-    extra: dict[str, object] = field(default_factory=dict, compare=False)
+    overview_cache: OverviewCache = field(default_factory=OverviewCache, compare=False)
 
 
 def web(request: Request) -> WebContext:

@@ -97,7 +97,9 @@ async def test_setting_the_menu_button_needs_https(emu: TelegramEmulator) -> Non
 
 
 async def test_the_gate_keeps_the_telegram_username_for_the_console_search(
-    emu: TelegramEmulator, app: Application, bot_store: Store  # type: ignore[type-arg]
+    emu: TelegramEmulator,
+    app: Application,
+    bot_store: Store,  # type: ignore[type-arg]
 ) -> None:
     from storage import console, telegram_users
 
