@@ -121,8 +121,12 @@ def test_demo_serves_the_card_and_a_signed_in_console_while_it_runs() -> None:
             me = await client.get("/app/api/me", headers={"Authorization": f"tma {init_data}"})
             login = await client.post("/console/api/login", json={"token": token})
             overview = await client.get("/console/api/overview")
-        answers.update(page=page.status_code, member=me.json()["member_id"],
-                       login=login.status_code, members=overview.json()["members"]["total"])  # fmt: skip
+        answers.update(
+            page=page.status_code,
+            member=me.json()["member_id"],
+            login=login.status_code,
+            members=overview.json()["members"]["total"],
+        )
         return ":quit"
 
     config = load_config(ROOT / "config.example.toml")
