@@ -232,15 +232,15 @@
 
     $("member").replaceChildren(
       el("div", { class: "grid" },
-        el("div", { class: "card", id: "member-card" }, el("h2", {}, m.member_id), el("div", { class: "big", id: "member-points" }, fmt(m.points) + " points"),
+        el("div", { class: "card half", id: "member-card" }, el("h2", {}, m.member_id), el("div", { class: "big", id: "member-points" }, fmt(m.points) + " points"),
           el("div", { class: "hint" }, `${fmt(m.coins)} coins · ${fmt(m.points_held)} held`),
           el("div", {}, `Level ${m.level.name}`), el("div", { class: "hint" }, [m.name, m.email].filter(Boolean).join(" · "))),
-        el("div", { class: "card wide" }, el("h2", {}, "Actions (recorded with your id)"), grant, goodwill, linkActions)),
+        el("div", { class: "card half" }, el("h2", {}, "Actions (recorded with your id)"), grant, goodwill, linkActions)),
       el("div", { class: "card" }, el("h2", {}, "Ledger"),
         el("table", { id: "ledger" }, el("thead", {}, el("tr", {}, ["when", "reason", "amount", "", "balance", "actor", "note / ref"].map((h) => el("th", {}, h)))), tbody), more),
       el("div", { class: "grid" },
-        el("div", { class: "card" }, el("h2", {}, "Coupons"), m.coupons.length ? el("table", {}, m.coupons.map((c) =>
-          el("tr", {}, el("td", {}, c.code), el("td", {}, c.value_text), el("td", {}, c.status), el("td", { class: "hint" }, c.expires_at)))) : el("p", { class: "hint" }, "none")),
+        el("div", { class: "card half" }, el("h2", {}, "Coupons"), m.coupons.length ? el("table", {}, m.coupons.map((c) =>
+          el("tr", {}, el("td", {}, c.code), el("td", {}, c.value_text), el("td", {}, c.status), el("td", { class: "hint" }, "until " + c.expires_at.slice(0, 10))))) : el("p", { class: "hint" }, "none")),
         el("div", { class: "card" }, el("h2", {}, "Tickets"), m.tickets.length ? el("table", {}, m.tickets.map((t) =>
           el("tr", {}, el("td", {}, "#" + t.id), el("td", {}, t.status), el("td", {}, t.subject || ""), el("td", {}, t.rating ? t.rating + " ★" : ""), el("td", { class: "hint" }, t.opened_at)))) : el("p", { class: "hint" }, "none")),
         el("div", { class: "card" }, el("h2", {}, "Console actions"), m.actions.length ? el("table", { id: "audit" }, m.actions.map((a) =>
