@@ -15,7 +15,9 @@ import json
 import sys
 import tempfile
 import threading
+from collections.abc import Coroutine
 from pathlib import Path
+from typing import Any, TypeVar
 from urllib.parse import quote
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -33,8 +35,9 @@ from storage import console_logins, coupons  # noqa: E402
 from storage.store import Store  # noqa: E402
 from tests.web.live import CHROMIUM_ARGS, chromium_path  # noqa: E402
 
-TOKEN = "1:screenshots"
+TOKEN = "1:screenshots"  # noqa: S105 (a made-up token for signing test initData)
 ADMIN = 42
+T = TypeVar("T")
 THEME = {"bg_color": "#17212b", "text_color": "#f5f5f5", "hint_color": "#708499",
          "link_color": "#6ab3f3", "button_color": "#5288c1", "button_text_color": "#ffffff",
          "secondary_bg_color": "#232e3c"}  # fmt: skip
@@ -51,7 +54,7 @@ def main() -> int:
     loop = asyncio.new_event_loop()
     threading.Thread(target=loop.run_forever, daemon=True).start()
 
-    def run(coroutine):  # type: ignore[no-untyped-def]
+    def run(coroutine: Coroutine[Any, Any, T]) -> T:
         return asyncio.run_coroutine_threadsafe(coroutine, loop).result(timeout=300)
 
     config = parse_config({"program": {"preset": "marketplace"}, "support": {"admin_ids": [ADMIN]}})
