@@ -8,6 +8,7 @@ programme, none is computed here.
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 from telegram import InlineKeyboardMarkup
@@ -169,6 +170,34 @@ def _hold_released(s: Speaker, notice: Notice) -> Rendered:
     return text, _balance_markup(s)
 
 
+def _support_grant(s: Speaker, notice: Notice) -> Rendered:
+    """A grant from the owner's console, told like an agent's /grant."""
+    p = notice.payload
+    amount, currency = int(p["amount"]), str(p["currency"])
+    text = s.texts.text(
+        "support.grant_added" if amount > 0 else "support.grant_removed",
+        s.lang,
+        amount=s.texts.plural(f"units.{currency}", abs(amount), s.lang),
+        reason=str(p["reason"]),
+        balance=s.texts.plural(f"units.{currency}", int(p["balance"]), s.lang),
+    )
+    return text, _balance_markup(s)
+
+
+def _support_coupon(s: Speaker, notice: Notice) -> Rendered:
+    """A goodwill coupon from the owner's console, told like an agent's /coupon."""
+    p = notice.payload
+    text = s.texts.text(
+        "support.coupon_gift",
+        s.lang,
+        value=money(int(p["value_cents"]), s.program.currency, s.lang),
+        code=str(p["code"]),
+        expires=moment(datetime.fromisoformat(str(p["expires_at"])), s.program.timezone, s.lang),
+        reason=str(p["reason"]),
+    )
+    return text, _balance_markup(s)
+
+
 RENDERERS: dict[str, Callable[[Speaker, Notice], Rendered]] = {
     "daily_checkin": _daily,
     "coupon_expiry": _expiry,
@@ -177,4 +206,6 @@ RENDERERS: dict[str, Callable[[Speaker, Notice], Rendered]] = {
     "clawback": _clawback,
     "level_changed": _level_changed,
     "hold_released": _hold_released,
+    "support_grant": _support_grant,
+    "support_coupon": _support_coupon,
 }

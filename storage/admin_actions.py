@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import Any
 
 from loyalty.program import Currency
-from storage import coupons, grants
+from storage import coupons, grants, outbox
 from storage.coupons import Coupon
 from storage.db import Conn, from_db, to_db
 from storage.errors import NotFound, Refused
@@ -54,10 +54,22 @@ def _record(
 
 
 async def _audit(
-    store: Store, admin_id: int, action: str, member_id: str, detail: dict[str, Any]
+    store: Store,
+    admin_id: int,
+    action: str,
+    member_id: str,
+    detail: dict[str, Any],
+    notice: tuple[str, str, dict[str, Any]],
 ) -> None:
+    """Record the action, and the member's notice of it (kind, dedupe key, payload)."""
     now = store.now()
-    await store.db.write(lambda conn: _record(conn, admin_id, action, member_id, detail, now))
+
+    def record(conn: Conn) -> None:
+        _record(conn, admin_id, action, member_id, detail, now)
+        kind, dedupe_key, payload = notice
+        outbox.notify(conn, member_id, kind, dedupe_key, payload, now)
+
+    await store.db.write(record)
 
 
 async def grant(
@@ -75,7 +87,12 @@ async def grant(
         store, member_id, amount, reason=reason, actor=actor(admin_id), currency=currency, key=key
     )
     detail = {"amount": amount, "currency": currency, "reason": reason.strip()}
-    await _audit(store, admin_id, "grant", member_id, {**detail, "ledger_id": done.ledger_id})
+    # The member hears of it as of an agent's /grant (a repeated key: one notice, deduped).
+    notice = ("support_grant", f"support_grant:{done.ledger_id}",
+              {**detail, "balance": done.balance_after})  # fmt: skip
+    await _audit(
+        store, admin_id, "grant", member_id, {**detail, "ledger_id": done.ledger_id}, notice
+    )
     return done
 
 
@@ -87,7 +104,9 @@ async def goodwill(
         store, member_id, value_cents, reason=reason, actor=actor(admin_id), key=key
     )
     detail = {"code": coupon.code, "value_cents": value_cents, "reason": reason.strip()}
-    await _audit(store, admin_id, "coupon", member_id, detail)
+    notice = ("support_coupon", f"support_coupon:{coupon.code}",
+              {**detail, "expires_at": coupon.expires_at.isoformat()})  # fmt: skip
+    await _audit(store, admin_id, "coupon", member_id, detail, notice)
     return coupon
 
 

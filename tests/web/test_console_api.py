@@ -208,3 +208,31 @@ async def test_overview_figures(
     assert liability["points"] == 705 + 155 and liability["coupons_cents"] == 500
     assert liability["total_cents"] == 860 + 500 and liability["total_text"] == "$13.60"
     assert d["coupons"]["active"] == 1
+
+
+async def test_the_member_is_told_of_console_grants_and_coupons(
+    client: httpx.AsyncClient, store: Store, members_ab: tuple[str, str]
+) -> None:
+    import json
+
+    from bot.application import build_services
+    from handlers.notices import render
+    from storage.outbox import Notice
+    from tests.web.conftest import web_config
+
+    await signed_in(client, store)
+    for _ in range(2):  # a repeat of the same key tells them once
+        await client.post(ACTIONS[0][1], json=ACTIONS[0][2])
+    await client.post(ACTIONS[1][1], json=ACTIONS[1][2])
+    queued = await rows(store, "SELECT kind, payload FROM outbox WHERE kind LIKE 'support_%'")
+    assert [r["kind"] for r in queued] == ["support_grant", "support_coupon"]
+    services = build_services(web_config(), store)
+    texts = []
+    for lang in ("en", "ru"):
+        for r in queued:
+            notice = Notice(1, "m-ann", r["kind"], ANN_TG, lang, None, False,
+                            json.loads(r["payload"]), store.now())  # fmt: skip
+            texts.append(render(services, notice)[0])
+    assert "added 5 points to your account: sorry" in texts[0]
+    assert "$5.00 coupon" in texts[1] and "sorry" in texts[1]
+    assert "начислила вам 5 баллов" in texts[2]
