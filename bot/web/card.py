@@ -7,8 +7,8 @@ no id to change. The answers are the same storage operations the bot uses.
 
 from __future__ import annotations
 
-import logging
 import re
+from dataclasses import dataclass
 from typing import Any
 
 from starlette.requests import Request
@@ -18,48 +18,39 @@ from bot.api import render
 from bot.api.body import Fields, read_json
 from bot.api.context import ApiContext, api, note
 from bot.api.errors import ApiError
-from bot.logs import kv
 from bot.web import qr
+from bot.web.auth import telegram_user
 from bot.web.context import WebContext, plain, web
-from bot.web.initdata import InitDataInvalid, WebAppUser, validate
+from bot.web.initdata import WebAppUser
 from bot.web.pages import page
 from handlers.catalogue import choose_language
 from handlers.formatting import day, moment, money, number
 from handlers.history import describe_entry
 from loyalty.calendar import programme_day
+from loyalty.program import Currency
 from storage import coupons, daily, ledger, members, telegram_users
 from storage.coupons import Coupon
 from storage.errors import Refused
 from storage.ledger import HistoryPage
 from storage.members import MemberView
 
-log = logging.getLogger(__name__)
 HISTORY_PAGE = 10
 KEY = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
 
 
+@dataclass(frozen=True)
 class Member:
     """Who a card request is for: the Telegram user, their member id and language."""
 
-    def __init__(self, user: WebAppUser, member_id: str, lang: str) -> None:
-        self.user = user
-        self.member_id = member_id
-        self.lang = lang
+    user: WebAppUser
+    member_id: str
+    lang: str
 
 
 async def card_member(request: Request) -> Member:
-    """Return the linked member of the request's initData; 401 for anything not genuine."""
+    """Return the linked member of the request's initData (401 for anything not genuine)."""
     ctx = web(request)
-    if ctx.init_key is None:
-        raise ApiError(503, "the card is not available: the bot token is unknown")
-    scheme, _, data = request.headers.get("authorization", "").partition(" ")
-    if scheme.lower() != "tma":
-        raise ApiError(401, "send Authorization: tma <initData>", code="unauthorized")
-    try:
-        user = validate(data.strip(), ctx.init_key, now=ctx.store.now(), max_age=ctx.init_max_age)
-    except InitDataInvalid as exc:
-        log.info("card refused", extra=kv(event="card_refused", reason=str(exc)))
-        raise ApiError(401, "the Telegram data is not valid", code="unauthorized") from None
+    user = telegram_user(request)
     profile = await telegram_users.profile(ctx.store, user.id)
     lang = choose_language(profile.language, user.language_code, ctx.default_language)
     if profile.member_id is None:
@@ -235,13 +226,16 @@ async def get_history(request: Request) -> Response:
     return JSONResponse(_history(ctx, who.lang, found))
 
 
-def _offer(body: Any) -> tuple[int, str, Fields]:
+CURRENCIES: dict[object, Currency] = {"points": "points", "coins": "coins"}
+
+
+def _offer(body: Any) -> tuple[int, Currency, Fields]:
     fields = Fields(body, ("value_cents", "currency", "key"))
     value = fields.integer("value_cents", 1, 100_000_000)
-    currency = fields.body.get("currency")
-    if currency not in ("points", "coins"):
+    currency = CURRENCIES.get(fields.body.get("currency"))
+    if currency is None:
         fields.problems.append("currency: must be points or coins")
-    return value or 0, str(currency), fields
+    return value or 0, currency or "points", fields
 
 
 def _refused(ctx: WebContext, lang: str, exc: Refused) -> ApiError:
@@ -258,7 +252,7 @@ async def post_preview(request: Request) -> Response:
     fields.done()
     program, lang = ctx.store.program, who.lang
     try:
-        seen = await coupons.preview(ctx.store, who.member_id, value, currency)  # type: ignore[arg-type]
+        seen = await coupons.preview(ctx.store, who.member_id, value, currency)
     except Refused as exc:
         raise _refused(ctx, lang, exc) from None
     cost = _units(ctx, lang, currency, seen.cost)
@@ -287,8 +281,7 @@ async def post_exchange(request: Request) -> Response:
     fields.done()
     try:
         done = await coupons.exchange(
-            ctx.store, who.member_id, value, currency,  # type: ignore[arg-type]
-            f"app:{who.user.id}:{key}",
+            ctx.store, who.member_id, value, currency, f"app:{who.user.id}:{key}",
         )  # fmt: skip
     except Refused as exc:
         raise _refused(ctx, who.lang, exc) from None

@@ -20,12 +20,12 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from bot.api.body import Fields, path_id, read_json
-from bot.api.context import api, note
+from bot.api.context import api
 from bot.api.errors import ApiError
 from bot.logs import kv
 from bot.web import exports, session
+from bot.web.auth import admin, telegram_user
 from bot.web.context import WebContext, web
-from bot.web.initdata import InitDataInvalid, validate
 from bot.web.pages import page
 from handlers.formatting import money
 from loyalty.calendar import day_start
@@ -67,26 +67,6 @@ def _signed_in(ctx: WebContext, admin_id: int) -> Response:
     return response
 
 
-def admin(request: Request, *, action: bool = False) -> int:
-    """Return the signed-in admin's Telegram id; 401 without a valid session, 403 if not admin.
-
-    An `action` must also come as JSON (a cross-site form cannot send that).
-    """
-    ctx = web(request)
-    found = session.verify(ctx.session_secret, request.cookies.get(session.COOKIE), ctx.store.now())
-    if found is None:
-        raise ApiError(401, "sign in through the bot: send /console to it", code="unauthorized")
-    if found.admin_id not in ctx.admin_ids:
-        raise ApiError(403, "this Telegram account is not an admin", code="forbidden")
-    if (
-        action
-        and request.headers.get("content-type", "").split(";")[0].strip() != "application/json"
-    ):
-        raise ApiError(415, "console actions are JSON requests", code="unsupported_media_type")
-    note(request, admin_id=found.admin_id)
-    return found.admin_id
-
-
 # -- pages and sign-in ---------------------------------------------------------------------
 
 
@@ -124,13 +104,7 @@ async def post_login(request: Request) -> Response:
 async def post_session(request: Request) -> Response:
     """Sign in from the Mini App: its initData names an admin."""
     ctx = web(request)
-    scheme, _, data = request.headers.get("authorization", "").partition(" ")
-    if ctx.init_key is None or scheme.lower() != "tma":
-        raise ApiError(401, "send Authorization: tma <initData>", code="unauthorized")
-    try:
-        user = validate(data.strip(), ctx.init_key, now=ctx.store.now(), max_age=ctx.init_max_age)
-    except InitDataInvalid:
-        raise ApiError(401, "the Telegram data is not valid", code="unauthorized") from None
+    user = telegram_user(request)
     if user.id not in ctx.admin_ids:
         raise ApiError(403, "this Telegram account is not an admin", code="forbidden")
     return _signed_in(ctx, user.id)
