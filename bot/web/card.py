@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 
 from bot.api import render
 from bot.api.body import Fields, read_json
@@ -20,7 +20,7 @@ from bot.api.context import ApiContext, api, note
 from bot.api.errors import ApiError
 from bot.web import qr
 from bot.web.auth import telegram_user
-from bot.web.context import WebContext, plain, web
+from bot.web.context import WebContext, answer, plain, web
 from bot.web.initdata import WebAppUser
 from bot.web.pages import page
 from handlers.catalogue import choose_language
@@ -210,7 +210,7 @@ async def get_me(request: Request) -> Response:
     """Return the member's card data."""
     ctx = web(request)
     who = await card_member(request)
-    return JSONResponse(await card_data(ctx, api(request), who))
+    return answer(await card_data(ctx, api(request), who))
 
 
 async def get_history(request: Request) -> Response:
@@ -223,7 +223,7 @@ async def get_history(request: Request) -> Response:
     found = await ledger.history(
         ctx.store, who.member_id, before_id=int(before), limit=HISTORY_PAGE
     )
-    return JSONResponse(_history(ctx, who.lang, found))
+    return answer(_history(ctx, who.lang, found))
 
 
 CURRENCIES: dict[object, Currency] = {"points": "points", "coins": "coins"}
@@ -267,7 +267,7 @@ async def post_preview(request: Request) -> Response:
     if seen.cut_short:
         burn = day(seen.expires_at.astimezone(program.timezone).date(), lang)
         body["cut_short"] = t(ctx, lang, "cut_short", date=burn)
-    return JSONResponse(body)
+    return answer(body)
 
 
 async def post_exchange(request: Request) -> Response:
@@ -286,7 +286,7 @@ async def post_exchange(request: Request) -> Response:
     except Refused as exc:
         raise _refused(ctx, who.lang, exc) from None
     note(request, replayed=done.replayed)
-    return JSONResponse(
+    return answer(
         {
             "coupon": _coupon(ctx, api(request), who.lang, done.coupon),
             "replayed": done.replayed,
@@ -302,11 +302,11 @@ async def post_daily(request: Request) -> Response:
     claim = await daily.claim(ctx.store, who.member_id)
     lang = who.lang
     if not claim.claimed:
-        return JSONResponse({"claimed": False, "message": t(ctx, lang, "daily_done")})
+        return answer({"claimed": False, "message": t(ctx, lang, "daily_done")})
     parts = [
         _units(ctx, lang, currency, amount)
         for currency, amount in (("coins", claim.coins), ("points", claim.points))
         if amount
     ]
     reward = ", +".join(parts)
-    return JSONResponse({"claimed": True, "message": t(ctx, lang, "daily_claimed", reward=reward)})
+    return answer({"claimed": True, "message": t(ctx, lang, "daily_claimed", reward=reward)})

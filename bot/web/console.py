@@ -16,7 +16,7 @@ from datetime import date, timedelta
 from typing import Any
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, RedirectResponse, Response
+from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from bot.api.body import Fields, path_id, read_json
@@ -25,7 +25,7 @@ from bot.api.errors import ApiError
 from bot.logs import kv
 from bot.web import exports, session
 from bot.web.auth import admin, telegram_user
-from bot.web.context import WebContext, web
+from bot.web.context import WebContext, answer, web
 from bot.web.pages import page
 from handlers.formatting import money
 from loyalty.calendar import day_start
@@ -59,7 +59,7 @@ def _cookie(ctx: WebContext, response: Response, value: str) -> None:
 
 
 def _signed_in(ctx: WebContext, admin_id: int) -> Response:
-    response = JSONResponse({"admin_id": admin_id})
+    response = answer({"admin_id": admin_id})
     _cookie(
         ctx, response, session.issue(ctx.session_secret, admin_id, ctx.store.now(), ctx.session_ttl)
     )
@@ -112,7 +112,7 @@ async def post_session(request: Request) -> Response:
 
 async def post_logout(request: Request) -> Response:
     """End the session in this browser."""
-    response = JSONResponse({"signed_out": True})
+    response = answer({"signed_out": True})
     response.delete_cookie(session.COOKIE, path="/console")
     return response
 
@@ -171,7 +171,7 @@ async def get_overview(request: Request) -> Response:
         "programme": {"name": ctx.store.program.name, "currency": ctx.store.program.currency},
         "read_at": api(request).local(seen.read_at),
     }  # fmt: skip
-    return JSONResponse(body)
+    return answer(body)
 
 
 async def get_members(request: Request) -> Response:
@@ -179,7 +179,7 @@ async def get_members(request: Request) -> Response:
     ctx = web(request)
     admin(request)
     found = await console.search(ctx.store, request.query_params.get("q", ""))
-    return JSONResponse({"members": [_found(request, f) for f in found]})
+    return answer({"members": [_found(request, f) for f in found]})
 
 
 def _found(request: Request, f: console.Found) -> dict[str, Any]:
@@ -265,7 +265,7 @@ async def get_member(request: Request) -> Response:
         else [],
         "coins_enabled": ctx.store.program.coins.enabled,
     }
-    return JSONResponse(body)
+    return answer(body)
 
 
 async def get_ledger(request: Request) -> Response:
@@ -277,7 +277,7 @@ async def get_ledger(request: Request) -> Response:
     if not before.isdigit() or len(before) > 18:
         raise ApiError(422, "before must be a ledger row id", code="invalid")
     found = await ledger.history(ctx.store, member_id, before_id=int(before), limit=LEDGER_PAGE)
-    return JSONResponse(_entries(request, found))
+    return answer(_entries(request, found))
 
 
 # -- actions -------------------------------------------------------------------------------
@@ -317,7 +317,7 @@ async def post_grant(request: Request) -> Response:
         ctx.store, admin_id, member_id, amount or 0, reason=reason, currency=currency,
         key=f"console:{admin_id}:{key}",
     )  # fmt: skip
-    return JSONResponse({"ledger_id": done.ledger_id, "balance_after": done.balance_after})
+    return answer({"ledger_id": done.ledger_id, "balance_after": done.balance_after})
 
 
 async def post_coupon(request: Request) -> Response:
@@ -332,7 +332,7 @@ async def post_coupon(request: Request) -> Response:
     coupon = await admin_actions.goodwill(
         ctx.store, admin_id, member_id, value or 0, reason=reason, key=f"console:{admin_id}:{key}"
     )
-    return JSONResponse({"code": coupon.code, "value_cents": coupon.value_cents})
+    return answer({"code": coupon.code, "value_cents": coupon.value_cents})
 
 
 async def post_unlink(request: Request) -> Response:
@@ -342,7 +342,7 @@ async def post_unlink(request: Request) -> Response:
     member_id = path_id(request, "member_id")
     Fields(read_json(request), ()).done()
     user_id = await admin_actions.unlink(ctx.store, admin_id, member_id)
-    return JSONResponse({"unlinked": True, "telegram_user_id": user_id})
+    return answer({"unlinked": True, "telegram_user_id": user_id})
 
 
 async def post_ban(request: Request) -> Response:
@@ -354,7 +354,7 @@ async def post_ban(request: Request) -> Response:
     reason = _reason(fields)
     fields.done()
     banned = await admin_actions.ban(ctx.store, admin_id, member_id, reason=reason)
-    return JSONResponse({"banned": True, "already": not banned})
+    return answer({"banned": True, "already": not banned})
 
 
 # -- exports -------------------------------------------------------------------------------

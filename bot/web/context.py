@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from starlette.requests import Request
+from starlette.responses import JSONResponse
 
 from handlers.catalogue import Catalogue
 from storage.console import OverviewCache
@@ -43,3 +44,8 @@ def web(request: Request) -> WebContext:
 def plain(text: str) -> str:
     """Return catalogue HTML as plain text (the pages set texts with textContent)."""
     return html.unescape(_TAG.sub("", text))
+
+
+def answer(body: object) -> JSONResponse:
+    """Return a JSON answer about one person: never kept by a cache on the way."""
+    return JSONResponse(body, headers={"Cache-Control": "no-store"})

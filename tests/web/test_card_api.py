@@ -21,6 +21,7 @@ async def test_the_card_shows_the_linked_members_balance_level_and_coupons(
     await coupons.exchange(store, ann, 500, "points", "k-1")
     answer = await client.get("/app/api/me", headers=tma(init_data(ANN_TG, store.now())))
     assert answer.status_code == 200, answer.text
+    assert answer.headers["cache-control"] == "no-store"
     body = answer.json()
     assert body["member_id"] == ann and body["points"] == 705 and body["points_text"] == "705"
     assert body["level"]["code"] == "A3"

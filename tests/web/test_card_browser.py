@@ -80,6 +80,11 @@ def test_the_card_shows_balance_and_coupons_then_exchanges_once_on_a_double_clic
     assert page.text_content("#points") == "1,005"
     assert "is ready" in page.text_content("#notice")
 
+    page.click("#daily")
+    page.wait_for_selector("#daily:disabled")
+    assert "Checked in: +10 coins, +20 points" in page.text_content("#notice")
+    assert page.text_content("#points") == "1,025"
+
 
 @pytest.mark.parametrize("case", ["forged", "expired", "missing"])
 def test_forged_expired_or_missing_init_data_shows_nothing(
