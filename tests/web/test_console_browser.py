@@ -102,3 +102,26 @@ def test_a_link_used_twice_fails(live: LiveServer, browser: Any) -> None:
     assert "used already" in page.text_content("#message")
     assert page.locator("#kpi-members").count() == 0
     second.close()
+
+
+def test_inside_telegram_the_console_signs_in_with_init_data(
+    live: LiveServer, browser: Any
+) -> None:
+    from urllib.parse import quote
+
+    from tests.web.conftest import init_data
+
+    context = browser.new_context()
+    page = context.new_page()
+    admin = init_data(ADMIN, live.store.now())
+    page.goto(f"{live.url}/console/#tgWebAppData={quote(admin)}")
+    page.wait_for_selector("#kpi-members")
+    assert "admin 900001" in page.text_content("#who")
+    context.close()
+    context = browser.new_context()  # a member's Telegram, with no session
+    page = context.new_page()
+    member = init_data(ANN_TG, live.store.now())
+    page.goto(f"{live.url}/console/#tgWebAppData={quote(member)}")
+    page.wait_for_selector("#signed-out:not([hidden])")
+    assert "not an admin" in page.text_content("#message")
+    context.close()
