@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
@@ -101,6 +100,3 @@ def test_forged_expired_or_missing_init_data_shows_nothing(
     assert page.locator("#points").count() == 0
     assert "2,005" not in page.content() and "1,005" not in page.content()
 
-
-def test_screenshots_folder_is_docs() -> None:
-    assert Path(__file__).resolve().parents[2].joinpath("docs").is_dir()
