@@ -99,4 +99,3 @@ def test_forged_expired_or_missing_init_data_shows_nothing(
     page.wait_for_selector("#denied")
     assert page.locator("#points").count() == 0
     assert "2,005" not in page.content() and "1,005" not in page.content()
-
