@@ -39,3 +39,14 @@ async def test_cached_and_fresh_overviews_agree_across_days(
     assert (await console.overview(store, cache)).members_active == 0
     assert len(cache.members) <= console.ACTIVE_DAYS
     assert len(cache.days) <= console.OVERVIEW_DAYS
+
+
+async def test_days_are_programme_days(make_store, clock: ManualClock) -> None:
+    """A grant at 20:00 UTC is on the next day in Singapore (UTC+8)."""
+    store = await make_store("marketplace", timezone="Asia/Singapore")
+    await member(store, "m-1")
+    clock.advance(timedelta(hours=11))  # START is 09:00 UTC: now 20:00 UTC, 04:00 next day there
+    await grants.grant(store, "m-1", 7, reason="r", actor="t")
+    days = (await console.overview(store, console.OverviewCache())).points_by_day
+    assert days[-1].day.isoformat() == "2026-03-11" and days[-1].earned == 7
+    assert days[-2].earned == 0
