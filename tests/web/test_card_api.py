@@ -148,3 +148,30 @@ async def test_the_card_page_is_small_and_offline(client: httpx.AsyncClient) -> 
     for body in (page.text, script.text):
         assert "http://" not in body and "//cdn" not in body
     assert "default-src 'none'" in page.headers["content-security-policy"]
+
+
+async def test_bad_input_gets_a_clear_error_and_changes_nothing(
+    client: httpx.AsyncClient, store: Store, members_ab: tuple[str, str]
+) -> None:
+    headers = tma(init_data(ANN_TG, store.now()))
+    before = await snapshot(store)
+    cases = [
+        ("GET", "/app/api/history?before=abc", None, 422),
+        ("GET", "/app/qr/not-a-code!.svg", None, 404),
+        ("POST", "/app/api/exchange", {"value_cents": 500, "currency": "points"}, 422),
+        ("POST", "/app/api/exchange", {"value_cents": 501, "currency": "points", "key": "k" * 9}, 422),
+        ("POST", "/app/api/exchange", {"value_cents": 500, "currency": "gold", "key": "k" * 9}, 422),
+        ("POST", "/app/api/exchange", {"value_cents": "5", "currency": "points", "x": 1}, 422),
+        ("POST", "/app/api/exchange/preview", [1, 2], 422),
+    ]  # fmt: skip
+    for method, path, body, status in cases:
+        answer = await client.request(method, path, headers=headers, json=body)
+        assert answer.status_code == status, (path, body, answer.text)
+        assert answer.json()["error"]["message"], path
+    listed = await client.post(
+        "/app/api/exchange", headers=headers, json={"value_cents": "5", "currency": "gold"}
+    )
+    assert len(listed.json()["error"]["details"]) == 3  # every problem at once
+    raw = await client.post("/app/api/daily", headers=headers, content=b"{not json")
+    assert raw.status_code == 400
+    assert await snapshot(store) == before

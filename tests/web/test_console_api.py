@@ -54,6 +54,7 @@ async def test_without_a_session_nothing_is_read_or_changed(
     client.cookies.set(session.COOKIE, forged)
     assert (await client.get("/console/api/overview")).status_code == 401
     assert await snapshot(store) == before
+    assert await scalar(store, "SELECT COUNT(*) FROM admin_actions") == 0
 
 
 async def test_a_non_admin_is_refused_even_with_a_genuine_cookie_or_init_data(
@@ -75,6 +76,7 @@ async def test_a_non_admin_is_refused_even_with_a_genuine_cookie_or_init_data(
     login = await console_logins.create(store, ANN_TG)
     assert (await client.post("/console/api/login", json={"token": login.token})).status_code == 403
     assert await snapshot(store) == before
+    assert await scalar(store, "SELECT COUNT(*) FROM admin_actions") == 0
 
 
 async def test_the_mini_app_signs_an_admin_in(client: httpx.AsyncClient, store: Store) -> None:
@@ -236,3 +238,30 @@ async def test_the_member_is_told_of_console_grants_and_coupons(
     assert "added 5 points to your account: sorry" in texts[0]
     assert "$5.00 coupon" in texts[1] and "sorry" in texts[1]
     assert "начислила вам 5 баллов" in texts[2]
+
+
+async def test_console_bad_input_gets_a_clear_error_and_changes_nothing(
+    client: httpx.AsyncClient, store: Store, members_ab: tuple[str, str]
+) -> None:
+    await signed_in(client, store)
+    before = await snapshot(store, skip=("idempotency",))
+    grant = "/console/api/members/m-ann/grant"
+    cases = [
+        (grant, {"amount": 5, "key": "k" * 12}, 422),  # no reason
+        (grant, {"amount": 0, "reason": "r", "key": "k" * 12}, 422),
+        (grant, {"amount": 5, "reason": "r", "key": "short"}, 422),
+        (grant, {"amount": 5, "reason": "r" * 501, "key": "k" * 12}, 422),
+        (grant, {"amount": 5, "reason": "r", "key": "k" * 12, "currency": "gold"}, 422),
+        ("/console/api/members/nobody/grant", {"amount": 5, "reason": "r", "key": "k" * 12}, 404),
+        ("/console/api/members/m-ann/coupon", {"value_cents": 123, "reason": "r", "key": "k" * 12}, 422),
+        ("/console/api/members/nobody/unlink", {}, 404),
+        ("/console/api/members/m-ann/ban", {}, 422),
+        ("/console/api/login", {"token": 5}, 422),
+    ]  # fmt: skip
+    for path, body, status in cases:
+        answer = await client.post(path, json=body)
+        assert answer.status_code == status, (path, body, answer.text)
+    assert (await client.get("/console/api/members/nobody")).status_code == 404
+    assert (await client.get("/console/api/members?q=" + "x" * 5000)).json() == {"members": []}
+    assert await snapshot(store, skip=("idempotency",)) == before
+    assert await scalar(store, "SELECT COUNT(*) FROM admin_actions") == 0
