@@ -155,12 +155,13 @@ async def test_bad_input_gets_a_clear_error_and_changes_nothing(
 ) -> None:
     headers = tma(init_data(ANN_TG, store.now()))
     before = await snapshot(store)
+    KEY = "k" * 9
     cases = [
         ("GET", "/app/api/history?before=abc", None, 422),
         ("GET", "/app/qr/not-a-code!.svg", None, 404),
         ("POST", "/app/api/exchange", {"value_cents": 500, "currency": "points"}, 422),
-        ("POST", "/app/api/exchange", {"value_cents": 501, "currency": "points", "key": "k" * 9}, 422),
-        ("POST", "/app/api/exchange", {"value_cents": 500, "currency": "gold", "key": "k" * 9}, 422),
+        ("POST", "/app/api/exchange", {"value_cents": 501, "currency": "points", "key": KEY}, 422),
+        ("POST", "/app/api/exchange", {"value_cents": 500, "currency": "gold", "key": KEY}, 422),
         ("POST", "/app/api/exchange", {"value_cents": "5", "currency": "points", "x": 1}, 422),
         ("POST", "/app/api/exchange/preview", [1, 2], 422),
     ]  # fmt: skip

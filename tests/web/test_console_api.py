@@ -253,7 +253,7 @@ async def test_console_bad_input_gets_a_clear_error_and_changes_nothing(
         (grant, {"amount": 5, "reason": "r" * 501, "key": "k" * 12}, 422),
         (grant, {"amount": 5, "reason": "r", "key": "k" * 12, "currency": "gold"}, 422),
         ("/console/api/members/nobody/grant", {"amount": 5, "reason": "r", "key": "k" * 12}, 404),
-        ("/console/api/members/m-ann/coupon", {"value_cents": 123, "reason": "r", "key": "k" * 12}, 422),
+        ("/console/api/members/m-ann/coupon", {"value_cents": 1, "reason": "r", "key": "k" * 9}, 422),
         ("/console/api/members/nobody/unlink", {}, 404),
         ("/console/api/members/m-ann/ban", {}, 422),
         ("/console/api/login", {"token": 5}, 422),
