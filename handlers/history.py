@@ -12,7 +12,6 @@ from handlers.context import BotContext
 from handlers.formatting import moment, money, number
 from handlers.menu import member_or_prompt
 from handlers.ui import Row, answer_query, button, keyboard, reply
-from loyalty.program import Program
 from storage import ledger
 from storage.ledger import Entry, HistoryPage
 
@@ -53,11 +52,11 @@ def _note(entry: Entry) -> str:
 
 def describe(context: BotContext, entry: Entry) -> Html:
     """Say what one ledger row was, from the catalogue by its reason."""
-    return describe_entry(context.services.texts, context.store.program, context.lang, entry)
+    return describe_in(context.services.texts, context.store.program.currency, context.lang, entry)
 
 
-def describe_entry(texts: Catalogue, program: Program, lang: str, entry: Entry) -> Html:
-    """Say what one ledger row was in `lang` (the bot's /history and the member's card)."""
+def describe_in(texts: Catalogue, currency: str, lang: str, entry: Entry) -> Html:
+    """Say what one ledger row was, in `lang` (the member's, or the agents' on the card)."""
     reason = entry.reason if entry.reason in KNOWN else "other"
     values: dict[str, object] = {"amount": _signed(texts, lang, entry.currency, entry.amount)}
     if reason in ORDER_IN_REF:
@@ -66,7 +65,7 @@ def describe_entry(texts: Catalogue, program: Program, lang: str, entry: Entry) 
         values["order"] = entry.note or "?"
     if reason in ("coupon", "coupon_goodwill"):
         cents = entry.coupon_value_cents or 0
-        values["value"] = money(cents, program.currency, lang)
+        values["value"] = money(cents, currency, lang)
     if reason in ("grant", "coupon_goodwill"):
         values["note"] = _note(entry)
     text = texts.text(f"history.{reason}", lang, **values)

@@ -25,7 +25,7 @@ from bot.web.initdata import WebAppUser
 from bot.web.pages import page
 from handlers.catalogue import choose_language
 from handlers.formatting import day, moment, money, number
-from handlers.history import describe_entry
+from handlers.history import describe_in
 from loyalty.calendar import programme_day
 from loyalty.program import Currency
 from storage import coupons, daily, ledger, members, telegram_users
@@ -134,7 +134,7 @@ def _history(ctx: WebContext, lang: str, found: HistoryPage) -> dict[str, Any]:
             {
                 "id": e.id,
                 "when": moment(e.created_at, program.timezone, lang),
-                "what": plain(describe_entry(ctx.texts, program, lang, e)),
+                "what": plain(describe_in(ctx.texts, program.currency, lang, e)),
                 "amount": e.amount,
                 "currency": e.currency,
             }
