@@ -25,7 +25,7 @@ from handlers.agents import set_agent_commands
 from handlers.catalogue import Catalogue
 from handlers.console import set_card_menu_button
 from handlers.context import SERVICES_KEY, BotContext
-from handlers.registry import register, set_commands
+from handlers.registry import register, set_admin_commands, set_commands
 from handlers.services import Services, ShopLinks
 from storage.store import Store
 
@@ -109,4 +109,5 @@ async def start_up(app: Application) -> None:
     await set_commands(app, services.texts)
     await set_agent_commands(app.bot, services)
     await set_card_menu_button(app.bot, services)
+    await set_admin_commands(app, services.texts, services.support.admin_ids)
     log.info("bot started", extra=kv(event="bot_started", username=services.bot_username))

@@ -107,3 +107,19 @@ async def test_the_gate_keeps_the_telegram_username_for_the_console_search(
     await linked(bot_store, cara, "m-cara")
     assert (await telegram_users.profile(bot_store, 1003)).username == "carashops"
     assert [f.member_id for f in await console.search(bot_store, "@CaraShops")] == ["m-cara"]
+
+
+async def test_admins_see_console_in_their_own_command_menu(
+    ann: Person,
+    boris: Person,
+    emu: TelegramEmulator,
+    app: Application,  # type: ignore[type-arg]
+) -> None:
+    from bot.application import start_up
+
+    await ann.send("/start")
+    await start_up(app)  # at the next start the admin has a chat with the bot
+    own = emu.commands[(("chat", ADMIN, None), "")]
+    assert "console" in [c["command"] for c in own]
+    assert all(c["command"] != "console" for key, cs in emu.commands.items() for c in cs
+               if key[0][0] != "chat")  # fmt: skip
