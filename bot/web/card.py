@@ -27,7 +27,7 @@ from handlers.catalogue import choose_language
 from handlers.formatting import day, moment, money, number
 from handlers.history import describe_in
 from loyalty.calendar import programme_day
-from loyalty.program import Currency
+from loyalty.program import Currency, Requirement
 from storage import coupons, daily, ledger, members, telegram_users
 from storage.coupons import Coupon
 from storage.errors import Refused
@@ -114,17 +114,31 @@ def _progress(ctx: WebContext, lang: str, view: MemberView) -> dict[str, Any]:
     span = max(high - low, 1)
     percent = max(0, min(100, (have - low) * 100 // span))
     needed = view.next.points_needed if points_basis else view.next.spend_needed_cents
+    lacking = [
+        t(ctx, lang, "needs", level=view.next.tier.name,
+          what="; ".join(_requirement(ctx, lang, r) for r in view.next.missing))
+    ] if view.next.missing else []  # fmt: skip
     if not needed:
+        if lacking:  # the amount is there; a verified e-mail or a first order is not
+            return {"percent": percent, "text": lacking[0]}
         return {"percent": 100, "text": t(ctx, lang, "next_ready", level=view.next.tier.name)}
     amount = (
         _units(ctx, lang, "points", needed)
         if points_basis
         else money(needed, program.currency, lang)
     )
-    return {
-        "percent": percent,
-        "text": t(ctx, lang, "to_next", amount=amount, level=view.next.tier.name),
-    }
+    text = t(ctx, lang, "to_next", amount=amount, level=view.next.tier.name)
+    return {"percent": percent, "text": " ".join([text, *lacking])}
+
+
+def _requirement(ctx: WebContext, lang: str, requirement: Requirement) -> str:
+    """Say what a level requirement the member lacks is (the bot's /me words)."""
+    if requirement.kind == "email_verified":
+        text = ctx.texts.text("me.needs_email", lang)
+    else:
+        amount = money(requirement.cents, ctx.store.program.currency, lang)
+        text = ctx.texts.text("me.needs_order", lang, amount=amount)
+    return plain(text).strip().lstrip("•").strip()  # the bot's words are a bulleted line
 
 
 def _history(ctx: WebContext, lang: str, found: HistoryPage) -> dict[str, Any]:

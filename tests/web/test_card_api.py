@@ -10,7 +10,7 @@ import httpx
 from loyalty.clock import ManualClock
 from storage import coupons
 from storage.store import Store
-from tests.conftest import rows, snapshot
+from tests.conftest import delivered_order, rows, snapshot
 from tests.web.conftest import ANN_TG, BOB_TG, TOKEN, init_data, tma
 
 
@@ -176,3 +176,24 @@ async def test_bad_input_gets_a_clear_error_and_changes_nothing(
     raw = await client.post("/app/api/daily", headers=headers, content=b"{not json")
     assert raw.status_code == 400
     assert await snapshot(store) == before
+
+
+async def test_the_card_of_a_spend_based_programme(vip_store: Store) -> None:
+    """vip-shop: levels by spend, no coupon exchange, no coins: the card shows what there is."""
+    from tests.web.conftest import linked_member, web_app
+
+    await linked_member(vip_store, "m-v", ANN_TG, name="Vera")
+    await delivered_order(vip_store, "m-v", 25_000)
+    app = web_app(vip_store)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://x") as c:
+        body = (await c.get("/app/api/me", headers=tma(init_data(ANN_TG, vip_store.now())))).json()
+    assert body["exchange"]["enabled"] is False and body["coins_text"] is None
+    assert body["level"]["code"] == "unverified"
+    assert body["progress"]["text"] == "To reach Regular: verify your e-mail address."
+    from tests.conftest import send
+
+    await send(vip_store, "member.email_verified", member_id="m-v")
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://x") as c:
+        body = (await c.get("/app/api/me", headers=tma(init_data(ANN_TG, vip_store.now())))).json()
+    assert body["level"]["code"] == "vip_d" and body["next_level"]["spend_needed_cents"] > 0
+    assert body["progress"]["text"].startswith("$") and 0 < body["progress"]["percent"] < 100
