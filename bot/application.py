@@ -16,11 +16,12 @@ from telegram.ext import (
     Defaults,
     ExtBot,
 )
-from telegram.request import BaseRequest
+from telegram.request import BaseRequest, HTTPXRequest
 
 from bot.config import Config, secret
 from bot.logs import kv
 from bot.ratelimit import FairRateLimiter
+from bot.telegram_link import TelegramStatus, WatchedRequest
 from handlers.agents import set_agent_commands
 from handlers.catalogue import Catalogue
 from handlers.console import set_card_menu_button
@@ -39,6 +40,7 @@ class _Default(enum.Enum):
 
 
 DEFAULT = _Default.RATE_LIMITER
+TELEGRAM_STATUS_KEY = "telegram_status"
 
 
 def build_services(config: Config, store: Store, texts: Catalogue | None = None) -> Services:
@@ -72,8 +74,17 @@ def build_application(
     token: str | None = None,
     get_updates_request: BaseRequest | None = None,
     rate_limiter: BaseRateLimiter[Any] | _Default | None = DEFAULT,
+    status: TelegramStatus | None = None,
 ) -> Application:
-    """Return the bot's Application; `request` replaces the HTTP transport (the emulator)."""
+    """Return the bot's Application; `request` replaces the HTTP transport (the emulator).
+
+    Every call goes through a `WatchedRequest` that keeps `status` (a new one unless given;
+    `app.bot_data[TELEGRAM_STATUS_KEY]`) up to date with what Telegram last answered.
+    """
+    status = status or TelegramStatus()
+    # PTB's own defaults when none is given: a pool of 256 for calls, 1 for the long poll.
+    calls = request or HTTPXRequest(connection_pool_size=256)
+    polls = get_updates_request or request or HTTPXRequest(connection_pool_size=1)
     # ExtBot[Any]: rate_limiter() below changes the bot's type parameter (PTB's builder typing).
     builder: ApplicationBuilder[ExtBot[Any], BotContext, Any, Any, Any, Any] = (
         Application.builder()
@@ -83,8 +94,9 @@ def build_application(
         .context_types(ContextTypes(context=BotContext))
         .post_init(start_up)
     )
-    if request is not None:
-        builder = builder.request(request).get_updates_request(get_updates_request or request)
+    builder = builder.request(WatchedRequest(calls, status)).get_updates_request(
+        WatchedRequest(polls, status)
+    )
     if rate_limiter is DEFAULT:
         # Telegram's own windows for everything; the fan-out paced at the configured rate and
         # always behind members' answers (see bot/ratelimit.py for why not AIORateLimiter).
@@ -93,6 +105,7 @@ def build_application(
         builder = builder.rate_limiter(rate_limiter)
     app = builder.build()
     app.bot_data[SERVICES_KEY] = build_services(config, store)
+    app.bot_data[TELEGRAM_STATUS_KEY] = status
     register(app)
     return app
 

@@ -18,7 +18,7 @@ from typing import Any
 
 from telegram import Bot, BotCommand, BotCommandScopeChat, Message, Update
 from telegram.constants import ChatType
-from telegram.error import TelegramError
+from telegram.error import ChatMigrated, TelegramError
 from telegram.ext import (
     Application,
     ApplicationHandlerStop,
@@ -396,7 +396,12 @@ async def set_agent_commands(bot: Bot, services: Services) -> None:
         for name in AGENT_COMMANDS
     ]
     try:
-        await bot.set_my_commands(commands, scope=BotCommandScopeChat(support.agent_chat_id))
+        try:
+            await bot.set_my_commands(commands, scope=BotCommandScopeChat(support.agent_chat_id))
+        except ChatMigrated as moved:
+            follow_agent_chat(services, moved.new_chat_id)
+            scope = BotCommandScopeChat(services.support.agent_chat_id)
+            await bot.set_my_commands(commands, scope=scope)
     except TelegramError as exc:  # a wrong chat id must not stop the bot: members come first
         log.warning(
             "agent commands not set",
@@ -419,7 +424,11 @@ async def flag_overdue_ticket(bot: Bot, services: Services, item: Overdue) -> bo
         name=item.ticket.display_name,
     )
     try:
-        await bot.send_message(support.agent_chat_id, text)
+        try:
+            await bot.send_message(support.agent_chat_id, text)
+        except ChatMigrated as moved:
+            follow_agent_chat(services, moved.new_chat_id)
+            await bot.send_message(services.support.agent_chat_id, text)
     except TelegramError as exc:
         log.warning(
             "sla flag not posted",
@@ -430,12 +439,25 @@ async def flag_overdue_ticket(bot: Bot, services: Services, item: Overdue) -> bo
     return True
 
 
+def follow_agent_chat(services: Services, new_chat_id: int) -> bool:
+    """Follow the agents' chat to its new id and tell the operator to update the config."""
+    old = services.support.agent_chat_id
+    if not services.follow_agent_chat(new_chat_id):
+        return False
+    log.warning(
+        "agent chat moved: set support.agent_chat_id to the new id",
+        extra=kv(event="agent_chat_migrated", old=old, new=new_chat_id),
+    )
+    return True
+
+
 def register(app: Application, group: int) -> None:
     """Add the agent chat's handlers (nothing when no agent chat is configured)."""
     services: Services = app.bot_data[SERVICES_KEY]
     if not services.support.enabled:
         return
-    agents = filters.Chat(chat_id=services.support.agent_chat_id) & filters.UpdateType.MESSAGE
+    services.agent_chat_filter = filters.Chat(chat_id=services.support.agent_chat_id)
+    agents = services.agent_chat_filter & filters.UpdateType.MESSAGE
     commands: dict[str, Callback] = {
         "close": close,
         "card": card,

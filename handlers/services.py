@@ -8,9 +8,11 @@ file into it: one type, its defaults written once.
 from __future__ import annotations
 
 from collections.abc import Callable, Hashable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import time, timedelta, tzinfo
 from typing import Any, TypeVar
+
+from telegram.ext import filters
 
 from handlers.catalogue import Catalogue
 from loyalty.hours import BusinessHours
@@ -81,6 +83,19 @@ class Services:
     # What handlers build from the programme and the texts alone (keyboards, FAQ answers), by
     # key: neither changes while the bot runs, and PTB's keyboard objects are immutable.
     rendered: dict[Hashable, Any] = field(default_factory=dict, repr=False, compare=False)
+    # The filter the agents' handlers are registered with (handlers/agents.py), so that a move
+    # of the agents' chat (`follow_agent_chat`) reaches them too.
+    agent_chat_filter: filters.Chat | None = field(default=None, repr=False, compare=False)
+
+    def follow_agent_chat(self, new_chat_id: int) -> bool:
+        """Use `new_chat_id` for the agents' chat from now on (Telegram upgraded the group to
+        a supergroup, which has a new id); return False if it already was."""
+        if not self.support.enabled or self.support.agent_chat_id == new_chat_id:
+            return False
+        self.support = replace(self.support, agent_chat_id=new_chat_id)
+        if self.agent_chat_filter is not None:
+            self.agent_chat_filter.chat_ids = {new_chat_id}
+        return True
 
     def once(self, key: Hashable, build: Callable[[], T]) -> T:
         """Return what `build` made for `key` the first time (the key names all it reads)."""

@@ -27,7 +27,7 @@ from handlers.catalogue import Html, escape, join
 from handlers.context import BotContext
 from handlers.formatting import moment
 from handlers.services import Services
-from handlers.ui import answer_query, button, keyboard, reply
+from handlers.ui import answer_or_say, answer_query, button, keyboard, reply
 from storage import tickets
 from storage.errors import Conflict, NotFound, Refused
 from storage.logs import kv
@@ -242,10 +242,10 @@ async def solved(update: Update, context: BotContext) -> None:
         if ticket.telegram_user_id != user.id:
             raise NotFound("not theirs")
     except NotFound:
-        await answer_query(update, context.t("common.stale_button"), alert=True)
+        await answer_or_say(update, context, context.t("common.stale_button"), alert=True)
         return
     if not ticket.is_open:
-        await answer_query(update, context.t("support.already_closed"), alert=True)
+        await answer_or_say(update, context, context.t("support.already_closed"), alert=True)
         return
     await answer_query(update)
     closed = await desk.close_ticket(context.bot, context.services, ticket, by="member")
@@ -262,10 +262,10 @@ async def rate(update: Update, context: BotContext) -> None:
     try:
         ticket = await tickets.rate(context.store, ticket_id, user.id, stars)
     except Refused:
-        await answer_query(update, context.t("support.already_rated"), alert=True)
+        await answer_or_say(update, context, context.t("support.already_rated"), alert=True)
         return
     except (NotFound, Conflict):
-        await answer_query(update, context.t("common.stale_button"), alert=True)
+        await answer_or_say(update, context, context.t("common.stale_button"), alert=True)
         return
     await answer_query(update)
     log.info("ticket rated", extra=kv(event="ticket_rated", ticket=ticket.id, stars=stars))

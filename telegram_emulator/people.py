@@ -488,7 +488,8 @@ class Person:
         payload = {
             "id": query.id,
             "from": self.record.to_dict(),
-            "message": target.to_dict(),
+            # A deleted or too old message arrives as an InaccessibleMessage (date 0).
+            "message": emulator.callback_message(target),
             # Telegram's global chat identifier; derived from the chat id to stay stable.
             "chat_instance": str(abs(record.id) * 31 + 5_000_000_000_000),
             "data": data,
@@ -506,10 +507,12 @@ class Person:
 def _find_button(
     record: ChatRecord, label: str, message: MessageView | None
 ) -> tuple[StoredMessage, dict[str, Any]]:
-    """Find the button ``label`` on ``message`` or on the newest bot message that has it."""
+    """Find the button ``label`` on ``message`` or on the newest bot message that has it.
+
+    A ``message`` given explicitly may have been deleted: a client that has not caught up
+    still shows it, and a press on it reaches the bot as an ``InaccessibleMessage``.
+    """
     if message is not None:
-        if message.deleted:
-            raise LookupError(f"message {message.message_id} was deleted")
         candidates = [message.record]
     else:
         candidates = [m for m in reversed(record.live_messages()) if m.from_bot]

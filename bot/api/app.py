@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
 from datetime import timedelta
 
 from prometheus_client import CollectorRegistry
@@ -24,7 +25,7 @@ from bot.api.limits import DEFAULT_READ_TIMEOUT, BearerAuth, RequestLimits
 from bot.api.metrics import ApiMetrics, Observe
 from bot.api.routes import checkout, coupons, events, members, system
 from bot.config import Config
-from bot.web.context import Health, WebContext
+from bot.web.context import WebContext
 from bot.web.initdata import secret_key
 from bot.web.routes import ROUTES as WEB_ROUTES
 from handlers.catalogue import Catalogue
@@ -72,27 +73,29 @@ def build_api(
     store: Store,
     *,
     api_key: str,
-    bot_username: str,
+    bot_username: str | Callable[[], str],
     telegram_webhook: TelegramWebhook | None = None,
     webhook_secret: str | None = None,
+    telegram: Callable[[], str] | None = None,
     metrics_registry: CollectorRegistry | None = None,
     read_timeout: float = DEFAULT_READ_TIMEOUT,
     bot_token: str = "",
     session_secret: bytes | None = None,
-    health: Health | None = None,
     texts: Catalogue | None = None,
 ) -> Starlette:
     """Return the shop API for `store`: every endpoint of INTERFACES.md section 3.
 
-    `api_key` is the shop's bearer key. `bot_username` makes link-token URLs (empty: link
-    tokens answer 503). `telegram_webhook`, an `async (update: dict) -> None`, takes Telegram
+    `api_key` is the shop's bearer key. `bot_username` (or a callable giving it once known)
+    makes link-token URLs (empty: link tokens answer 503). `telegram` gives the bot's link
+    state for /healthz (`bot.telegram_link`; None: this process runs no bot).
+    `telegram_webhook`, an `async (update: dict) -> None`, takes Telegram
     updates at POST /telegram/webhook, checked against `webhook_secret` (without it the route
     answers 404). Metrics go to `metrics_registry` (default: a fresh registry of this app).
 
     The member's card (/app/) checks Telegram's initData with `bot_token` (empty: the card
     answers 503); the console (/console/) signs its cookies with `session_secret` (None: a
-    random one, so sessions end with the process). `health` reports Telegram's and the
-    connectors' state on the console's overview.
+    random one, so sessions end with the process). The console's overview shows `telegram`'s
+    state too.
     """
     if telegram_webhook is not None and not webhook_secret:
         raise ValueError("a Telegram webhook needs a secret token")
@@ -100,11 +103,14 @@ def build_api(
     context = ApiContext(
         store=store,
         api_key=api_key,
-        bot_username=bot_username,
+        username_of_bot=bot_username if callable(bot_username) else lambda: bot_username,
         link_ttl=timedelta(minutes=config.server.link_token_minutes),
         metrics=metrics,
+        link_tokens_per_hour=config.server.link_tokens_per_hour,
+        hold_lifetime=timedelta(minutes=config.server.hold_minutes),
         telegram_webhook=telegram_webhook,
         webhook_secret=webhook_secret,
+        telegram=telegram,
     )
     # Outermost first: every answer (401, 413, 408 included) is counted and logged once.
     middleware = [
@@ -137,6 +143,5 @@ def build_api(
         session_ttl=timedelta(hours=config.web.session_hours),
         admin_ids=frozenset(config.support.admin_ids),
         secure_cookies=config.web.public_url.startswith("https://"),
-        health=health,
     )
     return app

@@ -130,7 +130,10 @@ async def get_overview(request: Request) -> Response:
     admin(request)
     seen = await console.overview(ctx.store, ctx.overview_cache)
     liability = seen.liability
-    health = await ctx.health() if ctx.health is not None else {}
+    # Telegram's state as the bot last heard it (bot.telegram_link); none in a process
+    # without a bot.
+    telegram = api(request).telegram
+    health = {"telegram": telegram()} if telegram is not None else {}
     body = {
         "members": {
             "total": seen.members_total,

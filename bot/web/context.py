@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import html
 import re
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -15,7 +14,6 @@ from handlers.catalogue import Catalogue
 from storage.console import OverviewCache
 from storage.store import Store
 
-Health = Callable[[], Awaitable[dict[str, str]]]
 _TAG = re.compile(r"<[^>]+>")
 
 
@@ -32,7 +30,6 @@ class WebContext:
     session_ttl: timedelta
     admin_ids: frozenset[int]
     secure_cookies: bool  # behind https: cookies only over https
-    health: Health | None = None  # Telegram's and the connectors' state, for the overview
     overview_cache: OverviewCache = field(default_factory=OverviewCache, compare=False)
 
 

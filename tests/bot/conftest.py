@@ -86,3 +86,17 @@ async def linked(store: Store, person: Person, member_id: str = "m-1", **data: A
     token = await links.create_token(store, member_id)
     await person.send(f"/start {token.token}")
     return member_id
+
+
+async def process_backlog(emu: TelegramEmulator, app: Application) -> None:  # type: ignore[type-arg]
+    """Start again after a stop: fetch what waited in Telegram's queue, handle it in order,
+    then go back to direct delivery."""
+    offset = None
+    while True:
+        updates = await app.bot.get_updates(offset=offset, timeout=0)
+        if not updates:
+            break
+        for update in updates:
+            await app.process_update(update)
+        offset = updates[-1].update_id + 1
+    emu.connect(app, raise_errors=True)

@@ -474,9 +474,10 @@ async def test_schedule_jobs_registers_each_job_and_the_sla_hook(
             "plan_reminders",
             "drain_outbox",
             "sla_check",
+            "expire_holds",
         ]
         intervals = [j.job.trigger.interval.total_seconds() for j in jobs]
-        assert intervals == [60, 60, make_config().reminders.interval_seconds, 60]
+        assert intervals == [60, 60, make_config().reminders.interval_seconds, 60, 60]
         assert make_config().reminders.interval_seconds == 15
         mark = ann.mark()
         clock.set(EVENING)

@@ -80,7 +80,7 @@ def test_the_card_shows_balance_and_coupons_then_exchanges_once_on_a_double_clic
     assert "is ready" in page.text_content("#notice")
 
     page.click("#daily")
-    page.wait_for_selector("#daily:disabled")
+    page.locator("#notice", has_text="Checked in").wait_for()
     assert "Checked in: +10 coins, +20 points" in page.text_content("#notice")
     assert page.text_content("#points") == "1,025"
 

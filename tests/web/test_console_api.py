@@ -266,3 +266,18 @@ async def test_console_bad_input_gets_a_clear_error_and_changes_nothing(
     assert (await client.get("/console/api/members?q=" + "x" * 5000)).json() == {"members": []}
     assert await snapshot(store, skip=("idempotency",)) == before
     assert await scalar(store, "SELECT COUNT(*) FROM admin_actions") == 0
+
+
+async def test_the_overview_says_how_telegram_is(store: Store) -> None:
+    from bot.api import build_api
+    from tests.web.conftest import web_config
+
+    app = build_api(
+        web_config(), store, api_key="k", bot_username="b", session_secret=SECRET,
+        telegram=lambda: "unreachable",
+    )  # fmt: skip
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://c") as c:
+        await signed_in(c, store)
+        assert (await c.get("/console/api/overview")).json()["health"] == {
+            "telegram": "unreachable"
+        }
