@@ -53,22 +53,26 @@ def _note(entry: Entry) -> str:
 
 def describe(context: BotContext, entry: Entry) -> Html:
     """Say what one ledger row was, from the catalogue by its reason."""
-    program, lang, t = context.store.program, context.lang, context.t
+    return describe_in(context.services.texts, context.store.program.currency, context.lang, entry)
+
+
+def describe_in(texts: Catalogue, currency: str, lang: str, entry: Entry) -> Html:
+    """Say what one ledger row was, in `lang` (the member's, or the agents' on the card)."""
     reason = entry.reason if entry.reason in KNOWN else "other"
-    values: dict[str, object] = {"amount": signed(context, entry)}
+    values: dict[str, object] = {"amount": _signed(texts, lang, entry.currency, entry.amount)}
     if reason in ORDER_IN_REF:
         values["order"] = entry.ref or "?"
     if reason in ("hold", "hold_release", "hold_refund"):
         values["order"] = entry.note or "?"
     if reason in ("coupon", "coupon_goodwill"):
         cents = entry.coupon_value_cents or 0
-        values["value"] = money(cents, program.currency, lang)
+        values["value"] = money(cents, currency, lang)
     if reason in ("grant", "coupon_goodwill"):
         values["note"] = _note(entry)
-    text = t(f"history.{reason}", **values)
+    text = texts.text(f"history.{reason}", lang, **values)
     if reason in ("clawback", "refund_clawback", "referral_clawback") and entry.shortfall:
-        unit = context.tp(f"units.{entry.currency}", entry.shortfall)
-        text = Html(text + t("history.shortfall", shortfall=unit))
+        unit = texts.plural(f"units.{entry.currency}", entry.shortfall, lang)
+        text = Html(text + texts.text("history.shortfall", lang, shortfall=unit))
     return text
 
 

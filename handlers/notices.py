@@ -8,6 +8,7 @@ programme, none is computed here.
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 from telegram import InlineKeyboardMarkup
@@ -189,6 +190,34 @@ def _coupon_refused(s: Speaker, notice: Notice) -> Rendered:
     return s.t("coupon_refused", value=value, cost=cost), _balance_markup(s)
 
 
+def _support_grant(s: Speaker, notice: Notice) -> Rendered:
+    """A grant from the owner's console, told like an agent's /grant."""
+    p = notice.payload
+    amount, currency = int(p["amount"]), str(p["currency"])
+    text = s.texts.text(
+        "support.grant_added" if amount > 0 else "support.grant_removed",
+        s.lang,
+        amount=s.texts.plural(f"units.{currency}", abs(amount), s.lang),
+        reason=str(p["reason"]),
+        balance=s.texts.plural(f"units.{currency}", int(p["balance"]), s.lang),
+    )
+    return text, _balance_markup(s)
+
+
+def _support_coupon(s: Speaker, notice: Notice) -> Rendered:
+    """A goodwill coupon from the owner's console, told like an agent's /coupon."""
+    p = notice.payload
+    text = s.texts.text(
+        "support.coupon_gift",
+        s.lang,
+        value=money(int(p["value_cents"]), s.program.currency, s.lang),
+        code=str(p["code"]),
+        expires=moment(datetime.fromisoformat(str(p["expires_at"])), s.program.timezone, s.lang),
+        reason=str(p["reason"]),
+    )
+    return text, _balance_markup(s)
+
+
 RENDERERS: dict[str, Callable[[Speaker, Notice], Rendered]] = {
     "daily_checkin": _daily,
     "coupon_expiry": _expiry,
@@ -199,6 +228,8 @@ RENDERERS: dict[str, Callable[[Speaker, Notice], Rendered]] = {
     "hold_released": _hold_released,
     "coupon_ready": _coupon_ready,
     "coupon_refused": _coupon_refused,
+    "support_grant": _support_grant,
+    "support_coupon": _support_coupon,
 }
 # Notices that carry a coupon code: sent as protected content, like the bot's own code replies.
-PROTECTED = frozenset({"coupon_ready"})
+PROTECTED = frozenset({"coupon_ready", "support_coupon"})
