@@ -33,20 +33,20 @@ MAX_CLOCK_SKEW = timedelta(hours=1)
 # year 1 cannot even be converted between time zones.
 EARLIEST_EVENT = datetime(2000, 1, 1, tzinfo=UTC)
 
-_ID = ("string", MAX_ID_LENGTH)
 EVENT_FIELDS: dict[str, dict[str, tuple[str, int, bool]]] = {
-    # field: (kind, max length or amount, required)
+    # field: (kind, max length or amount, required); kind is "string", "email", "cents" or
+    # "member_id" (a string without "/", see ADDRESSABLE_ID_PATTERN)
     "member.upserted": {
-        "member_id": ("string", MAX_ID_LENGTH, True),
+        "member_id": ("member_id", MAX_ID_LENGTH, True),
         "email": ("email", 254, False),
         "name": ("string", 200, False),
         "language": ("string", 16, False),
-        "referred_by": ("string", MAX_ID_LENGTH, False),
+        "referred_by": ("member_id", MAX_ID_LENGTH, False),
     },
-    "member.email_verified": {"member_id": ("string", MAX_ID_LENGTH, True)},
+    "member.email_verified": {"member_id": ("member_id", MAX_ID_LENGTH, True)},
     "order.placed": {
         "order_id": ("string", MAX_ID_LENGTH, True),
-        "member_id": ("string", MAX_ID_LENGTH, True),
+        "member_id": ("member_id", MAX_ID_LENGTH, True),
         "amount_cents": ("cents", MAX_ORDER_CENTS, True),
     },
     **{
@@ -147,6 +147,8 @@ def _check_data(
             problems.append(f"data.{key}: longer than {limit} characters")
         elif kind == "email" and "@" not in value:
             problems.append(f"data.{key}: not an e-mail address")
+        elif kind == "member_id" and "/" in value:
+            problems.append(f'data.{key}: must not contain "/" (the API could not address it)')
 
 
 async def apply_event(store: Store, body: object) -> dict[str, Any]:
@@ -436,13 +438,13 @@ def _order_refunded(conn: Conn, store: Store, event: ShopEvent) -> Outcome:
         return {**out, "order_status": order["status"], "changed": False}
     status, amount = order["status"], order["amount_cents"]
     # A refund larger than what is left (shipping, taxes) counts up to the order's amount.
-    applied = 0 if status in _NOTHING_LEFT else min(requested, amount - order["refunded_cents"])
+    applied = 0 if status in ORDER_ENDED else min(requested, amount - order["refunded_cents"])
     now = store.now()
     refunds.record(conn, refund_id, order_id, applied, requested, event.occurred_at, now)
     refunded = order["refunded_cents"] + applied
     full = applied > 0 and refunded >= amount
     out = {**out, "refunded_cents": refunded, "full": full, "changed": True}
-    if status in _NOTHING_LEFT or not applied:
+    if status in ORDER_ENDED or not applied:
         return {**out, "order_status": status, "taken_back": 0}
     if status != "delivered":
         # Nothing earned yet: a partial refund lowers what delivery will keep; a full one ends it.
@@ -457,13 +459,19 @@ def _order_refunded(conn: Conn, store: Store, event: ShopEvent) -> Outcome:
             "level_changes": _changes(change)}  # fmt: skip
 
 
-# Orders a refund no longer changes anything for: it is recorded, applied as zero.
-_NOTHING_LEFT = ("cancelled", "returned", "not_delivered")
+# Orders that never earn again: a review of one is answered, once and for all, "not_earned";
+# a refund of one is recorded and applied as zero.
+ORDER_ENDED = ("returned", "not_delivered", "cancelled")
 
 
 def _review_submitted(conn: Conn, store: Store, event: ShopEvent) -> Outcome:
     order = _order(conn, event.data["order_id"])
     order_id, member_id = order["order_id"], order["member_id"]
+    if order["status"] in ORDER_ENDED:
+        # Final: the order will never earn again, so a shop that retries gets the same 200
+        # (remembered by event id) instead of a 409 for ever.
+        return {"order_id": order_id, "member_id": member_id, "points": 0, "changed": False,
+                "review": "not_earned", "order_status": order["status"]}  # fmt: skip
     if order["status"] != "delivered":
         raise Conflict(
             f"order {order_id!r} is {order['status']}; only delivered orders earn reviews"
