@@ -262,6 +262,10 @@ def _support(r: TableReader) -> SupportConfig:
         hours_end=r.time_of_day("hours_end", _hhmm(d.hours_end)),
         days=tuple(days),
         canned=canned,
+        messages_per_minute=r.integer(
+            "messages_per_minute", d.messages_per_minute, low=1, high=1_000
+        ),
+        tickets_per_day=r.integer("tickets_per_day", d.tickets_per_day, low=1, high=1_000),
     )
 
 

@@ -28,6 +28,7 @@ from bot.api.server import http_server
 from bot.application import build_application, start_up
 from bot.config import Config, StorageConfig
 from bot.jobs import Scheduler
+from bot.sender import send_queue
 from bot.web.initdata import sign
 from handlers.context import SERVICES_KEY
 from loyalty.clock import Clock, system_clock
@@ -359,6 +360,8 @@ async def run_demo(
                 config, store, EmulatorRequest(emu), token=emu.token
             )
             emu.connect(app)
+            # Live chat's sends are queued: deliver them before the demo prints the answer.
+            emu.after_update.append(send_queue(app).drain)
             api = build_api(
                 config, store, api_key=secrets.token_urlsafe(16), bot_username=emu.bot_username,
                 bot_token=emu.token,

@@ -29,6 +29,7 @@ from bot.application import build_application, start_up
 from bot.config import Config, ConfigError, secret
 from bot.jobs import schedule_jobs
 from bot.logs import kv, setup_logging
+from bot.sender import send_queue
 from bot.store import open_store
 from bot.telegram_link import TelegramStatus, connect
 from handlers.context import SERVICES_KEY
@@ -145,6 +146,7 @@ async def running_bot(
                 )
         if not app.running:
             await app.start()  # processes the update queue (the JobQueue already runs)
+            await send_queue(app).start()
         log.info(
             "bot running",
             extra=kv(event="bot_running", mode=config.telegram.mode, username=app.bot.username),
@@ -167,6 +169,7 @@ async def running_bot(
         if app.updater is not None and app.updater.running:
             await app.updater.stop()
         if app.running:
+            await send_queue(app).stop()
             await app.stop()
         else:
             await app.job_queue.stop()
