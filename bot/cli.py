@@ -133,7 +133,17 @@ def build_parser() -> argparse.ArgumentParser:
     cast.add_argument("text", type=text, help="the message (plain text)")
     cast.add_argument("--id", type=text, help="broadcast id (default: from the text)")
     cast.add_argument("--dry-run", action="store_true", help="only count who it would reach")
+    _add_connectors(commands, common)
     return parser
+
+
+def _add_connectors(commands: Any, common: argparse.ArgumentParser) -> None:
+    """`loyaltybot connectors check` (bot/connectors/check.py does the work)."""
+    connectors = commands.add_parser("connectors", parents=[common], help="shop platforms")
+    actions = connectors.add_subparsers(dest="action", metavar="ACTION", required=True)
+    actions.add_parser(
+        "check", parents=[common], help="call each enabled platform, say what is missing"
+    )
 
 
 def _command(args: argparse.Namespace) -> Command:

@@ -11,6 +11,7 @@ reminders, digests, expiry, the burn, SLA flags and out-of-hours answers can all
 from __future__ import annotations
 
 import re
+import secrets
 import tempfile
 import time
 from collections.abc import Callable
@@ -18,17 +19,23 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from telegram.ext import Application
 
+from bot.api import build_api
+from bot.api.server import http_server
 from bot.application import build_application, start_up
 from bot.config import Config, StorageConfig
 from bot.demo_chat import DEMO_AGENT_ID, DEMO_AGENTS, Chat, Desk, MetaCommand
 from bot.demo_terminal import Terminal, ctrl_c_stops, stdin_terminal
 from bot.jobs import Scheduler, flag_overdue
+from bot.sender import send_queue
+from bot.web.initdata import sign
+from handlers.context import SERVICES_KEY
 from handlers.formatting import moment
 from loyalty.clock import Clock, system_clock
-from storage import links, orders
+from storage import console_logins, links, orders
 from storage.events import apply_event
 from storage.store import Store
 from telegram_emulator import EmulatorRequest, Person, RateLimits, TelegramEmulator
@@ -44,6 +51,7 @@ DEMO_HELP = """\
   :time           show the demo's clock; :time +1d, +3h, +30m, or :time 2027-06-29 19:00
                   moves it forward, running the scheduler at every hour on the way
   :tick           run the scheduler once now (reminders and notices that are due)
+  :web            the member's card and the owner's console in your browser (new links)
 """
 SPAN = re.compile(r"(\d+)\s*([dhm])")
 UNITS = {"d": "days", "h": "hours", "m": "minutes"}
@@ -137,10 +145,12 @@ class Backstage:
     scheduler: Scheduler
     clock: DemoClock
     chat: Chat | None = None
+    pages: WebPages | None = None
 
     def commands(self) -> dict[str, MetaCommand]:
         """Return the demo commands this backstage answers."""
-        return {"ship": self.ship, "tick": self.tick, "link": self.link, "time": self.time}
+        return {"ship": self.ship, "tick": self.tick, "link": self.link, "time": self.time,
+                "web": self.web}  # fmt: skip
 
     async def ship(self, _: str = "") -> list[str]:
         """Deliver the demo member's open order through the same operation the shop API uses."""
@@ -174,6 +184,7 @@ class Backstage:
         """Run the day start, the reminder planning, the SLA check and the outbox once."""
         report = await self.scheduler.tick()
         await flag_overdue(self.scheduler.app.bot, self.scheduler.services)
+        await send_queue(self.scheduler.app).drain()  # the flags and desk notes it queued
         return [f"(scheduler: {report.sent} sent)"]
 
     def now_line(self) -> str:
@@ -198,6 +209,33 @@ class Backstage:
             if news:
                 lines += [self.now_line(), *news]
         return [*lines, self.now_line()]
+
+    async def web(self, _: str = "") -> list[str]:
+        """Print fresh addresses of the card and the console."""
+        assert self.pages is not None
+        return [await self.pages.addresses()]
+
+
+@dataclass
+class WebPages:
+    """The card and the console, served on a local port while the demo runs."""
+
+    store: Store
+    url: str
+    bot_token: str
+
+    async def addresses(self) -> str:
+        """Return the card's address for Alex and a signed-in console link for Sam (new ones)."""
+        now = self.store.now()
+        user = {"id": DEMO_USER_ID, "first_name": "Alex", "language_code": "en"}
+        card = f"{self.url}/app/#tgWebAppData={quote(sign(self.bot_token, user, now))}"
+        # Longer than the 10 minutes /console gives: the demo's reader may look later.
+        login = await console_logins.create(self.store, DEMO_AGENT_ID, timedelta(hours=12))
+        console = f"{self.url}/console/#login={login.token}"
+        return (
+            f"(the member's card, as Alex: {card})\n"
+            f"(the owner's console, signed in as Sam, works once: {console})"
+        )
 
 
 async def run_demo(
@@ -240,13 +278,22 @@ async def run_demo(
                 config, store, EmulatorRequest(emu), token=emu.token
             )
             emu.connect(app)
-            async with app:
+            # Live chat's sends are queued: deliver them before the demo prints the answer.
+            emu.after_update.append(send_queue(app).drain)
+            api = build_api(
+                config, store, api_key=secrets.token_urlsafe(16), bot_username=emu.bot_username,
+                bot_token=emu.token,
+            )  # fmt: skip
+            async with app, http_server(api, "127.0.0.1", 0) as listening:
+                app.bot_data[SERVICES_KEY].web_base_url = listening.url
                 await start_up(app)
                 me: Person = emu.user(DEMO_USER_ID, "Alex", language_code="en")
-                backstage = Backstage(store, Scheduler(app, config), demo_clock)
+                pages = WebPages(store, listening.url, emu.token)
+                backstage = Backstage(store, Scheduler(app, config), demo_clock, pages=pages)
                 chat = Chat(me, terminal, desk, backstage.commands(), DEMO_HELP)
                 backstage.chat = chat
                 terminal.show(f"You are Alex ({DEMO_MEMBER}), a member of the demo shop.")
+                terminal.show(await pages.addresses())
                 with ctrl_c_stops(terminal):
                     await chat.run()
         finally:

@@ -25,6 +25,9 @@ KIND_CATEGORY = {
     "hold_released": "account",
     "broadcast": "account",  # the shop's own news: members who turned account news off skip it
 }
+# Notices that answer something the member just asked for (the code of the coupon they bought
+# from a connected shop, or why it was undone): sent whatever the settings and quiet hours.
+ANSWERS = frozenset({"coupon_ready", "coupon_refused"})
 # After downtime, hours are planned at most this far back: older reminders are no use.
 MAX_CATCH_UP = timedelta(hours=24)
 HOUR = timedelta(hours=1)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -49,6 +51,7 @@ def test_broken_config_lists_every_problem_and_exits_1(tmp_path: Path) -> None:
         '[program.coupons]\nburn_date = "02-30"\ndaily_limit = -3\n'
         '[[program.levels.tiers]]\ncode = "B"\nmin_points = 10\n'
         '[[program.levels.tiers]]\ncode = "A"\nmin_points = 5\n'
+        "[support]\nmessages_per_minute = 0\ntickets_per_day = -1\n"
     )
     child = run_child("config", "check", "-c", str(bad))
     assert child.returncode == 1
@@ -60,6 +63,8 @@ def test_broken_config_lists_every_problem_and_exits_1(tmp_path: Path) -> None:
         "program.coupons.daily_limit",
         "program.levels.tiers: the first level must start at 0",
         "program.levels.tiers[1]: levels out of order",
+        "support.messages_per_minute",
+        "support.tickets_per_day",
     )
     for key in expected:
         assert any(key in line for line in lines), (key, child.stderr)
@@ -265,3 +270,20 @@ def test_the_database_files_are_private_and_db_check_says_when_not(
     result = cli("db", "check")
     assert result.code == 1
     assert f"{db} is mode 0644, readable beyond its owner: chmod 600 it" in result.err
+
+
+def test_events_import_from_stdin_rejects_a_line_that_is_not_utf8(tmp_path: Path) -> None:
+    config = write_config(tmp_path)
+    assert run_child("-c", str(config), "db", "migrate").returncode == 0
+    lines = [
+        json.dumps(ev("e1", "member.upserted", member_id="m-1")).encode(),
+        b'{"id":"e2","type":"member.upserted","data":{"member_id":"\xe9"}}',
+        json.dumps(ev("e3", "member.upserted", member_id="m-3")).encode(),
+    ]
+    child = subprocess.run(
+        [sys.executable, "-m", "bot", "-c", str(config), "events", "import", "-"],
+        input=b"\n".join(lines) + b"\n", cwd=ROOT, capture_output=True, timeout=120,
+    )  # fmt: skip
+    assert child.returncode == 1, child.stderr
+    assert b"processed 2, duplicate 0, rejected 1" in child.stdout
+    assert b"line 2: malformed JSON (not UTF-8)" in child.stderr
