@@ -130,6 +130,14 @@ async def relay(update: Update, context: BotContext) -> None:
     if not ticket.is_open:
         await _say(update, context, _t(context, "closed_not_sent"))
         return
+    # The member hears who answers: once per agent and ticket, just before that agent's first
+    # message (the dedupe key), so a copy stays a copy (Telegram's refusals, protected groups).
+    intro = context.services.texts.text(
+        "support.agent_signature", await _member_language(context, ticket), agent=user.first_name
+    )
+    await outgoing.member_text(
+        context.services, ticket, intro, key=f"agent_intro:{ticket.id}:{user.id}"
+    )
     # Queued for the member's chat, in order; recorded as an answer once delivered, and the
     # agents hear in the topic if it could not be.
     await outgoing.relay_out(context.services, ticket, message, user.id)

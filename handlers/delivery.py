@@ -12,8 +12,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
-from telegram import Bot, InlineKeyboardMarkup, Message, MessageId
-from telegram.constants import MessageLimit, ParseMode
+from telegram import Bot, InlineKeyboardMarkup, Message
 from telegram.error import BadRequest, Forbidden
 
 from handlers import desk
@@ -146,51 +145,14 @@ async def _markup(
     return desk.solved_keyboard(services, ticket.id, lang)
 
 
-def _utf16(text: str) -> int:
-    return len(text.encode("utf-16-le")) // 2  # Telegram counts its limits in UTF-16 units
-
-
-CAPTIONED = frozenset({"photo", "document", "voice", "video", "audio", "animation"})
-
-
-async def _signed_copy(
-    bot: Bot, services: Services, ticket: Ticket, send: Send, markup: InlineKeyboardMarkup | None
-) -> MessageId | Message:
-    """Copy an agent's message to the member under the agent's name ("💬 Sam, support:").
-
-    Text is sent anew with the name above it, media keep their file with the name on the
-    caption; past Telegram's limits (4096 text, 1024 caption), without a name, or for kinds
-    without a caption (stickers), the message is copied as it is.
-    """
-    p = send.payload
-    name, html, kind = p.get("name"), p.get("html"), p.get("kind")
-    copy = {"reply_markup": markup, **SEND_OPTIONS}
-    if not name:
-        return await bot.copy_message(send.chat_id, p["from_chat"], p["message"], **copy)
-    _, profile = await desk.ticket_member(services, ticket)
-    lang = desk.member_language(services, profile)
-    signature = services.texts.text("support.agent_signature", lang, agent=name)
-    room = _utf16(desk.plain(signature)) + 1
-    plain = p.get("text") or ""
-    if kind == "text" and html and _utf16(plain) + room <= MessageLimit.MAX_TEXT_LENGTH:
-        return await bot.send_message(
-            send.chat_id, f"{signature}\n{html}", parse_mode=ParseMode.HTML, **copy
-        )
-    if kind in CAPTIONED and _utf16(plain) + room <= MessageLimit.CAPTION_LENGTH:
-        caption = f"{signature}\n{html}" if html else signature
-        return await bot.copy_message(
-            send.chat_id, p["from_chat"], p["message"], caption=caption,
-            parse_mode=ParseMode.HTML, **copy,
-        )  # fmt: skip
-    return await bot.copy_message(send.chat_id, p["from_chat"], p["message"], **copy)
-
-
 async def _relay_out(bot: Bot, services: Services, send: Send) -> None:
     p = send.payload
     ticket = await tickets.get(services.store, _ticket_id(send))
     markup = await _markup(services, ticket, "solved")
     try:
-        copied = await _signed_copy(bot, services, ticket, send, markup)
+        copied = await bot.copy_message(
+            send.chat_id, p["from_chat"], p["message"], reply_markup=markup, **SEND_OPTIONS
+        )
     except BadRequest as exc:
         if not copy_refused(exc):
             raise

@@ -61,12 +61,6 @@ async def relay_out(services: Services, ticket: Ticket, message: Message, author
         "author": author_id,
         "text": message.text or message.caption,
         "file_id": desk.file_id(message),
-        # The agent's first name goes above their words (the member sees who answers), and
-        # the HTML form keeps their formatting when the text is sent anew under it.
-        "name": message.from_user.first_name if message.from_user else None,
-        "html": message.text_html
-        if message.text
-        else (message.caption_html if message.caption else None),
     }
     # Keyed by the agent's message: a redelivered update does not reach the member twice.
     key = f"relay_out:{message.chat.id}:{message.message_id}"

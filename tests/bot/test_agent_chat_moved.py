@@ -54,4 +54,4 @@ async def test_the_first_ticket_after_the_upgrade_follows_the_group_to_its_new_i
     services = app.bot_data[SERVICES_KEY]
     assert services.support.agent_chat_id == UPGRADED
     await agnes.send("Let me look", chat=moved, thread_id=thread)  # the agents' side follows too
-    assert ann.last_reply().text == "💬 Agnes, support:\nLet me look"
+    assert ann.last_reply().text == "Let me look"

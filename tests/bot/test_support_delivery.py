@@ -51,7 +51,8 @@ async def test_an_agents_burst_of_20_reaches_the_member_complete_and_in_order(
     for n in range(1, 21):
         await agnes.send(f"part {n}", chat=desk, thread_id=thread)
     # A private chat takes a burst of 5, then one a second: the rest waited out their 429s.
-    assert texts(ann.messages_since(mark)) == [f"part {n}" for n in range(1, 21)]
+    intro = "💬 Agnes from our support team is answering you:"  # once, before her first
+    assert texts(ann.messages_since(mark)) == [intro] + [f"part {n}" for n in range(1, 21)]
 
 
 async def test_ten_new_tickets_in_a_minute_wait_for_the_group_not_the_members(
@@ -287,7 +288,8 @@ async def test_a_redelivered_agent_update_reaches_the_member_once(
     for message in (said, granted):  # Telegram sends an unacknowledged update again
         await emu.emit("message", message.to_dict())
     got = texts(ann.messages_since(mark))
-    assert got[0] == "Here you are" and len(got) == 2
-    assert "10 points" in got[1]
+    assert got[0] == "💬 Agnes from our support team is answering you:"  # who answers, once
+    assert got[1] == "Here you are" and len(got) == 3
+    assert "10 points" in got[2]
     answers = [t for t in texts(desk.messages(thread)) if "changed the points" in t]
     assert len(answers) == 1  # nor is the agents' confirmation repeated

@@ -94,7 +94,7 @@ async def test_deleted_topic_is_recreated_by_the_next_message(
     ticket = await ticket_of(bot_store, ann)
     assert ticket.thread_id == topic.thread_id and ticket.is_open and ticket.id == 1
     await agnes.send("Found it, crediting now", chat=desk, thread_id=topic.thread_id)
-    assert ann.last_reply().text == "💬 Agnes, support:\nFound it, crediting now"
+    assert ann.last_reply().text == "Found it, crediting now"
     assert await ticket_count(bot_store) == 1
 
 
@@ -147,7 +147,7 @@ async def test_restart_in_the_middle_of_a_ticket_carries_on(
             assert len(desk.topics) == 1
             assert desk.messages(thread)[-1].text == "It was order o-5"
             await agnes.send("Credited!", chat=desk, thread_id=thread)
-            assert ann.last_reply().text == "💬 Agnes, support:\nCredited!"
+            assert ann.last_reply().text == "Credited!"
             await agnes.send("/close", chat=desk, thread_id=thread)
             await ann.press("5 ⭐")
             assert desk.messages(thread)[-1].text == "⭐ The member rated the help 5/5."

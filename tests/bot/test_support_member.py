@@ -119,15 +119,16 @@ async def test_each_kind_relays_both_ways(
         await agnes.send_document("the rules", chat=desk, thread_id=thread),
         await bruno.send_voice(chat=desk, thread_id=thread),
     ]
-    received = ann.bot_messages()[-4:]
-    # Under the agent's name: text sent anew, media with the name on the caption.
-    names = [agnes.first_name, bruno.first_name, agnes.first_name, bruno.first_name]
-    signed = [
-        f"💬 {name}, support:" + (f"\n{a.text}" if a.text else "")
-        for name, a in zip(names, answers, strict=True)
+    shown = ann.bot_messages()[-6:]
+    # Who answers, once per agent, just before their first message; the messages are copies.
+    intros = [m.text for m in shown if m.text.endswith("from our support team is answering you:")]
+    assert intros == [
+        "💬 Agnes from our support team is answering you:",
+        "💬 Bruno from our support team is answering you:",
     ]
+    received = [m for m in shown if m.text not in intros]
     assert [(r.kind, r.file_id, r.text) for r in received] == [
-        (a.kind, a.file_id, text) for a, text in zip(answers, signed, strict=True)
+        (a.kind, a.file_id, a.text) for a in answers
     ]
     assert all(r.button_labels == ["✅ Problem solved"] for r in received)
     ticket = await ticket_of(bot_store, ann)
@@ -198,7 +199,8 @@ async def test_problem_solved_button_closes_from_the_member_side(
     assert "Glad it is sorted! Request #1 is closed." in ann.last_reply().text
     assert desk.messages(thread)[-1].text.startswith("✅ The member marked the problem solved")
     assert only_topic(desk).closed
-    stale = await ann.press("✅ Problem solved", message=ann.bot_messages()[-3])
+    copy = next(m for m in ann.bot_messages() if m.text == "Points are back")
+    stale = await ann.press("✅ Problem solved", message=copy)
     assert stale is not None and "already closed" in stale.text and stale.show_alert
     await ann.press("5 ⭐")
     assert (await ticket_of(bot_store, ann)).rating == 5

@@ -58,7 +58,9 @@ def test_demo_plays_both_sides_of_a_support_ticket() -> None:
     assert "desk> new topic «#1 Alex · A3 · points missing»" in out
     assert "desk #1> 🪪 Ticket #1 · points missing (pinned)" in out
     assert "Shop id: demo-alex" in out and "desk #1> My points for A-1003 are missing" in out
-    assert "bot> 💬 Sam, support:\n     Hello Alex, checking now" in out
+    assert (
+        "bot> 💬 Sam from our support team is answering you:\nbot> Hello Alex, checking now" in out
+    )
     assert "bot> 🎁 Our support team added 50 points to your account." in out
     assert "Reason: sorry for the wait" in out
     assert "desk> topic is now «✅ #1 Alex · A3 · points missing» (closed)" in out

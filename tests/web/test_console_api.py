@@ -235,7 +235,7 @@ async def test_the_member_is_told_of_console_grants_and_coupons(
             notice = Notice(1, "m-ann", r["kind"], ANN_TG, lang, None, False,
                             json.loads(r["payload"]), store.now())  # fmt: skip
             texts.append(render(services, notice)[0])
-    assert "added 5 points to your account: sorry" in texts[0]
+    assert "added 5 points to your account.\nReason: sorry" in texts[0]
     assert "$5.00 coupon" in texts[1] and "sorry" in texts[1]
     assert "начислила вам 5 баллов" in texts[2]
 
