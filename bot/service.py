@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import gc
 import logging
+import os
 import signal
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterator
 from types import FrameType
@@ -191,6 +192,18 @@ def _report_start_failure(task: asyncio.Task[None]) -> None:
 
 def _polling_error(error: TelegramError) -> None:
     """Take a failed poll quietly: the link's state says Telegram is away (PTB retries)."""
+
+
+def session_secret(config: Config) -> bytes | None:
+    """Return the console's cookie secret from its environment variable (None: a random one)."""
+    value = os.environ.get(config.web.session_secret_env, "")
+    if not value:
+        log.warning(
+            "console sessions end when the service stops",
+            extra=kv(event="no_session_secret", variable=config.web.session_secret_env),
+        )
+        return None
+    return value.encode()
 
 
 async def serve(
