@@ -9,6 +9,7 @@ from datetime import time
 from pathlib import Path
 from typing import Any
 
+from bot.connectors.settings import ConnectorsConfig, read_connectors
 from handlers.services import SupportConfig
 from loyalty.loader import Problem, ProgramInvalid, TableReader, load_program
 from loyalty.program import Program
@@ -126,6 +127,7 @@ class Config:
     # Defined in handlers/services.py, where its users are (handlers may not import bot/).
     support: SupportConfig = field(default_factory=SupportConfig)
     reminders: RemindersConfig = field(default_factory=RemindersConfig)
+    connectors: ConnectorsConfig = field(default_factory=ConnectorsConfig)
     web: WebConfig = field(default_factory=WebConfig)
     path: Path | None = None
 
@@ -169,6 +171,7 @@ def parse_config(raw: dict[str, Any], path: Path | None = None) -> Config:
         "bot": _bot,
         "support": _support,
         "reminders": _reminders,
+        "connectors": read_connectors,
         "web": _web,
     }
     parsed: dict[str, Any] = {}  # section name -> its config type, as Config's fields expect

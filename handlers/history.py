@@ -24,11 +24,12 @@ PAGE = r"^hist:([ba]):(\d{1,18})$"
 MAX_NOTE = 120
 MINUS = "\u2212"
 # Reasons whose row names an order in `ref` (hold rows keep the order in `note`).
-ORDER_IN_REF = {"order", "review", "daily_purchase", "clawback"}
+ORDER_IN_REF = {"order", "review", "daily_purchase", "clawback", "refund_clawback"}
 KNOWN = {
     "order", "review", "daily_purchase", "daily_checkin", "daily_coins", "referral",
     "referral_welcome", "email_verified", "coupon", "coupon_goodwill", "clawback", "hold",
-    "hold_release", "grant",
+    "hold_release", "grant", "refund_clawback", "referral_clawback", "hold_refund",
+    "coupon_reversed",
 }  # fmt: skip
 
 
@@ -61,7 +62,7 @@ def describe_in(texts: Catalogue, currency: str, lang: str, entry: Entry) -> Htm
     values: dict[str, object] = {"amount": _signed(texts, lang, entry.currency, entry.amount)}
     if reason in ORDER_IN_REF:
         values["order"] = entry.ref or "?"
-    if reason in ("hold", "hold_release"):
+    if reason in ("hold", "hold_release", "hold_refund"):
         values["order"] = entry.note or "?"
     if reason in ("coupon", "coupon_goodwill"):
         cents = entry.coupon_value_cents or 0
@@ -69,7 +70,7 @@ def describe_in(texts: Catalogue, currency: str, lang: str, entry: Entry) -> Htm
     if reason in ("grant", "coupon_goodwill"):
         values["note"] = _note(entry)
     text = texts.text(f"history.{reason}", lang, **values)
-    if reason == "clawback" and entry.shortfall:
+    if reason in ("clawback", "refund_clawback", "referral_clawback") and entry.shortfall:
         unit = texts.plural(f"units.{entry.currency}", entry.shortfall, lang)
         text = Html(text + texts.text("history.shortfall", lang, shortfall=unit))
     return text

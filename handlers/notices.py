@@ -18,6 +18,7 @@ from handlers.formatting import day, moment, money, number
 from handlers.services import Services
 from handlers.ui import button, keyboard
 from loyalty.program import Program
+from storage.db import from_db
 from storage.outbox import Notice
 
 
@@ -138,7 +139,9 @@ def _order_points(s: Speaker, notice: Notice) -> Rendered:
 
 def _clawback(s: Speaker, notice: Notice) -> Rendered:
     p = notice.payload
-    key = "clawback_not_delivered" if p.get("status") == "not_delivered" else "clawback_returned"
+    key = {"not_delivered": "clawback_not_delivered", "refunded": "clawback_refunded"}.get(
+        str(p.get("status")), "clawback_returned"
+    )
     lines = [s.tp(key, int(p["points"]), order=p["order_id"])]
     if p.get("shortfall"):
         lines.append(s.tp("clawback_shortfall", int(p["shortfall"])))
@@ -168,6 +171,23 @@ def _hold_released(s: Speaker, notice: Notice) -> Rendered:
         balance=number(int(p["balance"]), s.lang),
     )  # fmt: skip
     return text, _balance_markup(s)
+
+
+def _coupon_ready(s: Speaker, notice: Notice) -> Rendered:
+    p, program = notice.payload, s.program
+    text = s.t(
+        "coupon_ready", value=money(int(p["value_cents"]), program.currency, s.lang),
+        code=p["code"], expires=moment(from_db(p["expires_at"]), program.timezone, s.lang),
+    )  # fmt: skip
+    return text, None
+
+
+def _coupon_refused(s: Speaker, notice: Notice) -> Rendered:
+    p = notice.payload
+    cost = s.texts.plural(f"units.{p['currency']}", int(p["cost"]), s.lang,
+                                   n=number(int(p["cost"]), s.lang))  # fmt: skip
+    value = money(int(p["value_cents"]), s.program.currency, s.lang)
+    return s.t("coupon_refused", value=value, cost=cost), _balance_markup(s)
 
 
 def _support_grant(s: Speaker, notice: Notice) -> Rendered:
@@ -206,6 +226,10 @@ RENDERERS: dict[str, Callable[[Speaker, Notice], Rendered]] = {
     "clawback": _clawback,
     "level_changed": _level_changed,
     "hold_released": _hold_released,
+    "coupon_ready": _coupon_ready,
+    "coupon_refused": _coupon_refused,
     "support_grant": _support_grant,
     "support_coupon": _support_coupon,
 }
+# Notices that carry a coupon code: sent as protected content, like the bot's own code replies.
+PROTECTED = frozenset({"coupon_ready", "support_coupon"})
