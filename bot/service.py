@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import gc
 import logging
+import os
 import signal
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterator
 from types import FrameType
@@ -28,6 +29,7 @@ from bot.application import build_application, start_up
 from bot.config import Config, ConfigError, secret
 from bot.jobs import schedule_jobs
 from bot.logs import kv, setup_logging
+from bot.sender import send_queue
 from bot.store import open_store
 from bot.telegram_link import TelegramStatus, connect
 from handlers.context import SERVICES_KEY
@@ -144,6 +146,7 @@ async def running_bot(
                 )
         if not app.running:
             await app.start()  # processes the update queue (the JobQueue already runs)
+            await send_queue(app).start()
         log.info(
             "bot running",
             extra=kv(event="bot_running", mode=config.telegram.mode, username=app.bot.username),
@@ -166,6 +169,7 @@ async def running_bot(
         if app.updater is not None and app.updater.running:
             await app.updater.stop()
         if app.running:
+            await send_queue(app).stop()
             await app.stop()
         else:
             await app.job_queue.stop()
@@ -185,6 +189,18 @@ def _report_start_failure(task: asyncio.Task[None]) -> None:
 
 def _polling_error(error: TelegramError) -> None:
     """Take a failed poll quietly: the link's state says Telegram is away (PTB retries)."""
+
+
+def session_secret(config: Config) -> bytes | None:
+    """Return the console's cookie secret from its environment variable (None: a random one)."""
+    value = os.environ.get(config.web.session_secret_env, "")
+    if not value:
+        log.warning(
+            "console sessions end when the service stops",
+            extra=kv(event="no_session_secret", variable=config.web.session_secret_env),
+        )
+        return None
+    return value.encode()
 
 
 async def serve(
@@ -220,6 +236,8 @@ async def serve(
                 telegram_webhook=push,
                 webhook_secret=webhook_secret,
                 telegram=lambda: status.state,
+                bot_token=token,
+                session_secret=session_secret(config),
             )
             listening = await parts.enter_async_context(
                 http_server(api, config.server.host, config.server.port)

@@ -9,7 +9,7 @@ import itertools
 import logging
 import re
 import time
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -113,10 +113,15 @@ class TelegramEmulator:
         self.files: dict[str, FileRecord] = {}
         self.callback_queries: dict[str, CallbackQueryRecord] = {}
         self.commands: dict[tuple[CommandScopeKey, str], list[dict[str, str]]] = {}
+        # setChatMenuButton: per private chat id, None for the default of every chat.
+        self.menu_buttons: dict[int | None, dict[str, Any]] = {}
         self.chat_actions: list[tuple[int, str, int | None]] = []
         self.calls: list[ApiCall] = []
         self.update_log: list[dict[str, Any]] = []
         self.handler_errors: list[BaseException] = []
+        # Direct mode: awaited after each update was processed, e.g. to let the bot's send
+        # queue deliver what the update queued, so an action returns with its effects visible.
+        self.after_update: list[Callable[[], Awaitable[None]]] = []
         self.logged_out = False
         self._refusals: dict[str, list[ApiError]] = {}
         self.upgraded: dict[int, int] = {}  # old group id -> the supergroup it became
@@ -270,7 +275,7 @@ class TelegramEmulator:
             topic = chat.topics.get(thread_id)
             if topic is None or topic.deleted:
                 raise bad_request(errors.THREAD_NOT_FOUND)
-            if topic.closed and not chat.bot_admin:
+            if topic.closed and not (chat.bot_admin and chat.bot_can_manage_topics):
                 # Admins with can_manage_topics may still post in a closed topic.
                 raise bad_request(errors.TOPIC_CLOSED)
             return thread_id
@@ -541,6 +546,8 @@ class TelegramEmulator:
         before = len(self.handler_errors)
         parsed: Update = Update.de_json(update, app.bot)
         await app.process_update(parsed)
+        for settle in list(self.after_update):
+            await settle()
         if self._raise_errors and len(self.handler_errors) > before:
             error = self.handler_errors[before]
             raise EmulatorHandlerError(f"handler failed on {kind}: {error!r}") from error

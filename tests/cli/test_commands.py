@@ -42,6 +42,7 @@ def test_broken_config_lists_every_problem_and_exits_1(tmp_path: Path) -> None:
         '[program.coupons]\nburn_date = "02-30"\ndaily_limit = -3\n'
         '[[program.levels.tiers]]\ncode = "B"\nmin_points = 10\n'
         '[[program.levels.tiers]]\ncode = "A"\nmin_points = 5\n'
+        "[support]\nmessages_per_minute = 0\ntickets_per_day = -1\n"
     )
     child = run_child("config", "check", "-c", str(bad))
     assert child.returncode == 1
@@ -53,6 +54,8 @@ def test_broken_config_lists_every_problem_and_exits_1(tmp_path: Path) -> None:
         "program.coupons.daily_limit",
         "program.levels.tiers: the first level must start at 0",
         "program.levels.tiers[1]: levels out of order",
+        "support.messages_per_minute",
+        "support.tickets_per_day",
     )
     for key in expected:
         assert any(key in line for line in lines), (key, child.stderr)
