@@ -158,14 +158,7 @@ class Database:
         try:
             async with self._lock:
                 if mine in self._pending:  # else an earlier group took it along
-                    try:
-                        await self._commit_group()
-                    except Exception:
-                        # The group's failure is also each write's outcome: raised below from
-                        # there, so no outcome is left unread ("Future exception was never
-                        # retrieved" on stderr after a CLI command's one-line error).
-                        if not mine.outcome.done():
-                            raise
+                    await self._commit_group()
         except asyncio.CancelledError:
             if mine in self._pending:  # cancelled while waiting: it never runs
                 self._pending.remove(mine)
