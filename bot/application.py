@@ -17,6 +17,7 @@ from telegram.ext import (
 )
 from telegram.request import BaseRequest
 
+from bot import budget
 from bot.config import Config, secret
 from bot.logs import kv
 from bot.ratelimit import FairRateLimiter
@@ -61,8 +62,12 @@ def build_application(
     token: str | None = None,
     get_updates_request: BaseRequest | None = None,
     rate_limiter: BaseRateLimiter[Any] | _Default | None = DEFAULT,
+    role: str = "all",
 ) -> Application:
-    """Return the bot's Application; `request` replaces the HTTP transport (the emulator)."""
+    """Return the bot's Application; `request` replaces the HTTP transport (the emulator).
+
+    `role` sets the part of the bot-wide message budget this process may use (bot/budget.py).
+    """
     # ExtBot[Any]: rate_limiter() below changes the bot's type parameter (PTB's builder typing).
     builder: ApplicationBuilder[ExtBot[Any], BotContext, Any, Any, Any, Any] = (
         Application.builder()
@@ -77,7 +82,12 @@ def build_application(
     if rate_limiter is DEFAULT:
         # Telegram's own windows for everything; the fan-out paced at the configured rate and
         # always behind members' answers (see bot/ratelimit.py for why not AIORateLimiter).
-        rate_limiter = FairRateLimiter(bulk_per_second=config.reminders.rate_per_second)
+        part = budget.share(config, role)
+        rate_limiter = FairRateLimiter(
+            bulk_per_second=part.bulk_per_second,
+            overall_per_second=part.overall_per_second,
+            group_per_minute=part.group_per_minute,
+        )
     if rate_limiter is not None:
         builder = builder.rate_limiter(rate_limiter)
     app = builder.build()

@@ -1,5 +1,10 @@
 """The service process: shop API server, Telegram bot and scheduler in one asyncio loop.
 
+A process runs one role (docs/scaling.md): `all`, every part, one process as before; `web`,
+the shop API and the Telegram webhook with the handlers, several behind a balancer; or
+`scheduler`, the jobs and the outbox sender without a server, several of which may run with
+one leading (bot/leader.py).
+
 Each part is an async context manager, entered in order and left in reverse, so a part
 starts only on top of what it needs and stops before it: the store opens first and closes
 last; the bot (with its scheduler) starts before the HTTP server takes requests (a webhook
@@ -23,7 +28,9 @@ from bot.api import build_api
 from bot.api.server import Listening, http_server
 from bot.application import build_application, start_up
 from bot.config import Config, secret
-from bot.jobs import schedule_jobs
+from bot.budget import ROLES
+from bot.config import ConfigError
+from bot.jobs import schedule_jobs, scheduler
 from bot.logs import kv, setup_logging
 from bot.store import open_store
 from storage.store import Store
@@ -79,15 +86,18 @@ class Stopper:
 
 @contextlib.asynccontextmanager
 async def running_bot(
-    config: Config, store: Store, token: str
+    config: Config, store: Store, token: str, role: str = "all"
 ) -> AsyncIterator[tuple[Application, Callable[[dict[str, Any]], Awaitable[None]] | None]]:
     """Run the Telegram bot (polling, or webhook updates pushed by the API server) and its jobs.
 
     Yields the application and, in webhook mode, the callable the API server hands updates to.
+    A `web` process runs no jobs; a `scheduler` process takes no updates (it neither polls nor
+    touches the webhook the web workers set).
     """
-    app = build_application(config, store, token=token)
-    schedule_jobs(app, config)
-    webhook = config.telegram.mode == "webhook"
+    app = build_application(config, store, token=token, role=role)
+    if role != "web":
+        schedule_jobs(app, config)
+    webhook = config.telegram.mode == "webhook" and role != "scheduler"
     async with app:  # initialize() ... shutdown()
         await start_up(app)
         if webhook:
@@ -97,14 +107,19 @@ async def running_bot(
                 secret_token=secret_token,
                 allowed_updates=Update.ALL_TYPES,
             )
-        else:
+        elif role != "scheduler":
             await app.bot.delete_webhook()
             assert app.updater is not None
             await app.updater.start_polling(allowed_updates=Update.ALL_TYPES)
         await app.start()  # processes the update queue and starts the JobQueue
         log.info(
             "bot running",
-            extra=kv(event="bot_running", mode=config.telegram.mode, username=app.bot.username),
+            extra=kv(
+                event="bot_running",
+                mode=config.telegram.mode,
+                role=role,
+                username=app.bot.username,
+            ),
         )
 
         async def push(update: dict[str, Any]) -> None:
@@ -116,6 +131,12 @@ async def running_bot(
             if app.updater is not None and app.updater.running:
                 await app.updater.stop()
             await app.stop()
+            if role != "web":
+                # A clean stop hands the lead over at a standby's next heartbeat, not after
+                # the lease runs out.
+                leadership = scheduler(app).leadership
+                if leadership is not None:
+                    await leadership.resign()
             log.info("bot stopped", extra=kv(event="bot_stopped"))
 
 
@@ -124,14 +145,24 @@ async def serve(
     *,
     stop: asyncio.Event | None = None,
     on_ready: Callable[[Listening], None] | None = None,
+    role: str = "all",
 ) -> None:
-    """Run the service until SIGINT/SIGTERM (or until `stop` is set), then stop cleanly.
+    """Run the service in `role` until SIGINT/SIGTERM (or until `stop` is set), then stop cleanly.
 
-    A missing secret or database fails before anything starts, with one clear error.
+    A missing secret or database, or a role the config cannot run, fails before anything
+    starts, with one clear error.
     """
     setup_logging()
-    api_key = secret(config.server.api_key_env, "server.api_key_env")
+    if role not in ROLES:
+        raise ConfigError([f"unknown role {role!r}; one of {', '.join(ROLES)}"])
+    if role == "web" and config.telegram.mode != "webhook":
+        # Several processes cannot poll one bot: Telegram ends each getUpdates with 409.
+        raise ConfigError(["--role web needs telegram.mode = \"webhook\""])
     token = secret(config.telegram.token_env, "telegram.token_env")
+    if role == "scheduler":
+        await _serve_scheduler(config, token, Stopper(stop))
+        return
+    api_key = secret(config.server.api_key_env, "server.api_key_env")
     webhook_secret = (
         secret(config.telegram.webhook_secret_env, "telegram.webhook_secret_env")
         if config.telegram.mode == "webhook"
@@ -141,7 +172,9 @@ async def serve(
     with stopper.signals():
         async with contextlib.AsyncExitStack() as parts:
             store = await parts.enter_async_context(open_store(config))
-            app, push = await parts.enter_async_context(running_bot(config, store, token))
+            app, push = await parts.enter_async_context(
+                running_bot(config, store, token, role)
+            )
             api = build_api(
                 config,
                 store,
@@ -160,10 +193,23 @@ async def serve(
                     event="listening",
                     host=listening.host,
                     port=listening.port,
+                    role=role,
                     db=config.storage.path,
                 ),
             )
             if on_ready is not None:
                 on_ready(listening)
+            await stopper.event.wait()
+    log.info("stopped", extra=kv(event="stopped"))
+
+
+async def _serve_scheduler(config: Config, token: str, stopper: Stopper) -> None:
+    """Run the jobs and the outbox sender (no HTTP server, no updates) until asked to stop."""
+    with stopper.signals():
+        async with open_store(config) as store, running_bot(config, store, token, "scheduler"):
+            log.info(
+                "scheduler running",
+                extra=kv(event="scheduler_running", db=config.storage.path),
+            )
             await stopper.event.wait()
     log.info("stopped", extra=kv(event="stopped"))

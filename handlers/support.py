@@ -159,7 +159,7 @@ async def relay(update: Update, context: BotContext) -> None:
     if state.banned:
         await reply(update, context, context.t("support.banned"))
         raise ApplicationHandlerStop
-    async with desk.member_lock(context.bot_data, user.id):
+    async with desk.member_lock(context.bot_data, context.store, user.id):
         # Under the lock: the open ticket as it is now (an agent may just have closed it).
         # Writing after a ticket closed opens a new one, linked to the old one.
         ticket, _ = await open_ticket(context, user)
@@ -182,7 +182,7 @@ async def start_support(update: Update, context: BotContext) -> None:
         await reply(update, context, context.t("support.banned"))
         return
     question = " ".join(context.args or []).strip() if update.message else ""
-    async with desk.member_lock(context.bot_data, user.id):
+    async with desk.member_lock(context.bot_data, context.store, user.id):
         ticket, _ = await open_ticket(context, user)
         if question and update.message is not None:
             await to_agents(context, ticket, update.message, text=question)
