@@ -5,10 +5,18 @@ so tests and the demo move time with a ManualClock and call the same methods. Wh
 is recorded in the database (the outbox rows, `scheduler_runs`), so a restart, a second
 process or a late trigger neither repeats nor loses work.
 
+Several scheduler processes may run (docs/scaling.md): each keeps trying for the scheduler
+lease (bot/leader.py), and only the holder runs the jobs below and sends; it claims outbox rows
+for no longer than its lease has left, and marks each row before sending it, so a successor
+neither waits for the dead leader's claims nor sends anything twice.
+
 Jobs (see `schedule_jobs`):
+- `scheduler_lease`, every `scaling.heartbeat_seconds`: renew or take the lease; a process
+  that just took over drains the outbox at once.
 - `day_start`, every minute: once per programme day, just after midnight in the programme's
   time zone: the yearly burn (at the end of the burn day), coupon expiry, level recomputation
-  (members whose points aged out are told), pruning of old outbox rows.
+  (members whose points aged out are told), retention (`[retention]`: idempotency keys, settled
+  outbox rows, taken update ids, expired leases and conversation state).
 - `plan_reminders`, every minute: for each local hour that began, queue check-in reminders
   (members whose hour it is and who have not checked in), coupon-expiry digests and burn
   digests (one per member), with dedupe keys.

@@ -117,8 +117,8 @@ async def running_bot(
             extra=kv(
                 event="bot_running",
                 mode=config.telegram.mode,
-                role=role,
                 username=app.bot.username,
+                role=role,
             ),
         )
 
