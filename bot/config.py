@@ -314,7 +314,7 @@ def _scaling(r: TableReader) -> ScalingConfig:
     )
     workers = r.integer("web_workers", d.web_workers, low=1, high=FREE_PER_SECOND - 1)
     if workers > share:
-        r.fail("each web worker needs at least one message a second of the web share", "web_workers")
+        r.fail("each web worker needs a message a second of the web share", "web_workers")
     return ScalingConfig(
         lease_seconds=lease,
         heartbeat_seconds=heartbeat,

@@ -84,29 +84,45 @@ class DrainReport:
 
 
 class _Starts:
-    """Notices about to be sent, recorded first (outbox.mark_sending) in group commits.
+    """Notices about to be sent, recorded first (outbox.mark_sending), ahead of the senders.
 
-    Each worker waits for its notice's mark before sending; whoever writes takes every mark
-    gathered meanwhile, so a fan-out costs a write per handful of messages, not one each.
+    The marks run `ahead` notices before the sends, written in the background in one write per
+    chunk: a worker waits only when it overtook them, so the marks neither cost a write per
+    message nor put a wait between a worker's last look at the run's state and its send. A
+    crash leaves at most the marked, unsent notices (`ahead` and those in flight) unsent.
     """
 
-    def __init__(self, store: Store, claim_id: str) -> None:
-        self.store, self.claim_id = store, claim_id
-        self.gathered: list[int] = []
-        self.written: set[int] = set()
+    def __init__(self, store: Store, claim_id: str, order: list[int], ahead: int) -> None:
+        self.store, self.claim_id, self.order, self.ahead = store, claim_id, order, ahead
+        self.position = {notice_id: index for index, notice_id in enumerate(order)}
+        self.marked = 0  # order[:marked] are recorded
+        self.begun = 0  # notices whose send began
         self.turn = asyncio.Lock()
+        self.topping: asyncio.Task[None] | None = None
+
+    async def mark_through(self, end: int) -> None:
+        """Record every notice of `order` before index `end` (once)."""
+        async with self.turn:
+            end = min(end, len(self.order))
+            if end <= self.marked:
+                return
+            await outbox.mark_sending(self.store, self.claim_id, self.order[self.marked : end])
+            self.marked = end
 
     async def before(self, notice_id: int) -> None:
-        """Return once `notice_id` is recorded as being sent."""
-        self.gathered.append(notice_id)
-        async with self.turn:
-            if notice_id in self.written:
-                self.written.discard(notice_id)
-                return
-            ids, self.gathered = self.gathered, []
-            await outbox.mark_sending(self.store, self.claim_id, ids)
-            self.written.update(ids)
-            self.written.discard(notice_id)
+        """Return once `notice_id` is recorded as being sent; keep the marks ahead."""
+        self.begun += 1
+        index = self.position.get(notice_id, len(self.order) - 1)
+        if index >= self.marked:
+            await self.mark_through(max(index + 1, self.begun + self.ahead))
+        short = self.marked - self.begun < self.ahead // 2 and self.marked < len(self.order)
+        if short and (self.topping is None or self.topping.done()):
+            self.topping = asyncio.create_task(self.mark_through(self.begun + self.ahead))
+
+    async def close(self) -> None:
+        """Wait for a mark still being written (its failure only means fewer marks ahead)."""
+        if self.topping is not None:
+            await asyncio.gather(self.topping, return_exceptions=True)
 
 
 class _SentMarks:
@@ -339,13 +355,19 @@ class Scheduler:
             groups.setdefault(notice.telegram_user_id, []).append(notice)
         # Stop a quarter of the claim's lease (at most LEASE_MARGIN) before it ends.
         margin = min(LEASE_MARGIN, (batch.lease_until - self.store.now()) / 4)
+        workers = min(self.concurrency, len(groups))
+        order = [notice.id for group in groups.values() for notice in group]
+        starts = _Starts(self.store, batch.claim_id, order, ahead=2 * workers)
         state = _BatchState(
-            queue=deque(groups.values()),
-            stop_at=batch.lease_until - margin,
-            starts=_Starts(self.store, batch.claim_id),
+            queue=deque(groups.values()), stop_at=batch.lease_until - margin, starts=starts
         )
-        workers = min(self.concurrency, len(state.queue))
-        await asyncio.gather(*(self._worker(batch, marks, report, state) for _ in range(workers)))
+        await starts.mark_through(starts.ahead)  # before any send
+        try:
+            await asyncio.gather(
+                *(self._worker(batch, marks, report, state) for _ in range(workers))
+            )
+        finally:
+            await starts.close()
         await marks.flush()
         untouched = state.left + [n.id for group in state.queue for n in group]
         if untouched:

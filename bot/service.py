@@ -27,9 +27,8 @@ from telegram.ext import Application
 from bot.api import build_api
 from bot.api.server import Listening, http_server
 from bot.application import build_application, start_up
-from bot.config import Config, secret
 from bot.budget import ROLES
-from bot.config import ConfigError
+from bot.config import Config, ConfigError, secret
 from bot.jobs import schedule_jobs, scheduler
 from bot.logs import kv, setup_logging
 from bot.store import open_store
@@ -157,7 +156,7 @@ async def serve(
         raise ConfigError([f"unknown role {role!r}; one of {', '.join(ROLES)}"])
     if role == "web" and config.telegram.mode != "webhook":
         # Several processes cannot poll one bot: Telegram ends each getUpdates with 409.
-        raise ConfigError(["--role web needs telegram.mode = \"webhook\""])
+        raise ConfigError(['--role web needs telegram.mode = "webhook"'])
     token = secret(config.telegram.token_env, "telegram.token_env")
     if role == "scheduler":
         await _serve_scheduler(config, token, Stopper(stop))
@@ -172,9 +171,7 @@ async def serve(
     with stopper.signals():
         async with contextlib.AsyncExitStack() as parts:
             store = await parts.enter_async_context(open_store(config))
-            app, push = await parts.enter_async_context(
-                running_bot(config, store, token, role)
-            )
+            app, push = await parts.enter_async_context(running_bot(config, store, token, role))
             api = build_api(
                 config,
                 store,

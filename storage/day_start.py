@@ -29,7 +29,7 @@ class DayStart:
     pruned: int
 
 
-async def start_day(store: Store, keep: Retention = Retention()) -> DayStart | None:
+async def start_day(store: Store, keep: Retention = retention.DEFAULT) -> DayStart | None:
     """Once per programme day: burn, expire coupons, recompute levels, prune by `keep`.
 
     Each step is its own idempotent operation; the day is recorded only when all are done, so

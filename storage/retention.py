@@ -49,7 +49,10 @@ class Pruned:
         return self.idempotency + self.outbox + self.update_ids + self.expired
 
 
-async def prune(store: Store, keep: Retention = Retention(), *, batch: int = BATCH) -> Pruned:
+DEFAULT = Retention()
+
+
+async def prune(store: Store, keep: Retention = DEFAULT, *, batch: int = BATCH) -> Pruned:
     """Delete what is older than `keep` allows (each batch its own transaction); say how much."""
     now = store.now()
     idempotency = await _in_batches(

@@ -238,4 +238,5 @@ async def test_killing_the_leading_scheduler_mid_fan_out_hands_over_and_nobody_h
     # The notices in flight when the leader died are not sent again, and only those.
     assert outcomes.get("sent", 0) + uncertain == MEMBERS
     assert MEMBERS - uncertain <= len(got) <= MEMBERS
-    assert uncertain <= 8  # the sender's concurrency (4) and its last unmarked sends
+    # At most the marks written ahead (twice the sender's concurrency of 4) and those in flight.
+    assert uncertain <= 12

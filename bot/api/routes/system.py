@@ -67,11 +67,14 @@ async def post_telegram_webhook(request: Request) -> Response:
     if not isinstance(update, Mapping):
         raise ApiError(422, "a Telegram update is a JSON object", code="invalid")
     update_id = update.get("update_id")
-    if isinstance(update_id, int) and not isinstance(update_id, bool):
-        # Telegram redelivers an update it thinks was lost; behind a balancer the repeat may
-        # come to another worker: the first to record the id takes it (storage/updates.py).
-        if not await updates.take(ctx.store, update_id):
-            log.info("update repeated", extra=kv(event="update_repeated", update_id=update_id))
-            return Response(status_code=200)
+    # Telegram redelivers an update it thinks was lost; behind a balancer the repeat may come
+    # to another worker: the first to record the id takes it (storage/updates.py).
+    if (
+        isinstance(update_id, int)
+        and not isinstance(update_id, bool)
+        and not await updates.take(ctx.store, update_id)
+    ):
+        log.info("update repeated", extra=kv(event="update_repeated", update_id=update_id))
+        return Response(status_code=200)
     await ctx.telegram_webhook(dict(update))
     return Response(status_code=200)
