@@ -157,11 +157,12 @@ async def serve(
     if role == "web" and config.telegram.mode != "webhook":
         # Several processes cannot poll one bot: Telegram ends each getUpdates with 409.
         raise ConfigError(['--role web needs telegram.mode = "webhook"'])
-    token = secret(config.telegram.token_env, "telegram.token_env")
-    if role == "scheduler":
+    if role == "scheduler":  # no server: the shop's key is not needed
+        token = secret(config.telegram.token_env, "telegram.token_env")
         await _serve_scheduler(config, token, Stopper(stop))
         return
     api_key = secret(config.server.api_key_env, "server.api_key_env")
+    token = secret(config.telegram.token_env, "telegram.token_env")
     webhook_secret = (
         secret(config.telegram.webhook_secret_env, "telegram.webhook_secret_env")
         if config.telegram.mode == "webhook"
