@@ -9,6 +9,7 @@ from datetime import time, timedelta
 from pathlib import Path
 from typing import Any
 
+from bot.connectors.settings import ConnectorsConfig, read_connectors
 from handlers.services import SupportConfig
 from loyalty.loader import Problem, ProgramInvalid, TableReader, load_program
 from loyalty.program import Program
@@ -59,6 +60,8 @@ class ServerConfig:
     api_key_env: str = "SHOP_API_KEY"
     max_body_bytes: int = 65_536
     link_token_minutes: int = 1_440
+    link_tokens_per_hour: int = 10
+    hold_minutes: int = 1_440
 
 
 @dataclass(frozen=True)
@@ -130,6 +133,17 @@ class ScalingConfig:
 
 
 @dataclass(frozen=True)
+class WebConfig:
+    """The member's card (a Telegram Mini App) and the owner's console, on the API server."""
+
+    public_url: str = ""  # https address Telegram clients reach; "" = no Mini App buttons
+    init_data_max_age_seconds: int = 86_400  # how old a Mini App's signed initData may be
+    session_secret_env: str = "WEB_SESSION_SECRET"  # noqa: S105 (a variable name)
+    session_hours: int = 12  # a console session lasts this long
+    login_link_minutes: int = 10  # a one-time console link from /console is valid this long
+
+
+@dataclass(frozen=True)
 class Config:
     """The whole configuration, validated."""
 
@@ -144,6 +158,8 @@ class Config:
     reminders: RemindersConfig = field(default_factory=RemindersConfig)
     retention: RetentionConfig = field(default_factory=RetentionConfig)
     scaling: ScalingConfig = field(default_factory=ScalingConfig)
+    connectors: ConnectorsConfig = field(default_factory=ConnectorsConfig)
+    web: WebConfig = field(default_factory=WebConfig)
     path: Path | None = None
 
 
@@ -188,6 +204,8 @@ def parse_config(raw: dict[str, Any], path: Path | None = None) -> Config:
         "reminders": _reminders,
         "retention": _retention,
         "scaling": _scaling,
+        "connectors": read_connectors,
+        "web": _web,
     }
     parsed: dict[str, Any] = {}  # section name -> its config type, as Config's fields expect
     for name, read in sections.items():
@@ -242,6 +260,10 @@ def _server(r: TableReader) -> ServerConfig:
         link_token_minutes=r.integer(
             "link_token_minutes", d.link_token_minutes, low=1, high=43_200
         ),
+        link_tokens_per_hour=r.integer(
+            "link_tokens_per_hour", d.link_tokens_per_hour, low=1, high=1_000
+        ),
+        hold_minutes=r.integer("hold_minutes", d.hold_minutes, low=1, high=43_200),
     )
 
 
@@ -276,6 +298,10 @@ def _support(r: TableReader) -> SupportConfig:
         hours_end=r.time_of_day("hours_end", _hhmm(d.hours_end)),
         days=tuple(days),
         canned=canned,
+        messages_per_minute=r.integer(
+            "messages_per_minute", d.messages_per_minute, low=1, high=1_000
+        ),
+        tickets_per_day=r.integer("tickets_per_day", d.tickets_per_day, low=1, high=1_000),
     )
 
 
@@ -320,6 +346,24 @@ def _scaling(r: TableReader) -> ScalingConfig:
         heartbeat_seconds=heartbeat,
         web_workers=workers,
         web_messages_per_second=share,
+    )
+
+
+def _web(r: TableReader) -> WebConfig:
+    d = WebConfig
+    public_url = r.text("public_url", d.public_url).rstrip("/")
+    # Telegram opens Mini Apps from https addresses only.
+    if public_url and not public_url.startswith("https://"):
+        r.fail("must be an https:// address (or empty)", "public_url")
+        public_url = ""
+    return WebConfig(
+        public_url=public_url,
+        init_data_max_age_seconds=r.integer(
+            "init_data_max_age_seconds", d.init_data_max_age_seconds, low=60, high=2_592_000
+        ),
+        session_secret_env=r.text("session_secret_env", d.session_secret_env),
+        session_hours=r.integer("session_hours", d.session_hours, low=1, high=720),
+        login_link_minutes=r.integer("login_link_minutes", d.login_link_minutes, low=1, high=60),
     )
 
 

@@ -22,8 +22,12 @@ Jobs (see `schedule_jobs`):
   digests (one per member), with dedupe keys.
 - `drain_outbox`, every `reminders.interval_seconds`: claim due notices in batches and send
   them through the rate limiter, paced at `reminders.rate_per_second`, behind members' answers.
+- `shop_sync`, every 30 s when a connector has API credentials: the shop outbox (coupons
+  created in and removed from the connected shop, `bot.connectors.sync`).
 - `sla_check`, every minute: flag in the agent chat, once each, tickets waiting past the
   first-answer SLA (`flag_overdue`).
+- `expire_holds`, every minute: release checkout holds older than `server.hold_minutes` that
+  the shop neither captured nor released (`release_expired_holds`).
 """
 
 from __future__ import annotations
@@ -43,13 +47,14 @@ from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter
 from telegram.ext import Application, CallbackContext, Job
 
 from bot.config import Config
+from bot.connectors.sync import INTERVAL_SECONDS, ShopSync, clients_from
 from bot.leader import Leadership
 from bot.logs import kv
 from bot.ratelimit import BULK, FREE_PER_SECOND, FairRateLimiter, retry_seconds
 from handlers import agents, notices
 from handlers.context import SERVICES_KEY
 from handlers.services import Services
-from storage import day_start, outbox, reminder_planning, tickets
+from storage import checkout, day_start, outbox, reminder_planning, tickets
 from storage.day_start import DayStart
 from storage.outbox import Claim, Notice
 from storage.reminder_planning import PlanReport
@@ -57,6 +62,7 @@ from storage.store import Store
 
 log = logging.getLogger(__name__)
 SCHEDULER_KEY = "scheduler"
+SHOP_SYNC_KEY = "shop_sync"
 TICK_SECONDS = 60  # how often time-of-day work (day start, planning, SLA) looks at the clock
 LEASE = timedelta(minutes=2)  # how long a claim holds its rows; a dead run's rows wait this long
 LEASE_MARGIN = timedelta(seconds=15)  # stop sending a batch this close to the lease's end
@@ -186,6 +192,7 @@ class Scheduler:
         self.app = app
         self.services: Services = app.bot_data[SERVICES_KEY]
         self.policy = config.reminders.policy()
+        self.hold_lifetime = timedelta(minutes=config.server.hold_minutes)
         self.rate = config.reminders.rate_per_second
         # Over Telegram's free 30 a second, the fan-out needs paid broadcasts.
         self.paid = self.rate > FREE_PER_SECOND
@@ -211,10 +218,19 @@ class Scheduler:
         return self.services.store
 
     async def tick(self) -> DrainReport:
-        """Run every time-driven step once, in order: day start, planning, sending."""
+        """Run every time-driven step once, in order: day start, expired holds, planning,
+        sending."""
         await self.start_day()
+        await self.release_expired_holds()
         await self.plan()
         return await self.drain()
+
+    async def release_expired_holds(self) -> int:
+        """Release the holds older than `server.hold_minutes` (the members are told)."""
+        released = await checkout.release_expired(self.store, self.hold_lifetime)
+        if released:
+            log.info("expired holds released", extra=kv(event="holds_expired", holds=released))
+        return released
 
     async def start_day(self) -> DayStart | None:
         """Do the start-of-day work if today's is not done yet."""
@@ -420,6 +436,7 @@ class Scheduler:
                 parse_mode=ParseMode.HTML,
                 reply_markup=markup,
                 disable_notification=True if notice.silent else None,
+                protect_content=True if notice.kind in notices.PROTECTED else None,
                 **self._message_options,
                 **self._limiter_options,
             )
@@ -498,6 +515,12 @@ async def _day_start_job(context: CallbackContext[Any, Any, Any, Any]) -> None:
         await runner.start_day()
 
 
+async def _holds_job(context: CallbackContext[Any, Any, Any, Any]) -> None:
+    runner = scheduler(context.application)
+    if runner.leading():
+        await runner.release_expired_holds()
+
+
 async def _plan_job(context: CallbackContext[Any, Any, Any, Any]) -> None:
     runner = scheduler(context.application)
     if runner.leading():
@@ -530,6 +553,15 @@ async def flag_overdue(bot: Bot, services: Services) -> int:
         if await agents.flag_overdue_ticket(bot, services, item):
             flagged += 1
     return flagged
+
+
+async def shop_sync_job(context: CallbackContext[Any, Any, Any, Any]) -> None:
+    """JobQueue callback: make the shop outbox's due calls (coupons in connected shops)."""
+    runner = context.bot_data.get(SCHEDULER_KEY)
+    if runner is not None and not runner.leading():
+        return
+    sync: ShopSync = context.bot_data[SHOP_SYNC_KEY]
+    await sync.run_once()
 
 
 async def sla_job(context: CallbackContext[Any, Any, Any, Any]) -> None:
@@ -568,5 +600,13 @@ def schedule_jobs(app: AnyApp, config: Config) -> list[Job]:
         queue.run_repeating(_drain_job, config.reminders.interval_seconds, first=3,
                             name="drain_outbox", job_kwargs={**options, "max_instances": 2}),
         queue.run_repeating(sla_job, TICK_SECONDS, first=5, name="sla_check", job_kwargs=options),
+        queue.run_repeating(_holds_job, TICK_SECONDS, first=7, name="expire_holds",
+                            job_kwargs=options),
     ]  # fmt: skip
+    clients = clients_from(config)
+    if clients:
+        store = app.bot_data[SERVICES_KEY].store
+        app.bot_data[SHOP_SYNC_KEY] = ShopSync(store, clients)
+        jobs.append(queue.run_repeating(shop_sync_job, INTERVAL_SECONDS, first=4,
+                                        name="shop_sync", job_kwargs=options))  # fmt: skip
     return jobs

@@ -18,7 +18,10 @@ async def open_store(config: Config, *, create: bool = False) -> AsyncIterator[S
     if not create and not path.exists():  # noqa: ASYNC240 (one stat, before any I/O starts)
         raise OSError(f"database {path} does not exist; run `loyaltybot db migrate` first")
     store = await Store.open(
-        path, config.program, synchronous=cast(Any, config.storage.synchronous)
+        path,
+        config.program,
+        synchronous=cast(Any, config.storage.synchronous),
+        shop_platforms=config.connectors.coupon_platforms,
     )
     try:
         yield store

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from loyalty.calendar import programme_day
-from storage import coupons, members, retention
+from storage import connectors, coupons, members, retention, sends
 from storage.retention import Retention
 from storage.scheduler_runs import last_period, record_period
 from storage.store import Store
@@ -45,5 +45,7 @@ async def start_day(store: Store, keep: Retention = retention.DEFAULT) -> DaySta
     expired = await coupons.expire(store)
     changes = await members.recompute_levels(store)
     pruned = (await retention.prune(store, keep)).total
+    pruned += await sends.prune(store, now - sends.KEEP_SETTLED)
+    pruned += await connectors.prune(store, now - connectors.KEEP_DELIVERIES)
     await record_period(store, JOB, today.isoformat())
     return DayStart(today, burned, expired["expired"] + expired["burned"], len(changes), pruned)

@@ -18,20 +18,24 @@ from storage.ledger import post
 from storage.store import Store
 
 MAX_ID_LENGTH = 128
+# Ids the shop API addresses in a path (members, holds) never contain "/": the HTTP layer
+# decodes %2F before routing, so such an id could be created but never reached again. The
+# OpenAPI document says the same with this pattern (any character but "/", one not a space).
+ADDRESSABLE_ID_PATTERN = r"^[^/]*[^/\s][^/]*$"
 
 # Standing in one query: the level-relevant facts of one member. Each aggregate is read from
-# an index alone (migration 0005): ledger (member_id, counted_at, level_points) WHERE
-# level_points != 0 for the points, orders (member_id, status, delivered_at, amount_cents)
-# for the spend and the best order.
+# an index alone (migrations 0005, 0008): ledger (member_id, counted_at, level_points) WHERE
+# level_points != 0 for the points, orders (member_id, status, delivered_at, amount_cents,
+# refunded_cents) for the spend and the best order, both net of partial refunds.
 _STANDING_SQL = """
 SELECT m.*,
     (SELECT COALESCE(SUM(level_points), 0) FROM ledger
         WHERE member_id = m.member_id AND level_points != 0 AND counted_at >= :since)
         AS level_points,
-    (SELECT COALESCE(SUM(amount_cents), 0) FROM orders
+    (SELECT COALESCE(SUM(amount_cents - refunded_cents), 0) FROM orders
         WHERE member_id = m.member_id AND status = 'delivered' AND delivered_at >= :since)
         AS spend_cents,
-    (SELECT COALESCE(MAX(amount_cents), 0) FROM orders
+    (SELECT COALESCE(MAX(amount_cents - refunded_cents), 0) FROM orders
         WHERE member_id = m.member_id AND status = 'delivered') AS best_order_cents
 """
 
@@ -86,6 +90,14 @@ def check_member_id(member_id: object, what: str = "member_id") -> str:
     if len(member_id) > MAX_ID_LENGTH:
         raise Invalid(f"{what} is longer than {MAX_ID_LENGTH} characters")
     return member_id
+
+
+def check_addressable_id(value: object, what: str = "member_id") -> str:
+    """Return an id the API can address in a path, or raise Invalid (see check_member_id)."""
+    checked = check_member_id(value, what)
+    if "/" in checked:
+        raise Invalid(f'{what} must not contain "/"')
+    return checked
 
 
 def standing_from_row(row: Row) -> Standing:
@@ -170,13 +182,14 @@ def credit_earning(
     ref: str | None = None,
     idem_key: str | None = None,
     counted_at: datetime | None = None,
+    note: str | None = None,
 ) -> int:
     """Credit earned points that also count toward the level; return the points credited."""
     if points <= 0:
         return 0
     post(
         conn, member_id, "points", points, reason, now,
-        ref=ref, idem_key=idem_key, level_points=points, counted_at=counted_at,
+        ref=ref, idem_key=idem_key, level_points=points, counted_at=counted_at, note=note,
     )  # fmt: skip
     return points
 
@@ -200,9 +213,9 @@ async def upsert(
     referred_by: str | None = None,
 ) -> UpsertResult:
     """Create or update a member; a new member's referrer (an existing member) gets their bonus."""
-    check_member_id(member_id)
+    check_addressable_id(member_id)
     if referred_by is not None:
-        check_member_id(referred_by, "referred_by")
+        check_addressable_id(referred_by, "referred_by")
         if referred_by == member_id:
             raise Invalid("a member cannot refer themselves")
 

@@ -19,8 +19,10 @@ from bot.jobs import Scheduler, schedule_jobs, scheduler
 from bot.ratelimit import FairRateLimiter
 from loyalty.clock import ManualClock
 from storage import (
+    checkout,
     coupons,
     daily,
+    members,
     outbox,
     reminder_settings,
     scheduler_runs,
@@ -29,7 +31,7 @@ from storage import (
 from storage.store import Store
 from telegram_emulator import EmulatorRequest, Person, RateLimits, TelegramEmulator
 from telegram_emulator import ManualClock as EmulatorClock
-from tests.bot.conftest import linked, make_config
+from tests.bot.conftest import FollowingClock, hand_timer, linked, make_config
 from tests.conftest import delivered_order, open_store, send
 
 EVENING = datetime(2026, 3, 10, 19, 0, tzinfo=UTC)
@@ -59,8 +61,9 @@ async def world(
     **build: Any,
 ) -> AsyncIterator[tuple[Application, Store, Scheduler, TelegramEmulator]]:
     """A store, the application on an emulator, and its scheduler (time from `clock`)."""
-    emulator = emu or TelegramEmulator(clock=EmulatorClock(), limits=RateLimits(private_burst=100))
+    emulator = emu or TelegramEmulator(clock=FollowingClock(clock), limits=RateLimits())
     store = await open_store(tmp_path / name, config.program, clock)
+    build.setdefault("timer", hand_timer(emulator))
     app = build_application(config, store, EmulatorRequest(emulator), token=emulator.token, **build)
     emulator.connect(app, raise_errors=True)
     try:
@@ -195,7 +198,7 @@ async def test_the_expiry_digest_is_one_message_for_several_coupons(
 async def test_a_restart_between_due_and_sent_sends_once(
     tmp_path: Path, clock: ManualClock
 ) -> None:
-    emu = TelegramEmulator(clock=EmulatorClock(), limits=RateLimits(private_burst=100))
+    emu = TelegramEmulator(clock=FollowingClock(clock), limits=RateLimits())
     config = make_config()
     async with world(tmp_path, clock, config, emu=emu, name="r.db") as (_, store, runner, _e):
         ann = emu.user(1001, "Ann")
@@ -475,9 +478,10 @@ async def test_schedule_jobs_registers_each_job_and_the_sla_hook(
             "plan_reminders",
             "drain_outbox",
             "sla_check",
+            "expire_holds",
         ]
         intervals = [j.job.trigger.interval.total_seconds() for j in jobs]
-        assert intervals == [5, 60, 60, make_config().reminders.interval_seconds, 60]
+        assert intervals == [5, 60, 60, make_config().reminders.interval_seconds, 60, 60]
         assert make_config().reminders.interval_seconds == 15
         mark = ann.mark()
         clock.set(EVENING)
@@ -489,3 +493,25 @@ async def test_schedule_jobs_registers_each_job_and_the_sla_hook(
         assert scheduler(app).draining is False
         for job in app.job_queue.jobs():
             job.schedule_removal()
+
+
+async def test_the_scheduler_releases_holds_past_server_hold_minutes_and_tells_the_member(
+    tmp_path: Path, clock: ManualClock
+) -> None:
+    """A shop that never captures nor releases must not freeze the points (issue 17)."""
+    config = make_config("vip-shop", server={"hold_minutes": 90})
+    async with world(tmp_path, clock, config) as (_, store, runner, emu):
+        ann = emu.user(1001, "Ann")
+        await linked(store, ann, "m-1")
+        await send(store, "member.email_verified", member_id="m-1")  # 5 points
+        await checkout.hold(store, "h-1", "m-1", "o-1", 4)
+        clock.advance(minutes=89)
+        assert await runner.release_expired_holds() == 0
+        clock.advance(minutes=1)
+        assert await runner.release_expired_holds() == 1
+        view = await members.view(store, "m-1")
+        assert (view.points, view.points_held) == (5, 0)
+        assert await runner.release_expired_holds() == 0
+        mark = ann.mark()
+        await runner.drain()
+        assert any("4 points held for order o-1 are back" in t for t in texts_since(ann, mark))
