@@ -159,7 +159,10 @@ async def running_bot(
                 )
         if not app.running:
             await app.start()  # processes the update queue (the JobQueue already runs)
-            await send_queue(app).start()
+            if role != "scheduler":
+                # Queued sends (storage/sends.py) are the web workers' to perform, within their
+                # share of the budget; a standby scheduler would otherwise send on top of it.
+                await send_queue(app).start()
         log.info(
             "bot running",
             extra=kv(
