@@ -302,6 +302,7 @@ async def mark_sending(store: Store, claim_id: str, ids: list[int]) -> int:
         return 0
 
     def mark(conn: Conn) -> int:
+        # The id list in the same form as mark_sent's and release's (SQLite's json_each).
         cursor = conn.execute(
             "UPDATE outbox SET sending_at = ? WHERE claim_id = ? AND status = 'pending'"
             " AND id IN (SELECT value FROM json_each(?))",
