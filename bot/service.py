@@ -188,7 +188,10 @@ async def running_bot(
         with contextlib.suppress(asyncio.CancelledError, Exception):
             await connecting
         if app.updater is not None and app.updater.running:
-            await app.updater.stop()
+            # A poll that ended on a revoked token re-raises here; it was logged (by PTB and
+            # as the link's state) and is why the service stops: it must not break the stop.
+            with contextlib.suppress(TelegramError):
+                await app.updater.stop()
         if app.running:
             await send_queue(app).stop()
             await app.stop()

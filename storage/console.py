@@ -399,3 +399,62 @@ async def tickets_of(
         )
         for r in rows
     ]
+
+
+@dataclass(frozen=True)
+class ConnectorHealth:
+    """How a shop connector is doing: its webhooks of the last day and its calls to the shop."""
+
+    platform: str
+    deliveries: int  # webhook deliveries received in the last day
+    ignored: int  # of which ignored (a guest order, another currency, an unknown topic...)
+    last_delivery_at: datetime | None
+    tasks_pending: int  # calls to the shop's API still to make (coupons to create or delete)
+    tasks_overdue: int  # of which due for more than an hour: the shop is not answering
+    tasks_refused: int  # refused for good in the last day
+
+    @property
+    def state(self) -> str:
+        """Return "ok", or what is wrong in a word: "failing" or "quiet"."""
+        if self.tasks_refused or self.tasks_overdue:
+            return "failing"
+        return "ok" if self.deliveries else "quiet"
+
+
+async def connector_health(store: Store, platforms: list[str]) -> list[ConnectorHealth]:
+    """Return the health of each enabled connector (`platforms`)."""
+    now = store.now()
+    day_ago, hour_ago = to_db(now - timedelta(days=1)), to_db(now - timedelta(hours=1))
+    out = []
+    for platform in platforms:
+        seen = await _one(
+            store,
+            "SELECT COUNT(*), COALESCE(SUM(CASE WHEN outcome != 'processed' THEN 1 ELSE 0 END), 0),"
+            " MAX(received_at) FROM connector_deliveries WHERE platform = ? AND received_at >= ?",
+            (platform, day_ago),
+        )
+        last = await _one(
+            store,
+            "SELECT MAX(received_at) FROM connector_deliveries WHERE platform = ?",
+            (platform,),
+        )
+        tasks = await _one(
+            store,
+            "SELECT COALESCE(SUM(CASE WHEN status = 'pending' THEN 1 ELSE 0 END), 0),"
+            " COALESCE(SUM(CASE WHEN status = 'pending' AND due_at < ? THEN 1 ELSE 0 END), 0),"
+            " COALESCE(SUM(CASE WHEN status = 'refused' AND updated_at >= ? THEN 1 ELSE 0 END), 0)"
+            " FROM shop_tasks WHERE platform = ? AND (status = 'pending' OR updated_at >= ?)",
+            (hour_ago, day_ago, platform, day_ago),
+        )
+        out.append(
+            ConnectorHealth(
+                platform=platform,
+                deliveries=seen[0],
+                ignored=seen[1],
+                last_delivery_at=from_db(last[0]) if last[0] else None,
+                tasks_pending=tasks[0],
+                tasks_overdue=tasks[1],
+                tasks_refused=tasks[2],
+            )
+        )
+    return out

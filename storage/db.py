@@ -169,7 +169,11 @@ class Database:
         # Outcomes are delivered by callback: should this caller be cancelled while the thread
         # runs the group, the others in it still get theirs.
         job.add_done_callback(lambda done: _deliver(group, done))
-        await asyncio.shield(job)
+        # Wait without taking the outcome: a failure reaches each caller through its own
+        # outcome (shield would raise it here too, and the leader's outcome future, never
+        # awaited then, was logged as "exception never retrieved"). Like shield, a cancelled
+        # caller stops waiting and the group runs on.
+        await asyncio.wait([job])
 
     async def read(self, sql: str, params: Params = ()) -> Iterable[Row]:
         """Run one read-only query on the reader connection and return its rows."""

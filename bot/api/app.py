@@ -162,5 +162,13 @@ def build_api(
         session_ttl=timedelta(hours=config.web.session_hours),
         admin_ids=frozenset(config.support.admin_ids),
         secure_cookies=config.web.public_url.startswith("https://"),
+        connectors=tuple(
+            name
+            for name, section in (
+                ("woocommerce", config.connectors.woocommerce),
+                ("shopify", config.connectors.shopify),
+            )
+            if section.enabled
+        ),
     )
     return app

@@ -18,6 +18,8 @@ from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from bot.api.body import BadJson
+from bot.api.body import parse_json as strict_json
 from storage.connectors import CodeUse, Customer
 
 MAX_CENTS = 100_000_000  # storage.checkout.MAX_ORDER_CENTS: larger is not an order of ours
@@ -72,11 +74,15 @@ def digest(body: bytes) -> str:
 
 
 def parse_json(body: bytes) -> Mapping[str, Any]:
-    """Return the JSON object of a delivery, or raise Unusable."""
+    """Return the JSON object of a delivery, or raise Unusable.
+
+    Parsed as the shop API parses bodies (`bot.api.body.parse_json`): strict JSON, and a key
+    given twice in one object is refused, since which value was meant cannot be known.
+    """
     try:
-        payload = json.loads(body.decode("utf-8"))
-    except (UnicodeError, ValueError, RecursionError):
-        raise Unusable("the body is not JSON") from None
+        payload = strict_json(body)
+    except BadJson as exc:
+        raise Unusable(f"the body is not JSON ({exc.reason})") from None
     if not isinstance(payload, Mapping):
         raise Unusable("the body is not a JSON object")
     return payload

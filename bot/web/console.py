@@ -134,6 +134,8 @@ async def get_overview(request: Request) -> Response:
     # without a bot.
     telegram = api(request).telegram
     health = {"telegram": telegram()} if telegram is not None else {}
+    connectors = await console.connector_health(ctx.store, list(ctx.connectors))
+    health.update((c.platform, c.state) for c in connectors)
     body = {
         "members": {
             "total": seen.members_total,
@@ -171,6 +173,16 @@ async def get_overview(request: Request) -> Response:
         "ratings": {str(k): v for k, v in seen.ratings.items()},
         "reminders": seen.reminders,
         "health": health,
+        "connectors": [
+            {
+                **asdict(c),
+                "state": c.state,
+                "last_delivery_at": api(request).local(c.last_delivery_at)
+                if c.last_delivery_at
+                else None,
+            }
+            for c in connectors
+        ],
         "programme": {"name": ctx.store.program.name, "currency": ctx.store.program.currency},
         "read_at": api(request).local(seen.read_at),
     }  # fmt: skip

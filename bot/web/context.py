@@ -30,6 +30,7 @@ class WebContext:
     session_ttl: timedelta
     admin_ids: frozenset[int]
     secure_cookies: bool  # behind https: cookies only over https
+    connectors: tuple[str, ...] = ()  # the enabled shop connectors, for the overview's health
     overview_cache: OverviewCache = field(default_factory=OverviewCache, compare=False)
 
 

@@ -84,7 +84,9 @@ class Platforms:
         indent: int | None = None,
     ) -> httpx.Response:
         """Deliver as WooCommerce: JSON body, X-WC-Webhook-* headers."""
-        body = json.dumps(payload, indent=indent).encode()
+        body = (
+            payload if isinstance(payload, bytes) else json.dumps(payload, indent=indent).encode()
+        )
         headers = {
             "Content-Type": "application/json",
             "X-WC-Webhook-Source": "https://wc.test/",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import random
 from typing import Any
 
@@ -272,3 +273,16 @@ async def test_old_delivery_records_are_pruned_and_a_late_redelivery_still_chang
     assert late.json()["outcome"] == "processed" and set(late.json()["events"]) == {"duplicate"}
     after = await everything(wc_store)
     assert after["ledger"] == before["ledger"] and after["refunds"] == before["refunds"]
+
+
+async def test_a_delivery_that_names_a_key_twice_is_ignored_with_its_reason(
+    wc: Platforms, wc_store: Store
+) -> None:
+    """The shop API's parser (issue 17): which customer_id was meant cannot be known."""
+    body = json.dumps(processing_723()).encode()
+    twice = b'{"customer_id": 99, ' + body[1:]
+    answer = await wc.wc("order.created", twice)
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["outcome"] == "ignored"
+    assert "the key 'customer_id' appears twice" in answer.json()["reason"]
+    assert await scalar(wc_store, "SELECT COUNT(*) FROM members") == 0

@@ -281,3 +281,43 @@ async def test_the_overview_says_how_telegram_is(store: Store) -> None:
         assert (await c.get("/console/api/overview")).json()["health"] == {
             "telegram": "unreachable"
         }
+
+
+async def test_the_overview_says_how_the_connectors_are(store: Store, clock: ManualClock) -> None:
+    from bot.api import build_api
+    from bot.config import parse_config
+    from storage.db import to_db
+
+    config = parse_config({
+        "program": {"preset": "marketplace"},
+        "support": {"admin_ids": [ADMIN]},
+        "connectors": {"woocommerce": {"enabled": True, "store_url": "https://shop.example"}},
+    })  # fmt: skip
+    app = build_api(config, store, api_key="k", bot_username="b", session_secret=SECRET)
+
+    now, old = to_db(store.now()), to_db(store.now() - timedelta(hours=2))
+
+    def add(conn) -> None:
+        conn.execute(
+            "INSERT INTO connector_deliveries (platform, delivery_id, topic, digest, outcome,"
+            " received_at) VALUES ('woocommerce', 'd-1', 'order.updated', 'x', 'processed', ?),"
+            " ('woocommerce', 'd-2', 'order.updated', 'y', 'ignored', ?)",
+            (now, now),
+        )
+        conn.execute(
+            "INSERT INTO shop_tasks (platform, kind, code, status, due_at, created_at, updated_at)"
+            " VALUES ('woocommerce', 'create_coupon', 'C-1', 'pending', ?, ?, ?)",
+            (old, old, old),
+        )
+
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://c") as c:
+        await signed_in(c, store)
+        quiet = (await c.get("/console/api/overview")).json()
+        assert quiet["health"] == {"woocommerce": "quiet"}
+        await store.db.write(add)
+        seen = (await c.get("/console/api/overview")).json()
+    assert seen["health"] == {"woocommerce": "failing"}  # a shop call overdue for an hour
+    [woo] = seen["connectors"]
+    assert (woo["deliveries"], woo["ignored"], woo["tasks_pending"], woo["tasks_overdue"]) == (
+        2, 1, 1, 1,
+    )  # fmt: skip

@@ -129,7 +129,10 @@
           `${fmt(d.reminders.deferred)} deferred · ${fmt(d.reminders.pending)} pending`),
         el("div", { class: "card", id: "health" }, el("h2", {}, "Health"),
           health.length ? health.map(([name, state]) => el("div", {}, name + ": ", el("b", { class: state === "ok" ? "ok" : "bad" }, state)))
-            : el("div", { class: "hint" }, "no report"))),
+            : el("div", { class: "hint" }, "no report"),
+          (d.connectors || []).map((c) => el("div", { class: "hint" },
+            `${c.platform}: ${fmt(c.deliveries)} webhooks in 24 h (${fmt(c.ignored)} ignored), ` +
+            `${fmt(c.tasks_pending)} shop calls pending (${fmt(c.tasks_overdue)} overdue), ${fmt(c.tasks_refused)} refused`)))),
       el("div", { class: "grid" },
         el("div", { class: "card wide" }, el("h2", {}, "Points per day, last 90 days"),
           el("div", { class: "legend" }, el("span", {}, el("i", { style: "background:var(--earned)" }), "earned"),
