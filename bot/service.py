@@ -239,6 +239,8 @@ async def serve(
                 telegram_webhook=push,
                 webhook_secret=webhook_secret,
                 telegram=lambda: status.state,
+                bot_token=token,
+                session_secret=session_secret(config),
             )
             listening = await parts.enter_async_context(
                 http_server(api, config.server.host, config.server.port)

@@ -422,10 +422,6 @@ def _cancel(conn: Conn, store: Store, order: Row) -> Outcome:
             "order_status": "cancelled", "released_points": released}  # fmt: skip
 
 
-# Orders that never earn again: a review of one is answered, once and for all, "not_earned".
-ORDER_ENDED = ("returned", "not_delivered", "cancelled")
-
-
 def _order_refunded(conn: Conn, store: Store, event: ShopEvent) -> Outcome:
     """A refund, once by refund id: a share of what the order earned, or all of it."""
     d = event.data
@@ -442,13 +438,13 @@ def _order_refunded(conn: Conn, store: Store, event: ShopEvent) -> Outcome:
         return {**out, "order_status": order["status"], "changed": False}
     status, amount = order["status"], order["amount_cents"]
     # A refund larger than what is left (shipping, taxes) counts up to the order's amount.
-    applied = 0 if status in _NOTHING_LEFT else min(requested, amount - order["refunded_cents"])
+    applied = 0 if status in ORDER_ENDED else min(requested, amount - order["refunded_cents"])
     now = store.now()
     refunds.record(conn, refund_id, order_id, applied, requested, event.occurred_at, now)
     refunded = order["refunded_cents"] + applied
     full = applied > 0 and refunded >= amount
     out = {**out, "refunded_cents": refunded, "full": full, "changed": True}
-    if status in _NOTHING_LEFT or not applied:
+    if status in ORDER_ENDED or not applied:
         return {**out, "order_status": status, "taken_back": 0}
     if status != "delivered":
         # Nothing earned yet: a partial refund lowers what delivery will keep; a full one ends it.
@@ -463,8 +459,9 @@ def _order_refunded(conn: Conn, store: Store, event: ShopEvent) -> Outcome:
             "level_changes": _changes(change)}  # fmt: skip
 
 
-# Orders a refund no longer changes anything for: it is recorded, applied as zero.
-_NOTHING_LEFT = ORDER_ENDED
+# Orders that never earn again: a review of one is answered, once and for all, "not_earned";
+# a refund of one is recorded and applied as zero.
+ORDER_ENDED = ("returned", "not_delivered", "cancelled")
 
 
 def _review_submitted(conn: Conn, store: Store, event: ShopEvent) -> Outcome:
