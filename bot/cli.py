@@ -35,7 +35,10 @@ def text(value: str) -> str:
 
 def _error(message: str) -> None:
     """Print one error line on stderr (plain: never wrapped, never marked up)."""
-    print(f"error: {message}", file=sys.stderr)
+    # One write, not print's two (text, then the newline): the log thread writes to stderr
+    # too, and a line of its own could land between them.
+    sys.stderr.write(f"error: {message}\n")
+    sys.stderr.flush()
 
 
 def _config_path(raw: str | None) -> Path:
