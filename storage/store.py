@@ -8,14 +8,14 @@ from pathlib import Path
 
 from loyalty.clock import Clock, system_clock
 from loyalty.program import Program
-from storage.db import Database, Synchronous
+from storage.db import AnyDatabase, Database, Synchronous
 
 
 @dataclass
 class Store:
     """What each operation runs against; operations are the functions in the storage modules."""
 
-    db: Database
+    db: AnyDatabase
     program: Program
     clock: Clock = system_clock
 
@@ -28,8 +28,24 @@ class Store:
         clock: Clock = system_clock,
         synchronous: Synchronous = "FULL",
     ) -> Store:
-        """Open the database at `path` (migrating it) for `program`."""
+        """Open the SQLite database at `path` (migrating it) for `program`."""
         return cls(await Database.open(path, synchronous=synchronous), program, clock)
+
+    @classmethod
+    async def open_postgres(
+        cls,
+        dsn: str,
+        program: Program,
+        *,
+        clock: Clock = system_clock,
+        pool_size: int = 10,
+        schema: str | None = None,
+    ) -> Store:
+        """Open the PostgreSQL database at `dsn` (migrating it) for `program`."""
+        from storage.postgres import PostgresDatabase  # psycopg only where it is used
+
+        db = await PostgresDatabase.open(dsn, pool_size=pool_size, schema=schema)
+        return cls(db, program, clock)
 
     async def close(self) -> None:
         """Close the database."""

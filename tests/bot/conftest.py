@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -11,12 +10,11 @@ from telegram.ext import Application
 
 from bot.application import build_application, start_up
 from bot.config import Config, parse_config
-from loyalty.clock import ManualClock
 from storage import links
 from storage.store import Store
 from telegram_emulator import EmulatorRequest, Person, RateLimits, TelegramEmulator
 from telegram_emulator import ManualClock as EmulatorClock
-from tests.conftest import member, open_store
+from tests.conftest import StoreOpener, member
 
 SHOP = {"name": "Demo Shop", "account_url": "https://shop.example/account",
         "signup_url": "https://shop.example/signup?ref={code}"}  # fmt: skip
@@ -38,10 +36,8 @@ def config() -> Config:
 
 
 @pytest.fixture
-async def bot_store(tmp_path: Path, clock: ManualClock, config: Config) -> AsyncIterator[Store]:
-    store = await open_store(tmp_path / "bot.db", config.program, clock)
-    yield store
-    await store.close()
+async def bot_store(stores: StoreOpener, config: Config) -> Store:
+    return await stores.open(config.program, "bot")
 
 
 # Conversations here go at test speed, not a person's: a private chat's burst allowance is

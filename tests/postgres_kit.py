@@ -1,0 +1,91 @@
+"""The PostgreSQL half of the tests: where the server is, and a fresh schema per store.
+
+The server: `LOYALTYBOT_TEST_POSTGRES` (a DSN), by default the local one with trust
+authentication. Without it the PostgreSQL tests skip and say how to enable them; with
+`LOYALTYBOT_REQUIRE_POSTGRES=1` (`.ci/run` sets it) they fail instead.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+
+import psycopg
+import pytest
+
+DEFAULT_DSN = "postgresql://postgres@127.0.0.1:5432/test"
+DSN_ENV = "LOYALTYBOT_TEST_POSTGRES"
+REQUIRE_ENV = "LOYALTYBOT_REQUIRE_POSTGRES"
+# Schemas are named after the test process: what a killed run left behind is dropped by the
+# next run (its process is gone), never a schema of a run going on next to it.
+PREFIX = "lbt_"
+_checked: list[str | None] = []
+
+
+def postgres_dsn() -> str | None:
+    """Return the test server's DSN if it answers (asked once per process), else None."""
+    if not _checked:
+        dsn = os.environ.get(DSN_ENV, DEFAULT_DSN)
+        try:
+            with psycopg.connect(dsn, connect_timeout=3) as conn:
+                conn.execute("SELECT 1")
+            _checked.append(dsn)
+        except psycopg.Error:
+            _checked.append(None)
+    return _checked[0]
+
+
+def postgres_or_skip() -> str:
+    """Return the DSN; skip the test (fail it when PostgreSQL is required) when none answers."""
+    dsn = postgres_dsn()
+    if dsn is not None:
+        return dsn
+    message = (
+        f"PostgreSQL is not reachable at {os.environ.get(DSN_ENV, DEFAULT_DSN)}; to run the "
+        "PostgreSQL half start the server (pg_ctlcluster 15 main start) or set "
+        f"{DSN_ENV} to a DSN"
+    )
+    if os.environ.get(REQUIRE_ENV) == "1":
+        pytest.fail(f"{message} ({REQUIRE_ENV}=1 requires it)", pytrace=False)
+    pytest.skip(message)
+
+
+class PostgresSchemas:
+    """Creates and drops uniquely named schemas on one server (one admin connection)."""
+
+    def __init__(self, dsn: str) -> None:
+        self.dsn = dsn
+        self._conn = psycopg.connect(dsn, autocommit=True)
+        self._names = itertools.count(1)
+        self._drop_abandoned()
+
+    def new(self) -> str:
+        """Return the name of a schema no one uses (PostgresDatabase.open creates it)."""
+        return f"{PREFIX}{os.getpid()}_{next(self._names)}"
+
+    def drop(self, schema: str) -> None:
+        """Drop `schema` and everything in it."""
+        self._conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+
+    def close(self) -> None:
+        """Close the admin connection."""
+        self._conn.close()
+
+    def _drop_abandoned(self) -> None:
+        rows = self._conn.execute(
+            "SELECT nspname FROM pg_namespace WHERE nspname LIKE %s", (PREFIX + "%",)
+        ).fetchall()
+        for (name,) in rows:
+            pid = name[len(PREFIX) :].split("_")[0]
+            if pid.isdigit() and not _alive(int(pid)):
+                self.drop(name)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
