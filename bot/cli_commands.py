@@ -7,21 +7,21 @@ import json
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import IO, Any, cast
+from typing import IO
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from bot.config import Config, secret
-from bot.store import open_store
+from bot.store import open_database, open_store
 from bot.tables import program_tables
 from handlers.formatting import moment, money, number
 from handlers.services import deep_link
 from loyalty.program import Currency
 from storage import check as consistency
 from storage import coupons, events, grants, ledger, links, members
-from storage.db import Database, migrations
+from storage.db import latest_migration
 from storage.errors import OperationError, Refused
 
 EXIT_OK, EXIT_FAILED = 0, 1
@@ -53,14 +53,14 @@ async def config_check(config: Config, args: argparse.Namespace, out: Console) -
 
 async def db_migrate(config: Config, args: argparse.Namespace, out: Console) -> int:
     """Create the database or apply the migrations it lacks."""
-    path = Path(config.storage.path)
-    db = await Database.open(path, synchronous=cast(Any, config.storage.synchronous))
+    db = await open_database(config.storage, create=True)
     try:
         version = await db.schema_version()
     finally:
         await db.close()
-    latest = migrations()[-1][0]
-    out.print(f"{path}: schema version {version} (latest {latest})", highlight=False)
+    latest = latest_migration(config.storage.backend)
+    where = config.storage.describe()
+    out.print(f"{where}: schema version {version} (latest {latest})", highlight=False)
     return EXIT_OK
 
 
@@ -73,7 +73,7 @@ async def db_check(config: Config, args: argparse.Namespace, out: Console) -> in
             print(problem, file=sys.stderr)
         print(f"{len(problems)} problem(s) found", file=sys.stderr)
         return EXIT_FAILED
-    out.print(f"{config.storage.path}: consistent", highlight=False)
+    out.print(f"{config.storage.describe()}: consistent", highlight=False)
     return EXIT_OK
 
 

@@ -160,7 +160,7 @@ async def serve(
                     event="listening",
                     host=listening.host,
                     port=listening.port,
-                    db=config.storage.path,
+                    db=config.storage.describe(),
                 ),
             )
             if on_ready is not None:

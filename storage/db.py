@@ -101,6 +101,16 @@ def migrations() -> list[tuple[int, str, str]]:
     return sorted(found)
 
 
+def latest_migration(dialect: str) -> int:
+    """Return the newest shipped migration's version for "sqlite" or "postgresql"."""
+    if dialect == "postgresql":
+        found = resources.files("storage.migrations").joinpath("postgresql").iterdir()
+        return max(
+            int(e.name[:4]) for e in found if e.name.endswith(".sql") and e.name[:4].isdigit()
+        )
+    return migrations()[-1][0]
+
+
 class Database:
     """A writer connection, used by one transaction at a time, and a reader connection.
 
@@ -120,6 +130,7 @@ class Database:
         reader: aiosqlite.Connection,
         quick: sqlite3.Connection | None = None,
     ) -> None:
+        self.dialect = "sqlite"
         self._writer = writer
         self._reader = reader
         self._quick = quick
@@ -228,7 +239,7 @@ class Database:
         return int(row[0]) if row else 0
 
 
-def _run_whole(conn: Conn, body: Callable[..., Any]) -> Any:
+def _run_whole(conn: sqlite3.Connection, body: Callable[..., Any]) -> Any:
     """Run `body` to completion as one transaction on `conn`, in the calling (writer) thread."""
     conn.execute("BEGIN IMMEDIATE")
     try:

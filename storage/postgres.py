@@ -26,7 +26,7 @@ import psycopg
 from psycopg import errors as pg_errors
 from psycopg.adapt import Buffer, Dumper, Loader
 from psycopg.pq import Format
-from psycopg_pool import ConnectionPool
+from psycopg_pool import AsyncConnectionPool, ConnectionPool
 
 from storage.dialect import make_row_factory, translate
 from storage.logs import kv
@@ -68,8 +68,11 @@ class PostgresDatabase:
 
     dialect = "postgresql"
 
-    def __init__(self, pool: ConnectionPool[Any], workers: int) -> None:
+    def __init__(
+        self, pool: ConnectionPool[Any], quick: AsyncConnectionPool[Any], workers: int
+    ) -> None:
         self._pool = pool
+        self._quick = quick
         # One thread per pooled connection: a body holds its connection for its whole run.
         self._threads = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="pg")
         self.retries = 0  # transactions run again after a serialisation failure (for tests)
@@ -82,23 +85,28 @@ class PostgresDatabase:
         pool_size: int = 10,
         schema: str | None = None,
         migrate: bool = True,
+        durable: bool = True,
     ) -> PostgresDatabase:
         """Connect a pool of `pool_size` to `dsn` and bring the schema up to date.
 
         `schema` (created if missing) puts every table in that schema through `search_path`:
-        the tests give each store its own.
+        the tests give each store its own. Without `durable` a COMMIT does not wait for the
+        WAL to reach the disk (`synchronous_commit = off`: a crash may lose the last
+        transactions, never half of one), like SQLite's synchronous = NORMAL.
         """
+
+        session_sql = _session_setup(schema, durable)
 
         def configure(conn: psycopg.Connection[Any]) -> None:
             _register_types(conn)
-            # Timestamps come back in UTC, so their text is `to_db`'s (see _InstantLoader).
-            conn.execute("SET TIME ZONE 'UTC'")
-            if schema is not None:
-                conn.execute(f'SET search_path TO "{schema}"')
+            conn.execute(session_sql)
+
+        async def configure_quick(conn: psycopg.AsyncConnection[Any]) -> None:
+            _register_types(conn)
+            await conn.execute(session_sql)
 
         if schema is not None:
-            with await asyncio.to_thread(psycopg.connect, dsn, autocommit=True) as setup:
-                await asyncio.to_thread(setup.execute, f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
+            await asyncio.to_thread(_create_schema, dsn, schema)
         pool: ConnectionPool[Any] = ConnectionPool(
             dsn,
             min_size=pool_size,
@@ -108,8 +116,25 @@ class PostgresDatabase:
             open=False,
             name="loyaltybot",
         )
-        await asyncio.to_thread(pool.open, wait=True, timeout=10.0)
-        db = cls(pool, pool_size)
+        # `lookup`'s one connection, on the event loop: answers come back in the order they
+        # were asked (see `lookup`).
+        quick: AsyncConnectionPool[Any] = AsyncConnectionPool(
+            dsn,
+            min_size=1,
+            max_size=1,
+            kwargs={"autocommit": True, "row_factory": make_row_factory()},
+            configure=configure_quick,
+            open=False,
+            name="loyaltybot-lookup",
+        )
+        try:
+            await asyncio.to_thread(pool.open, wait=True, timeout=10.0)
+            await quick.open(wait=True, timeout=10.0)
+        except BaseException:
+            await asyncio.to_thread(pool.close)
+            await quick.close()
+            raise
+        db = cls(pool, quick, pool_size)
         try:
             if migrate:
                 await asyncio.to_thread(db._migrate)
@@ -120,6 +145,7 @@ class PostgresDatabase:
 
     async def close(self) -> None:
         """Close the pool (waiting for running transactions) and its threads."""
+        await self._quick.close()
         await asyncio.to_thread(self._pool.close)
         self._threads.shutdown(wait=False)
 
@@ -163,12 +189,20 @@ class PostgresDatabase:
         return rows[0] if rows else None
 
     async def lookup(self, sql: str, params: Params = ()) -> list[Any]:
-        """Run one short read by key; here the same as `read` (a server is a round trip away)."""
-        return await self.read(sql, params)
+        """Run one short read by key on the event loop's own connection; return its rows.
+
+        One connection, asked in turn: answers come back in the order the reads were made,
+        as SQLite's `lookup` (which answers at once) does. Handlers rely on it: two quick
+        messages of one member reach the support lock, and so the agents, in order. No
+        thread hop either, which is most of the cost of a read this short.
+        """
+        async with self._quick.connection() as conn:
+            cursor = await conn.execute(translate(sql), params)
+            return await cursor.fetchall()
 
     async def lookup_one(self, sql: str, params: Params = ()) -> Any | None:
         """Like `lookup`, returning the first row or None."""
-        rows = await self.read(sql, params)
+        rows = await self.lookup(sql, params)
         return rows[0] if rows else None
 
     async def schema_version(self) -> int:
@@ -279,7 +313,23 @@ class _BoolAsIntDumper(Dumper):
         return b"1" if obj else b"0"
 
 
-def _register_types(conn: psycopg.Connection[Any]) -> None:
+def _create_schema(dsn: str, schema: str) -> None:
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
+
+
+def _session_setup(schema: str | None, durable: bool) -> bytes:
+    """Return what every new connection runs first: UTC, durability, the schema if any."""
+    # Timestamps come back in UTC, so their text is `to_db`'s (see _InstantLoader).
+    setup = "SET TIME ZONE 'UTC'"
+    if not durable:
+        setup += "; SET synchronous_commit TO off"
+    if schema is not None:
+        setup += f'; SET search_path TO "{schema}"'
+    return setup.encode()
+
+
+def _register_types(conn: psycopg.Connection[Any] | psycopg.AsyncConnection[Any]) -> None:
     adapters = conn.adapters
     adapters.register_loader("timestamptz", _InstantLoader)
     for name in ("date", "json", "jsonb"):

@@ -40,11 +40,12 @@ class Store:
         clock: Clock = system_clock,
         pool_size: int = 10,
         schema: str | None = None,
+        durable: bool = True,
     ) -> Store:
         """Open the PostgreSQL database at `dsn` (migrating it) for `program`."""
         from storage.postgres import PostgresDatabase  # psycopg only where it is used
 
-        db = await PostgresDatabase.open(dsn, pool_size=pool_size, schema=schema)
+        db = await PostgresDatabase.open(dsn, pool_size=pool_size, schema=schema, durable=durable)
         return cls(db, program, clock)
 
     async def close(self) -> None:

@@ -94,7 +94,7 @@ class StoreOpener:
         schemas: PostgresSchemas = self._request.getfixturevalue("postgres_schemas")
         schema = schemas.new()
         s = await Store.open_postgres(
-            schemas.dsn, program, clock=self.clock, pool_size=3, schema=schema
+            schemas.dsn, program, clock=self.clock, pool_size=2, schema=schema, durable=False
         )
         self.opened.append((s, schema))
         return s
@@ -103,7 +103,7 @@ class StoreOpener:
         for s, schema in self.opened:
             await s.close()
             if schema is not None:
-                self._request.getfixturevalue("postgres_schemas").drop(schema)
+                self._request.getfixturevalue("postgres_schemas").give_back(schema)
 
 
 @pytest.fixture

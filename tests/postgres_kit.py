@@ -51,24 +51,50 @@ def postgres_or_skip() -> str:
 
 
 class PostgresSchemas:
-    """Creates and drops uniquely named schemas on one server (one admin connection)."""
+    """Hands out empty schemas on one server, each a store of its own, and takes them back.
+
+    A schema given back is emptied (one TRUNCATE) and handed out again, already migrated:
+    creating and migrating one costs ~20 DDL statements, emptying it one.
+    """
 
     def __init__(self, dsn: str) -> None:
         self.dsn = dsn
         self._conn = psycopg.connect(dsn, autocommit=True)
         self._names = itertools.count(1)
+        self._free: list[str] = []
+        self._all: list[str] = []
         self._drop_abandoned()
 
     def new(self) -> str:
-        """Return the name of a schema no one uses (PostgresDatabase.open creates it)."""
-        return f"{PREFIX}{os.getpid()}_{next(self._names)}"
+        """Return the name of an empty schema (PostgresDatabase.open creates a new one)."""
+        if self._free:
+            return self._free.pop()
+        name = f"{PREFIX}{os.getpid()}_{next(self._names)}"
+        self._all.append(name)
+        return name
+
+    def give_back(self, schema: str) -> None:
+        """Empty `schema` (every table but the migrations') for the next store."""
+        tables = [
+            f'"{schema}"."{name}"'
+            for (name,) in self._conn.execute(
+                "SELECT tablename FROM pg_tables WHERE schemaname = %s"
+                " AND tablename != 'schema_migrations'",
+                (schema,),
+            )
+        ]
+        if tables:
+            self._conn.execute(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE")
+        self._free.append(schema)
 
     def drop(self, schema: str) -> None:
         """Drop `schema` and everything in it."""
         self._conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
 
     def close(self) -> None:
-        """Close the admin connection."""
+        """Drop every schema handed out, close the admin connection."""
+        for schema in self._all:
+            self.drop(schema)
         self._conn.close()
 
     def _drop_abandoned(self) -> None:
