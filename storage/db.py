@@ -65,6 +65,28 @@ def pick(dialect: str, sqlite: str, postgresql: str) -> str:
     return postgresql if dialect == "postgresql" else sqlite
 
 
+# A list parameter is one JSON array (`json.dumps(ids)`), unpacked by the database: one
+# statement (and one cached plan) whatever the list's length.
+_IDS_IN = {
+    "sqlite": "(SELECT value FROM json_each(?))",
+    "postgresql": "(SELECT CAST(value AS BIGINT) FROM jsonb_array_elements_text(CAST(? AS jsonb)))",
+}
+_TEXTS_IN = {
+    "sqlite": "(SELECT value FROM json_each(?))",
+    "postgresql": "(SELECT value FROM jsonb_array_elements_text(CAST(? AS jsonb)))",
+}
+
+
+def ids_in(conn: Conn) -> str:
+    """Return `(SELECT ...)` for `x IN ...` over one parameter: a JSON array of integers."""
+    return _IDS_IN[dialect_of(conn)]
+
+
+def texts_in(conn: Conn) -> str:
+    """Return `(SELECT ...)` for `x IN ...` over one parameter: a JSON array of strings."""
+    return _TEXTS_IN[dialect_of(conn)]
+
+
 class AnyDatabase(Protocol):
     """The surface every store backend offers: `Database` (SQLite), `PostgresDatabase`."""
 
