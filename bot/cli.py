@@ -66,6 +66,12 @@ def build_parser() -> argparse.ArgumentParser:
     db_commands = db.add_subparsers(dest="action", metavar="ACTION", required=True)
     db_commands.add_parser("migrate", parents=[common], help="create or upgrade the database")
     db_commands.add_parser("check", parents=[common], help="prove balances equal the ledger")
+    copier = db_commands.add_parser(
+        "copy", parents=[common], help="copy the store into another, empty one, and compare"
+    )
+    copier.add_argument(
+        "--to", required=True, type=Path, metavar="OTHER_CONFIG", help="the target's config file"
+    )
 
     events = commands.add_parser("events", parents=[common], help="shop events")
     events_commands = events.add_subparsers(dest="action", metavar="ACTION", required=True)

@@ -13,13 +13,14 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from bot.config import Config, secret
+from bot.config import Config, load_config, secret
 from bot.store import open_database, open_store
 from bot.tables import program_tables
 from handlers.formatting import moment, money, number
 from handlers.services import deep_link
 from loyalty.program import Currency
 from storage import check as consistency
+from storage import copy as copying
 from storage import coupons, events, grants, ledger, links, members
 from storage.db import latest_migration
 from storage.errors import OperationError, Refused
@@ -74,6 +75,46 @@ async def db_check(config: Config, args: argparse.Namespace, out: Console) -> in
         print(f"{len(problems)} problem(s) found", file=sys.stderr)
         return EXIT_FAILED
     out.print(f"{config.storage.describe()}: consistent", highlight=False)
+    return EXIT_OK
+
+
+async def db_copy(config: Config, args: argparse.Namespace, out: Console) -> int:
+    """Copy this store into the (empty) store of another config, then compare the two."""
+    other = load_config(args.to)
+    source = await open_database(config.storage)
+    try:
+        target = await open_database(other.storage, create=True)
+        try:
+            planned = await copying.plan(source, target)
+            progress = Progress(
+                TextColumn("copying"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeElapsedColumn(),
+                console=Console(stderr=True),
+                transient=True,
+                disable=not sys.stderr.isatty(),
+            )
+            with progress:
+                task = progress.add_task("rows", total=sum(rows for _, _, rows in planned))
+                copied = await copying.copy(source, target, lambda n: progress.advance(task, n))
+            comparison = await copying.compare(source, target)
+        finally:
+            await target.close()
+    finally:
+        await source.close()
+    where, there = config.storage.describe(), other.storage.describe()
+    if comparison.differences:
+        for difference in comparison.differences:
+            print(difference, file=sys.stderr)
+        print(f"{where} -> {there}: the copy differs", file=sys.stderr)
+        return EXIT_FAILED
+    out.print(
+        f"{where} -> {there}: copied {copied:,} rows; {comparison.members:,}"
+        " members' balances, levels, coupons and ledgers are equal",
+        highlight=False,
+        soft_wrap=True,
+    )
     return EXIT_OK
 
 

@@ -105,8 +105,10 @@ class PostgresDatabase:
             _register_types(conn)
             await conn.execute(session_sql)
 
-        if schema is not None:
-            await asyncio.to_thread(_create_schema, dsn, schema)
+        # One plain connection first: a wrong DSN or a server that is down fails here at once,
+        # in words that never repeat the DSN (it may hold a password), not after the pool's
+        # 10 s of retries.
+        await asyncio.to_thread(_probe, dsn, schema)
         pool: ConnectionPool[Any] = ConnectionPool(
             dsn,
             min_size=pool_size,
@@ -313,9 +315,18 @@ class _BoolAsIntDumper(Dumper):
         return b"1" if obj else b"0"
 
 
-def _create_schema(dsn: str, schema: str) -> None:
-    with psycopg.connect(dsn, autocommit=True) as conn:
-        conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
+def _probe(dsn: str, schema: str | None) -> None:
+    """Connect once (creating `schema` if given); OSError saying why, without the DSN."""
+    try:
+        conn = psycopg.connect(dsn, autocommit=True, connect_timeout=10)
+    except psycopg.ProgrammingError:
+        raise OSError("the PostgreSQL connection string is not valid") from None
+    except psycopg.OperationalError as exc:
+        reason = " ".join(line.strip() for line in str(exc).splitlines()) or type(exc).__name__
+        raise OSError(f"cannot connect to PostgreSQL: {reason}") from None
+    with conn:
+        if schema is not None:
+            conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
 
 
 def _session_setup(schema: str | None, durable: bool) -> bytes:

@@ -73,6 +73,16 @@ class PostgresSchemas:
         self._all.append(name)
         return name
 
+    def create(self) -> str:
+        """Return a new schema that exists (for a store opened by DSN alone, as the CLI does)."""
+        schema = self.new()
+        self._conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
+        return schema
+
+    def dsn_for(self, schema: str) -> str:
+        """Return the server's DSN with `schema` as the search path."""
+        return psycopg.conninfo.make_conninfo(self.dsn, options=f"-c search_path={schema}")
+
     def give_back(self, schema: str) -> None:
         """Empty `schema` (every table but the migrations') for the next store."""
         tables = [
