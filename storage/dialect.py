@@ -1,9 +1,9 @@
 """SQLite-style statements for psycopg: placeholders translated once, rows by name and index.
 
 The storage modules write `?` (or `:name`) placeholders, as sqlite3 wants; psycopg wants `%s`
-(or `%(name)s`) and a literal `%` doubled. `translate` rewrites a statement outside its string
-literals, quoted names and comments, and remembers the answer: each statement is translated
-once per process. The rules for SQL that runs on both backends: docs/storage.md.
+(or `%(name)s`) and a literal `%` doubled. `translate` rewrites the placeholders outside
+string literals, quoted names and comments, doubles every `%`, and remembers the answer: each
+statement is translated once per process. The rules for SQL that runs on both backends: docs/storage.md.
 """
 
 from __future__ import annotations
@@ -40,7 +40,11 @@ def translate(sql: str) -> str:
             return "%s"
         if kind == "percent":
             return "%%"
-        return match.group()
+        if kind == "cast":
+            return "::"
+        # Literals, quoted names and comments keep their ? and :words, but psycopg reads % in
+        # them too: doubled like every other.
+        return match.group().replace("%", "%%")
 
     return _TOKENS.sub(replace, sql)
 
