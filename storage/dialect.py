@@ -3,7 +3,8 @@
 The storage modules write `?` (or `:name`) placeholders, as sqlite3 wants; psycopg wants `%s`
 (or `%(name)s`) and a literal `%` doubled. `translate` rewrites the placeholders outside
 string literals, quoted names and comments, doubles every `%`, and remembers the answer: each
-statement is translated once per process. The rules for SQL that runs on both backends: docs/storage.md.
+statement is translated once per process. The rules for SQL that runs on both backends:
+docs/storage.md.
 """
 
 from __future__ import annotations
