@@ -153,7 +153,12 @@ def _insert(
     )
 
     def insert(conn: Conn) -> None:
-        conn.executemany(sql, [tuple(r[i] for i in keep) for r in rows])
+        values = [tuple(r[i] for i in keep) for r in rows]
+        load = getattr(conn, "copy_rows", None)  # PostgreSQL's COPY, where there is one
+        if load is not None:
+            load(table, written, values)
+        else:
+            conn.executemany(sql, values)
 
     return insert
 
