@@ -182,7 +182,7 @@ async def run(args: argparse.Namespace) -> int:
     path = Path(args.db)
     report: dict[str, Any] = {"args": vars(args), "machine": base.machine()}
     report["load_before"] = os.getloadavg()
-    placed = len(args.synchronous) * 3 * (args.ops + args.warmup) + 1000
+    placed = len(args.synchronous) * 4 * (args.ops + args.warmup) + 1000  # engine twice, 2 floors
     print(f"building {args.members} members, {args.ledger_rows} ledger rows in SQLite ...")
     built = await base.build(path, program, args.members, args.ledger_rows, placed, args.seed)
     print(f"built in {built.seconds:.1f} s; {built.ledger_rows} ledger rows")
