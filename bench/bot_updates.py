@@ -20,8 +20,8 @@ Kinds measured (each update is one message or one button press):
 
 Then open-loop paced runs of the mix at a fixed arrival rate (default 300 updates/s; Poisson
 arrivals, then evenly spaced ones): each update's latency is measured from its scheduled
-arrival, so a stall is not hidden. Updates are processed one at a time, as PTB does with
-`concurrent_updates` off (the production setting).
+arrival, so a stall is not hidden. Updates are processed one at a time (direct mode; the
+service processes different chats side by side, `bot/updates.py`, which only helps here).
 
 Before timing, each kind is run for real and checked (the answer is the account, the page,
 the FAQ answer; a check-in and a coupon are written) and its SQL is counted; after timing,

@@ -202,17 +202,25 @@ def start_telegram() -> tuple[subprocess.Popen[str], str]:
     return start_script(TELEGRAM, "the Telegram emulator")
 
 
-def start_server(workdir: Path, synchronous: str) -> Server:
-    """Start `loyaltybot run` on a free port with a fresh database; wait until it listens."""
+def start_server(
+    workdir: Path,
+    synchronous: str,
+    *,
+    preset: str = "marketplace",
+    command: list[str] | None = None,
+) -> Server:
+    """Start `loyaltybot run` on a free port with a fresh database; wait until it listens.
+
+    `command` replaces `python -m bot` (a wrapper that instruments the same CLI)."""
     telegram, base_url = start_telegram()
     config = workdir / "config.toml"
     config.write_text(
         f'[storage]\npath = "{workdir / "loyalty.db"}"\nsynchronous = "{synchronous}"\n'
         f'[telegram]\nbot_username = "bench_bot"\nbase_url = "{base_url}"\n'
-        '[server]\nport = 0\n[program]\npreset = "marketplace"\n'
+        f'[server]\nport = 0\n[program]\npreset = "{preset}"\n'
     )
     env = {**os.environ, "SHOP_API_KEY": KEY, "BOT_TOKEN": "123456:TEST"}
-    command = [sys.executable, "-m", "bot"]
+    command = command or [sys.executable, "-m", "bot"]
     subprocess.run([*command, "db", "migrate", "-c", str(config)], cwd=ROOT, env=env,
                    check=True, capture_output=True)  # fmt: skip
     log = workdir / "server.log"

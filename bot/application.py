@@ -15,11 +15,14 @@ from telegram.ext import (
     Defaults,
     ExtBot,
 )
-from telegram.request import BaseRequest
+from telegram.request import BaseRequest, HTTPXRequest
 
 from bot.config import Config, secret
 from bot.logs import kv
-from bot.ratelimit import FairRateLimiter
+from bot.ratelimit import REAL_TIME, FairRateLimiter, Timer
+from bot.sender import SEND_QUEUE_KEY, SendQueue
+from bot.telegram_link import TelegramStatus, WatchedRequest
+from bot.updates import PerChatUpdates
 from handlers.agents import set_agent_commands
 from handlers.catalogue import Catalogue
 from handlers.context import SERVICES_KEY, BotContext
@@ -37,6 +40,7 @@ class _Default(enum.Enum):
 
 
 DEFAULT = _Default.RATE_LIMITER
+TELEGRAM_STATUS_KEY = "telegram_status"
 
 
 def build_services(config: Config, store: Store, texts: Catalogue | None = None) -> Services:
@@ -61,8 +65,19 @@ def build_application(
     token: str | None = None,
     get_updates_request: BaseRequest | None = None,
     rate_limiter: BaseRateLimiter[Any] | _Default | None = DEFAULT,
+    status: TelegramStatus | None = None,
+    timer: Timer = REAL_TIME,
 ) -> Application:
-    """Return the bot's Application; `request` replaces the HTTP transport (the emulator)."""
+    """Return the bot's Application; `request` replaces the HTTP transport (the emulator),
+    `timer` the clock the bot waits on (a test's hand clock).
+
+    Every call goes through a `WatchedRequest` that keeps `status` (a new one unless given;
+    `app.bot_data[TELEGRAM_STATUS_KEY]`) up to date with what Telegram last answered.
+    """
+    status = status or TelegramStatus()
+    # PTB's own defaults when none is given: a pool of 256 for calls, 1 for the long poll.
+    calls = request or HTTPXRequest(connection_pool_size=256)
+    polls = get_updates_request or request or HTTPXRequest(connection_pool_size=1)
     # ExtBot[Any]: rate_limiter() below changes the bot's type parameter (PTB's builder typing).
     builder: ApplicationBuilder[ExtBot[Any], BotContext, Any, Any, Any, Any] = (
         Application.builder()
@@ -71,17 +86,25 @@ def build_application(
         .defaults(Defaults(parse_mode=ParseMode.HTML, tzinfo=config.program.timezone))
         .context_types(ContextTypes(context=BotContext))
         .post_init(start_up)
+        # Chats side by side, each chat's updates in order (see bot/updates.py).
+        .concurrent_updates(PerChatUpdates())
     )
-    if request is not None:
-        builder = builder.request(request).get_updates_request(get_updates_request or request)
+    builder = builder.request(WatchedRequest(calls, status)).get_updates_request(
+        WatchedRequest(polls, status)
+    )
     if rate_limiter is DEFAULT:
         # Telegram's own windows for everything; the fan-out paced at the configured rate and
         # always behind members' answers (see bot/ratelimit.py for why not AIORateLimiter).
-        rate_limiter = FairRateLimiter(bulk_per_second=config.reminders.rate_per_second)
+        rate_limiter = FairRateLimiter(
+            bulk_per_second=config.reminders.rate_per_second, timer=timer
+        )
     if rate_limiter is not None:
         builder = builder.rate_limiter(rate_limiter)
     app = builder.build()
     app.bot_data[SERVICES_KEY] = build_services(config, store)
+    app.bot_data[TELEGRAM_STATUS_KEY] = status
+    # What live chat says goes through the send queue, chat by chat (bot/sender.py).
+    app.bot_data[SEND_QUEUE_KEY] = SendQueue(app, timer=timer)
     register(app)
     return app
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,6 +12,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from bot.api.body import BadJson, parse_json
 from bot.config import Config, load_config, secret
 from bot.store import open_database, open_store
 from bot.tables import program_tables
@@ -22,7 +22,7 @@ from loyalty.program import Currency
 from storage import check as consistency
 from storage import copy as copying
 from storage import coupons, events, grants, ledger, links, members
-from storage.db import latest_migration
+from storage.db import latest_migration, loose_files
 from storage.errors import OperationError, Refused
 
 EXIT_OK, EXIT_FAILED = 0, 1
@@ -66,9 +66,13 @@ async def db_migrate(config: Config, args: argparse.Namespace, out: Console) -> 
 
 
 async def db_check(config: Config, args: argparse.Namespace, out: Console) -> int:
-    """Prove every cached balance equals its ledger sum and every coupon has its debit."""
+    """Prove every cached balance equals its ledger sum and every coupon has its debit, and
+    that no database file is readable beyond its owner."""
     async with open_store(config) as store:
         problems = await consistency.check(store)
+        # While the store is open: the -wal and -shm files exist then, to be looked at too.
+        if config.storage.backend == "sqlite":
+            problems.extend(loose_files(config.storage.path))
     if problems:
         for problem in problems:
             print(problem, file=sys.stderr)
@@ -118,8 +122,10 @@ async def db_copy(config: Config, args: argparse.Namespace, out: Console) -> int
     return EXIT_OK
 
 
-def _lines(path: Path) -> Iterator[tuple[int, str]]:
-    handle: IO[str] = sys.stdin if str(path) == "-" else path.open(encoding="utf-8")
+def _lines(path: Path) -> Iterator[tuple[int, bytes]]:
+    # Bytes, not text: each line is decoded on its own (parse_json), so one line that is not
+    # UTF-8 is one rejected line, not the end of the import.
+    handle: IO[bytes] = sys.stdin.buffer if str(path) == "-" else path.open("rb")
     with handle:
         for number_, line in enumerate(handle, start=1):
             if line.strip():
@@ -153,12 +159,13 @@ async def events_import(config: Config, args: argparse.Namespace, out: Console) 
             task = progress.add_task("events", total=total)
             for line_no, line in _lines(path):
                 try:
-                    body = json.loads(line)
+                    body = parse_json(line)
                     answer = await events.apply_event(store, body)
                     counts[answer["status"]] += 1
-                except json.JSONDecodeError as exc:
+                except BadJson as exc:
                     counts["rejected"] += 1
-                    rejections.append(f"line {line_no}: malformed JSON ({exc.msg})")
+                    what = "duplicate key" if exc.duplicate else "malformed JSON"
+                    rejections.append(f"line {line_no}: {what} ({exc.reason})")
                 except OperationError as exc:
                     counts["rejected"] += 1
                     detail = "; ".join(getattr(exc, "details", [exc.message]))
@@ -259,7 +266,10 @@ async def member_link_url(config: Config, args: argparse.Namespace, out: Console
     username = await bot_username(config)
     async with open_store(config) as store:
         token = await links.create_token(
-            store, args.member_id, timedelta(minutes=config.server.link_token_minutes)
+            store,
+            args.member_id,
+            timedelta(minutes=config.server.link_token_minutes),
+            per_hour=config.server.link_tokens_per_hour,
         )
     print(deep_link(username, token.token))
     until = moment(token.expires_at, config.program.timezone, "en")

@@ -64,6 +64,8 @@ class ServerConfig:
     api_key_env: str = "SHOP_API_KEY"
     max_body_bytes: int = 65_536
     link_token_minutes: int = 1_440
+    link_tokens_per_hour: int = 10
+    hold_minutes: int = 1_440
 
 
 @dataclass(frozen=True)
@@ -219,6 +221,10 @@ def _server(r: TableReader) -> ServerConfig:
         link_token_minutes=r.integer(
             "link_token_minutes", d.link_token_minutes, low=1, high=43_200
         ),
+        link_tokens_per_hour=r.integer(
+            "link_tokens_per_hour", d.link_tokens_per_hour, low=1, high=1_000
+        ),
+        hold_minutes=r.integer("hold_minutes", d.hold_minutes, low=1, high=43_200),
     )
 
 
@@ -253,6 +259,10 @@ def _support(r: TableReader) -> SupportConfig:
         hours_end=r.time_of_day("hours_end", _hhmm(d.hours_end)),
         days=tuple(days),
         canned=canned,
+        messages_per_minute=r.integer(
+            "messages_per_minute", d.messages_per_minute, low=1, high=1_000
+        ),
+        tickets_per_day=r.integer("tickets_per_day", d.tickets_per_day, low=1, high=1_000),
     )
 
 

@@ -24,6 +24,7 @@ from telegram.ext import Application
 from bot.application import build_application, start_up
 from bot.config import Config, StorageConfig
 from bot.jobs import Scheduler
+from bot.sender import send_queue
 from loyalty.clock import Clock, system_clock
 from storage import links
 from storage.events import apply_event
@@ -322,6 +323,8 @@ async def run_demo(
                 config, store, EmulatorRequest(emu), token=emu.token
             )
             emu.connect(app)
+            # Live chat's sends are queued: deliver them before the demo prints the answer.
+            emu.after_update.append(send_queue(app).drain)
             async with app:
                 await start_up(app)
                 me = emu.user(DEMO_USER_ID, "Alex", language_code="en")

@@ -16,6 +16,8 @@ Jobs (see `schedule_jobs`):
   them through the rate limiter, paced at `reminders.rate_per_second`, behind members' answers.
 - `sla_check`, every minute: flag in the agent chat, once each, tickets waiting past the
   first-answer SLA (`flag_overdue`).
+- `expire_holds`, every minute: release checkout holds older than `server.hold_minutes` that
+  the shop neither captured nor released (`release_expired_holds`).
 """
 
 from __future__ import annotations
@@ -40,7 +42,7 @@ from bot.ratelimit import BULK, FREE_PER_SECOND, FairRateLimiter, retry_seconds
 from handlers import agents, notices
 from handlers.context import SERVICES_KEY
 from handlers.services import Services
-from storage import day_start, outbox, reminder_planning, tickets
+from storage import checkout, day_start, outbox, reminder_planning, tickets
 from storage.day_start import DayStart
 from storage.outbox import Claim, Notice
 from storage.reminder_planning import PlanReport
@@ -132,6 +134,7 @@ class Scheduler:
         self.app = app
         self.services: Services = app.bot_data[SERVICES_KEY]
         self.policy = config.reminders.policy()
+        self.hold_lifetime = timedelta(minutes=config.server.hold_minutes)
         self.rate = config.reminders.rate_per_second
         # Over Telegram's free 30 a second, the fan-out needs paid broadcasts.
         self.paid = self.rate > FREE_PER_SECOND
@@ -154,10 +157,19 @@ class Scheduler:
         return self.services.store
 
     async def tick(self) -> DrainReport:
-        """Run every time-driven step once, in order: day start, planning, sending."""
+        """Run every time-driven step once, in order: day start, expired holds, planning,
+        sending."""
         await self.start_day()
+        await self.release_expired_holds()
         await self.plan()
         return await self.drain()
+
+    async def release_expired_holds(self) -> int:
+        """Release the holds older than `server.hold_minutes` (the members are told)."""
+        released = await checkout.release_expired(self.store, self.hold_lifetime)
+        if released:
+            log.info("expired holds released", extra=kv(event="holds_expired", holds=released))
+        return released
 
     async def start_day(self) -> DayStart | None:
         """Do the start-of-day work if today's is not done yet."""
@@ -399,6 +411,10 @@ async def _day_start_job(context: CallbackContext[Any, Any, Any, Any]) -> None:
     await scheduler(context.application).start_day()
 
 
+async def _holds_job(context: CallbackContext[Any, Any, Any, Any]) -> None:
+    await scheduler(context.application).release_expired_holds()
+
+
 async def _plan_job(context: CallbackContext[Any, Any, Any, Any]) -> None:
     await scheduler(context.application).plan()
 
@@ -459,5 +475,7 @@ def schedule_jobs(app: AnyApp, config: Config) -> list[Job]:
         queue.run_repeating(_drain_job, config.reminders.interval_seconds, first=3,
                             name="drain_outbox", job_kwargs={**options, "max_instances": 2}),
         queue.run_repeating(sla_job, TICK_SECONDS, first=5, name="sla_check", job_kwargs=options),
+        queue.run_repeating(_holds_job, TICK_SECONDS, first=7, name="expire_holds",
+                            job_kwargs=options),
     ]  # fmt: skip
     return jobs

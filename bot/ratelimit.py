@@ -13,6 +13,12 @@ never sees more than the limit in any window. Requests marked `BULK` (the outbox
 are also paced evenly at the configured rate and yield a slot to any interactive request
 waiting for the same window: a member's answer waits at most for the next free slot, never
 behind the fan-out's queue.
+
+A 429 on an interactive request (a member's answer; Telegram's private-chat limit is not
+modelled here) is waited out and the request sent again, a bounded number of times, so an
+answer is not lost to a short burst; the fan-out's requests are handed back to the outbox and
+the send queue's (`bot/sender.py`) retry in order themselves. Time comes from a `Timer`, so
+tests run at Telegram's real limits on a hand clock and a wait takes no real time.
 """
 
 from __future__ import annotations
@@ -24,7 +30,8 @@ import math
 import time
 import warnings
 from collections import deque
-from collections.abc import Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -40,7 +47,21 @@ BULK = "bulk"  # rate_limit_args value marking a fan-out message
 FREE_PER_SECOND = FloodLimit.MESSAGES_PER_SECOND  # 30
 PAID_PER_SECOND = FloodLimit.PAID_MESSAGES_PER_SECOND  # 1000
 BULK_RESERVE = 1  # slots of a window members share that the fan-out leaves to them
+QUEUED = "queued"  # rate_limit_args value of the send queue: it waits out a 429 itself
+FLOOD_RETRIES = 3  # an interactive request waits out this many 429s before giving up
 JSONResult = bool | dict[str, Any] | list[dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class Timer:
+    """Where the bot's waiting reads the time and sleeps: the real clock, or a test's hand."""
+
+    now: Callable[[], float] = time.monotonic
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
+    manual: bool = False  # a hand clock: waits go through `sleep`, never the loop's timers
+
+
+REAL_TIME = Timer()
 
 
 def retry_seconds(exc: RetryAfter) -> float:
@@ -131,10 +152,12 @@ class FairRateLimiter(BaseRateLimiter[str]):
         overall_per_second: int = FREE_PER_SECOND,
         paid_per_second: int = PAID_PER_SECOND,
         group_per_minute: int = FloodLimit.MESSAGES_PER_MINUTE_PER_GROUP,
-        clock: Callable[[], float] = time.monotonic,
+        clock: Callable[[], float] | None = None,
+        timer: Timer = REAL_TIME,
     ) -> None:
         self.bulk_interval = 1.0 / bulk_per_second if bulk_per_second > 0 else 0.0
-        self._clock = clock
+        self._timer = timer
+        self._clock = clock or timer.now
         self._free = SlidingWindow(overall_per_second, 1.0)
         self._paid = SlidingWindow(paid_per_second, 1.0)
         self._group_per_minute = group_per_minute
@@ -191,12 +214,32 @@ class FairRateLimiter(BaseRateLimiter[str]):
             return await callback(*args, **kwargs)
         windows = self._windows(chat_id, bool(data.get("allow_paid_broadcast")))
         bulk = rate_limit_args == BULK
+        retries = 0 if bulk or rate_limit_args == QUEUED else FLOOD_RETRIES
+        for attempt in range(retries + 1):
+            try:
+                return await self._send(callback, args, kwargs, endpoint, windows, bulk)
+            except RetryAfter as exc:
+                if attempt == retries:
+                    raise
+                await self._timer.sleep(retry_seconds(exc))
+        raise AssertionError("unreachable")  # the loop returns or raises
+
+    async def _send(
+        self,
+        callback: Callable[..., Coroutine[Any, Any, JSONResult]],
+        args: Any,
+        kwargs: dict[str, Any],
+        endpoint: str,
+        windows: list[SlidingWindow],
+        bulk: bool,
+    ) -> JSONResult:
         await self._acquire(windows, bulk)
         try:
             return await callback(*args, **kwargs)
         except RetryAfter as exc:
             seconds = retry_seconds(exc)
-            self._bulk_blocked_until = max(self._bulk_blocked_until, self._clock() + seconds)
+            if bulk:
+                self._bulk_blocked_until = max(self._bulk_blocked_until, self._clock() + seconds)
             log.warning(
                 "flood wait", extra=kv(event="flood_wait", endpoint=endpoint, retry_after=seconds)
             )
@@ -214,6 +257,11 @@ class FairRateLimiter(BaseRateLimiter[str]):
             async with self._bulk_turn:
                 await self._slot(windows, bulk=True)
             return
+        # A group's own minute first, without counting as waiting for the shared window: a
+        # send queued behind the group's 20 a minute must not hold the fan-out for that long.
+        own = [w for w in windows if w is not self._free and w is not self._paid]
+        while own and (delay := max(w.delay(self._clock()) for w in own)) > 0:
+            await self._wait(delay)
         for window in windows:
             window.waiting += 1
         try:
@@ -259,6 +307,9 @@ class FairRateLimiter(BaseRateLimiter[str]):
     async def _wait(self, delay: float) -> None:
         """Sleep until `delay` passes or something changes (a request returned or left)."""
         changed = self._changed
+        if self._timer.manual and not math.isinf(delay):
+            await self._timer.sleep(delay)
+            return
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(None if math.isinf(delay) else delay):
                 await changed.wait()

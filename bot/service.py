@@ -10,22 +10,28 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import signal
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterator
 from types import FrameType
 from typing import Any
 
-from telegram import Update
+from telegram import Bot, Update
+from telegram.error import InvalidToken, TelegramError
 from telegram.ext import Application
 
 from bot.api import build_api
+from bot.api.context import MalformedUpdate
 from bot.api.server import Listening, http_server
 from bot.application import build_application, start_up
-from bot.config import Config, secret
+from bot.config import Config, ConfigError, secret
 from bot.jobs import schedule_jobs
 from bot.logs import kv, setup_logging
+from bot.sender import send_queue
 from bot.store import open_store
+from bot.telegram_link import TelegramStatus, connect
+from handlers.context import SERVICES_KEY
 from storage.store import Store
 
 log = logging.getLogger(__name__)
@@ -77,21 +83,52 @@ class Stopper:
                 signal.signal(number, handler)
 
 
+def settle_the_heap() -> None:
+    """Move what start-up built (modules, the bot, the app: ~70,000 objects) out of the
+    garbage collector's reach, once, before the first request.
+
+    They live as long as the process, yet every full collection walked them all, in the
+    event loop: 40 ms alone on the 2-core VM, 200 ms when other work shares it
+    (bench/http_mixed.py --diagnose). `gc.freeze()` is the standard library's way; what is
+    created afterwards is collected as before.
+    """
+    gc.collect()
+    gc.freeze()
+
+
+def parse_update(data: dict[str, Any], bot: Bot) -> Update:
+    """Read a webhook body as an Update; MalformedUpdate when PTB cannot read its fields."""
+    try:
+        return Update.de_json(data, bot)
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        # What de_json raises on a field of the wrong type ("message": 5) or a missing one.
+        raise MalformedUpdate(f"{type(exc).__name__} reading its fields") from None
+
+
 @contextlib.asynccontextmanager
 async def running_bot(
-    config: Config, store: Store, token: str
+    config: Config, store: Store, token: str, status: TelegramStatus | None = None
 ) -> AsyncIterator[tuple[Application, Callable[[dict[str, Any]], Awaitable[None]] | None]]:
     """Run the Telegram bot (polling, or webhook updates pushed by the API server) and its jobs.
 
     Yields the application and, in webhook mode, the callable the API server hands updates to.
+    Yields at once: the scheduler runs from the start, and the bot comes up in the background
+    as soon as Telegram answers (`bot.telegram_link.connect`), without holding up the shop API.
     """
-    app = build_application(config, store, token=token)
+    app = build_application(config, store, token=token, status=status)
     schedule_jobs(app, config)
     webhook = config.telegram.mode == "webhook"
-    async with app:  # initialize() ... shutdown()
+    secret_token = (
+        secret(config.telegram.webhook_secret_env, "telegram.webhook_secret_env")
+        if webhook
+        else None
+    )
+
+    async def start() -> None:
+        """Bring the bot up; safe to run again after a partial success."""
+        await app.initialize()  # getMe; a no-op once it succeeded
         await start_up(app)
         if webhook:
-            secret_token = secret(config.telegram.webhook_secret_env, "telegram.webhook_secret_env")
             await app.bot.set_webhook(
                 config.telegram.webhook_url,
                 secret_token=secret_token,
@@ -100,23 +137,57 @@ async def running_bot(
         else:
             await app.bot.delete_webhook()
             assert app.updater is not None
-            await app.updater.start_polling(allowed_updates=Update.ALL_TYPES)
-        await app.start()  # processes the update queue and starts the JobQueue
+            if not app.updater.running:
+                # Errors while polling only change the link's state (logged once per change
+                # by WatchedRequest); PTB's default would log each failed poll with a traceback.
+                await app.updater.start_polling(
+                    allowed_updates=Update.ALL_TYPES, error_callback=_polling_error
+                )
+        if not app.running:
+            await app.start()  # processes the update queue (the JobQueue already runs)
+            await send_queue(app).start()
         log.info(
             "bot running",
             extra=kv(event="bot_running", mode=config.telegram.mode, username=app.bot.username),
         )
 
-        async def push(update: dict[str, Any]) -> None:
-            await app.update_queue.put(Update.de_json(update, app.bot))
+    async def push(update: dict[str, Any]) -> None:
+        await app.update_queue.put(parse_update(update, app.bot))
 
-        try:
-            yield app, (push if webhook else None)
-        finally:
-            if app.updater is not None and app.updater.running:
-                await app.updater.stop()
+    assert app.job_queue is not None
+    await app.job_queue.start()  # the scheduler does not wait for Telegram
+    connecting = asyncio.create_task(connect(start), name="telegram-connect")
+    connecting.add_done_callback(_report_start_failure)
+    try:
+        yield app, (push if webhook else None)
+    finally:
+        connecting.cancel()
+        # A failure of its own was logged when it happened (_report_start_failure).
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await connecting
+        if app.updater is not None and app.updater.running:
+            await app.updater.stop()
+        if app.running:
+            await send_queue(app).stop()
             await app.stop()
-            log.info("bot stopped", extra=kv(event="bot_stopped"))
+        else:
+            await app.job_queue.stop()
+        await app.shutdown()  # a no-op unless the bot came up...
+        await app.bot.shutdown()  # ...so the HTTP client is closed here in any case
+        log.info("bot stopped", extra=kv(event="bot_stopped"))
+
+
+def _report_start_failure(task: asyncio.Task[None]) -> None:
+    """Log why the bot could not come up (a rejected token is the link's own log line)."""
+    if task.cancelled() or task.exception() is None:
+        return
+    error = task.exception()
+    if not isinstance(error, InvalidToken):
+        log.error("bot start failed", extra=kv(event="bot_start_failed"), exc_info=error)
+
+
+def _polling_error(error: TelegramError) -> None:
+    """Take a failed poll quietly: the link's state says Telegram is away (PTB retries)."""
 
 
 async def serve(
@@ -138,22 +209,26 @@ async def serve(
         else None
     )
     stopper = Stopper(stop)
+    status = TelegramStatus()
     with stopper.signals():
         async with contextlib.AsyncExitStack() as parts:
             store = await parts.enter_async_context(open_store(config))
-            app, push = await parts.enter_async_context(running_bot(config, store, token))
+            app, push = await parts.enter_async_context(running_bot(config, store, token, status))
+            services = app.bot_data[SERVICES_KEY]
             api = build_api(
                 config,
                 store,
                 api_key=api_key,
-                bot_username=config.telegram.bot_username or app.bot.username,
+                bot_username=lambda: services.bot_username or "",
                 telegram_webhook=push,
                 webhook_secret=webhook_secret,
+                telegram=lambda: status.state,
             )
             listening = await parts.enter_async_context(
                 http_server(api, config.server.host, config.server.port)
             )
             stopper.on_force.append(listening.stop_now)
+            settle_the_heap()
             log.info(
                 "listening",
                 extra=kv(
@@ -165,5 +240,23 @@ async def serve(
             )
             if on_ready is not None:
                 on_ready(listening)
-            await stopper.event.wait()
+            await _first(stopper.event.wait(), status.rejected.wait())
     log.info("stopped", extra=kv(event="stopped"))
+    if status.rejected.is_set():
+        # Nothing will make Telegram take this token: stop, with one line for the operator.
+        raise ConfigError(
+            [
+                f"Telegram rejected the bot token in {config.telegram.token_env} "
+                "(named by telegram.token_env)"
+            ]
+        )
+
+
+async def _first(*waits: Coroutine[Any, Any, Any]) -> None:
+    """Return once the first of `waits` is done; cancel the others."""
+    tasks = [asyncio.ensure_future(wait) for wait in waits]
+    try:
+        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in tasks:
+            task.cancel()

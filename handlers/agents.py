@@ -11,14 +11,15 @@ an agent's, and each one stops the update once handled (see `handlers/registry.p
 from __future__ import annotations
 
 import functools
+import hashlib
 import logging
 import re
 from collections.abc import Callable, Coroutine
 from typing import Any
 
-from telegram import Bot, BotCommand, BotCommandScopeChat, Message, Update
+from telegram import Bot, BotCommand, BotCommandScopeChat, Update
 from telegram.constants import ChatType
-from telegram.error import TelegramError
+from telegram.error import ChatMigrated, TelegramError
 from telegram.ext import (
     Application,
     ApplicationHandlerStop,
@@ -27,7 +28,7 @@ from telegram.ext import (
     filters,
 )
 
-from handlers import desk
+from handlers import desk, outgoing
 from handlers.catalogue import Html, escape, join
 from handlers.context import SERVICES_KEY, BotContext
 from handlers.formatting import moment, money
@@ -78,7 +79,11 @@ async def _say(update: Update, context: BotContext, text: Html) -> None:
     if message is None:
         return
     thread = message.message_thread_id if message.is_topic_message else None
-    await context.bot.send_message(message.chat.id, text, message_thread_id=thread)
+    # Queued: the agents' chat has a budget of its own (20 a minute), members must not wait.
+    # Keyed by the command and the answer: a redelivered command is not answered twice.
+    digest = hashlib.sha256(text.encode()).hexdigest()[:16]
+    key = f"say:{message.chat.id}:{message.message_id}:{digest}"
+    await outgoing.group_text(context.services, thread, text, key=key)
 
 
 async def _here(update: Update, context: BotContext, *, quiet: bool = False) -> Ticket | None:
@@ -125,43 +130,9 @@ async def relay(update: Update, context: BotContext) -> None:
     if not ticket.is_open:
         await _say(update, context, _t(context, "closed_not_sent"))
         return
-    services, bot = context.services, context.bot
-    markup = desk.solved_keyboard(services, ticket.id, await _member_language(context, ticket))
-    copied = await desk.to_member(
-        bot,
-        services,
-        ticket,
-        lambda: bot.copy_message(
-            ticket.telegram_user_id, message.chat.id, message.message_id, reply_markup=markup
-        ),
-    )
-    if copied is None:
-        return
-    await _record(context, ticket, message, user.id, copied.message_id)
-
-
-async def _record(
-    context: BotContext,
-    ticket: Ticket,
-    message: Message,
-    author_id: int,
-    copy_id: int,
-    *,
-    text: str | None = None,
-) -> None:
-    await tickets.record_message(
-        context.store,
-        ticket.id,
-        direction="agent",
-        kind="text" if text is not None else desk.message_kind(message),
-        author_id=author_id,
-        source_chat_id=message.chat.id,
-        source_message_id=message.message_id,
-        copy_chat_id=ticket.telegram_user_id,
-        copy_message_id=copy_id,
-        text=text if text is not None else (message.text or message.caption),
-        file_id=desk.file_id(message) if text is None else None,
-    )
+    # Queued for the member's chat, in order; recorded as an answer once delivered, and the
+    # agents hear in the topic if it could not be.
+    await outgoing.relay_out(context.services, ticket, message, user.id)
 
 
 # -- commands -------------------------------------------------------------------------------
@@ -173,8 +144,8 @@ async def close(update: Update, context: BotContext) -> None:
     if ticket is None:
         return
     agent_id, name = _agent(update)
-    done = ticket.is_open and await desk.close_ticket(
-        context.bot, context.services, ticket, by=f"agent:{agent_id}", agent_name=name
+    done = ticket.is_open and await outgoing.close_ticket(
+        context.services, ticket, by=f"agent:{agent_id}", agent_name=name
     )
     if not done:
         await _say(update, context, _t(context, "already_closed"))
@@ -184,17 +155,15 @@ async def card(update: Update, context: BotContext) -> None:
     """/card: post the member card afresh and pin it."""
     ticket = await _here(update, context)
     if ticket is not None:
-        await desk.post_card(context.bot, context.services, ticket)
+        await outgoing.topic_action(context.services, ticket, "card")
 
 
-async def _echo(context: BotContext, ticket: Ticket, text: Html, *, protect: bool = False) -> None:
-    bot = context.bot
-    await desk.to_member(
-        bot,
-        context.services,
-        ticket,
-        lambda: bot.send_message(ticket.telegram_user_id, text, protect_content=protect or None),
-    )
+async def _echo(
+    update: Update, context: BotContext, ticket: Ticket, text: Html, *, protect: bool = False
+) -> None:
+    """Tell the member what an agent's command did (once, whatever redelivers the command)."""
+    key = f"echo:{_key(update)}"
+    await outgoing.member_text(context.services, ticket, text, protect=protect, key=key)
 
 
 def _key(update: Update) -> str:
@@ -243,7 +212,7 @@ async def grant(update: Update, context: BotContext) -> None:
         reason=reason,
         balance=texts.plural("coupons.points", result.balance_after, member_lang),
     )
-    await _echo(context, ticket, echo)
+    await _echo(update, context, ticket, echo)
     signed = f"+{amount}" if amount > 0 else f"−{abs(amount)}"
     balance = texts.plural("coupons.points", result.balance_after, lang)
     done = _t(context, "granted", agent=name, amount=signed, reason=reason, balance=balance)
@@ -293,7 +262,7 @@ async def goodwill_coupon(update: Update, context: BotContext) -> None:
         expires=moment(coupon.expires_at, zone, member_lang),
         reason=reason,
     )
-    await _echo(context, ticket, echo, protect=True)
+    await _echo(update, context, ticket, echo, protect=True)
     done = _t(
         context,
         "coupon_issued",
@@ -329,19 +298,15 @@ async def canned(update: Update, context: BotContext) -> None:
     if not ticket.is_open:
         await _say(update, context, _t(context, "closed_not_sent"))
         return
-    text, bot, services = answers[key], context.bot, context.services
-    markup = desk.solved_keyboard(services, ticket.id, await _member_language(context, ticket))
-    sent = await desk.to_member(
-        bot,
-        services,
-        ticket,
-        lambda: bot.send_message(ticket.telegram_user_id, escape(text), reply_markup=markup),
-    )
-    if sent is None:
-        return
+    text = answers[key]
     message = update.effective_message
     assert message is not None
-    await _record(context, ticket, message, _agent(update)[0], sent.message_id, text=text)
+    record = {"from_chat": message.chat.id, "message": message.message_id,
+              "author": _agent(update)[0], "text": text}  # fmt: skip
+    await outgoing.member_text(
+        context.services, ticket, escape(text), markup="solved", record=record,
+        key=f"canned:{_key(update)}",
+    )  # fmt: skip
     await _say(update, context, _t(context, "canned_sent", answer=key, text=text))
 
 
@@ -396,7 +361,12 @@ async def set_agent_commands(bot: Bot, services: Services) -> None:
         for name in AGENT_COMMANDS
     ]
     try:
-        await bot.set_my_commands(commands, scope=BotCommandScopeChat(support.agent_chat_id))
+        try:
+            await bot.set_my_commands(commands, scope=BotCommandScopeChat(support.agent_chat_id))
+        except ChatMigrated as moved:
+            follow_agent_chat(services, moved.new_chat_id)
+            scope = BotCommandScopeChat(services.support.agent_chat_id)
+            await bot.set_my_commands(commands, scope=scope)
     except TelegramError as exc:  # a wrong chat id must not stop the bot: members come first
         log.warning(
             "agent commands not set",
@@ -419,7 +389,11 @@ async def flag_overdue_ticket(bot: Bot, services: Services, item: Overdue) -> bo
         name=item.ticket.display_name,
     )
     try:
-        await bot.send_message(support.agent_chat_id, text)
+        try:
+            await bot.send_message(support.agent_chat_id, text)
+        except ChatMigrated as moved:
+            follow_agent_chat(services, moved.new_chat_id)
+            await bot.send_message(services.support.agent_chat_id, text)
     except TelegramError as exc:
         log.warning(
             "sla flag not posted",
@@ -430,12 +404,25 @@ async def flag_overdue_ticket(bot: Bot, services: Services, item: Overdue) -> bo
     return True
 
 
+def follow_agent_chat(services: Services, new_chat_id: int) -> bool:
+    """Follow the agents' chat to its new id and tell the operator to update the config."""
+    old = services.support.agent_chat_id
+    if not services.follow_agent_chat(new_chat_id):
+        return False
+    log.warning(
+        "agent chat moved: set support.agent_chat_id to the new id",
+        extra=kv(event="agent_chat_migrated", old=old, new=new_chat_id),
+    )
+    return True
+
+
 def register(app: Application, group: int) -> None:
     """Add the agent chat's handlers (nothing when no agent chat is configured)."""
     services: Services = app.bot_data[SERVICES_KEY]
     if not services.support.enabled:
         return
-    agents = filters.Chat(chat_id=services.support.agent_chat_id) & filters.UpdateType.MESSAGE
+    services.agent_chat_filter = filters.Chat(chat_id=services.support.agent_chat_id)
+    agents = services.agent_chat_filter & filters.UpdateType.MESSAGE
     commands: dict[str, Callback] = {
         "close": close,
         "card": card,

@@ -11,7 +11,7 @@ from handlers.catalogue import Html, join
 from handlers.context import BotContext
 from handlers.formatting import moment, money
 from handlers.menu import member_or_prompt
-from handlers.ui import answer_query, button, keyboard, reply
+from handlers.ui import answer_or_say, answer_query, button, keyboard, reply
 from loyalty.program import Currency
 from storage import coupons, members
 from storage.coupons import Coupon, ExchangePreview
@@ -168,7 +168,12 @@ def _code_message(context: BotContext, coupon: Coupon) -> Html:
 
 
 async def confirm(update: Update, context: BotContext) -> None:
-    """Exchange after Confirm; a double tap or a stale button never spends twice."""
+    """Exchange after Confirm; a double tap or a stale button never spends twice.
+
+    What the exchange did always reaches the member as messages (the result and the code),
+    whether or not Telegram still takes the callback answer: after a restart the backlog's
+    taps come long past the 15 s an answer is accepted.
+    """
     query = update.callback_query
     member_id = context.member_id
     if query is None or query.message is None or not context.matches:
@@ -193,10 +198,14 @@ async def confirm(update: Update, context: BotContext) -> None:
         await reply(update, context, _refusal_text(context, refusal), _back(context))
         return
     except (Conflict, Invalid):
-        await answer_query(update, context.t("coupons.button_invalid"), alert=True)
+        await answer_or_say(update, context, context.t("coupons.button_invalid"), alert=True)
         return
     if result.replayed:
-        await answer_query(update, context.t("coupons.already_done"))
+        # A second tap on the same confirmation. If its answer is refused, this tap may be
+        # the only one the member hears of (the first one's messages may not have gone out).
+        if not await answer_query(update, context.t("coupons.already_done")):
+            await reply(update, context, context.t("coupons.already_done"), edit=False)
+            await reply(update, context, _code_message(context, result.coupon), protect=True)
         return
     await answer_query(update, context.t("coupons.done_short"))
     program, lang = context.store.program, context.lang

@@ -12,11 +12,11 @@ import contextlib
 import html
 import logging
 import weakref
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import MutableMapping
 from typing import Any, TypeVar
 
 from telegram import Bot, InlineKeyboardMarkup, Message
-from telegram.error import BadRequest, Forbidden, TelegramError
+from telegram.error import BadRequest, TelegramError
 
 from handlers.catalogue import LANGUAGES, Html, join
 from handlers.formatting import moment, money, number
@@ -97,6 +97,10 @@ def message_kind(message: Message) -> str:
     """Return what a message carries: text, photo, document, voice, or another attachment."""
     if message.text is not None:
         return "text"
+    if message.poll is not None:
+        return "quiz" if message.poll.type == "quiz" else "poll"
+    if message.paid_media is not None:
+        return "paid_media"
     for kind in ("photo", "document", "voice"):
         if getattr(message, kind):
             return kind
@@ -315,7 +319,8 @@ async def _transcript(services: Services, ticket: Ticket) -> Html | None:
     if not history:
         return None
     lines = [agent_text(services, "agents.recreated")]
-    for item in history:
+    # What reached the other side so far (the message being relayed now is not copied yet).
+    for item in (m for m in history if m.copy_message_id is not None):
         text = item.text or ""
         if item.kind != "text":
             media = agent_text(services, "agents.media", kind=item.kind)
@@ -324,21 +329,6 @@ async def _transcript(services: Services, ticket: Ticket) -> Html | None:
             text = text[: TRANSCRIPT_CHARS - 1] + "…"
         lines.append(agent_text(services, f"agents.transcript_{item.direction}", text=text))
     return join(lines)
-
-
-async def note(bot: Bot, services: Services, ticket: Ticket, text: Html) -> Message | None:
-    """Post a note in the ticket's topic; None when there is no topic (any more)."""
-    if ticket.chat_id is None or ticket.thread_id is None:
-        return None
-    try:
-        return await bot.send_message(ticket.chat_id, text, message_thread_id=ticket.thread_id)
-    except BadRequest as exc:
-        if not thread_gone(exc):
-            raise
-        log.info(
-            "note skipped", extra=kv(event="note_skipped", ticket=ticket.id, reason="topic_gone")
-        )
-        return None
 
 
 async def finish_topic(bot: Bot, services: Services, ticket: Ticket) -> None:
@@ -359,65 +349,3 @@ async def finish_topic(bot: Bot, services: Services, ticket: Ticket) -> None:
                 extra=kv(event="topic_finish_skipped", ticket=ticket.id, error=exc.message),
             )
     await tickets.rename_topic(services.store, ticket.id, name)
-
-
-# -- reaching the member -------------------------------------------------------------------
-
-
-async def to_member(
-    bot: Bot, services: Services, ticket: Ticket, send: Callable[[], Awaitable[T]]
-) -> T | None:
-    """Run a send to the member; if they blocked the bot, say so in the topic and close."""
-    try:
-        return await send()
-    except Forbidden:
-        await member_unreachable(bot, services, ticket)
-        return None
-
-
-async def member_unreachable(bot: Bot, services: Services, ticket: Ticket) -> None:
-    """The member blocked the bot: mark them unreachable, close the ticket, tell the agents."""
-    await telegram_users.update(services.store, ticket.telegram_user_id, unreachable=True)
-    closed, now_closed = await tickets.close(services.store, ticket.id, by="blocked")
-    log.info("member blocked the bot", extra=kv(event="ticket_member_blocked", ticket=ticket.id))
-    if now_closed:
-        await note(bot, services, closed, agent_text(services, "agents.member_blocked"))
-        await finish_topic(bot, services, closed)
-
-
-async def close_ticket(
-    bot: Bot, services: Services, ticket: Ticket, *, by: str, agent_name: str | None = None
-) -> bool:
-    """Close a ticket from either side: note and mark the topic, ask the member for a rating.
-
-    Returns False if it was closed already (a second /close or a stale button).
-    """
-    closed, now_closed = await tickets.close(services.store, ticket.id, by=by)
-    if not now_closed:
-        return False
-    log.info(
-        "ticket closed", extra=kv(event="ticket_closed", ticket=closed.id, by=by.split(":", 1)[0])
-    )
-    if agent_name is not None:
-        text = agent_text(services, "agents.closed_by_agent", agent=agent_name)
-    else:
-        text = agent_text(services, "agents.closed_by_member")
-    await note(bot, services, closed, text)
-    await finish_topic(bot, services, closed)
-    _, profile = await ticket_member(services, closed)
-    lang = member_language(services, profile)
-    texts = services.texts
-    key = "support.closed_by_agent" if agent_name is not None else "support.closed_by_member"
-    message = texts.text(key, lang, ticket=closed.id)
-    if closed.first_message_at is not None:  # nothing to rate when nothing was asked
-        message = join([message, texts.text("support.rate_prompt", lang)], "\n\n")
-        markup = rating_keyboard(services, closed.id, lang)
-    else:
-        markup = None
-    await to_member(
-        bot,
-        services,
-        closed,
-        lambda: bot.send_message(closed.telegram_user_id, message, reply_markup=markup),
-    )
-    return True

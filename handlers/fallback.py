@@ -7,13 +7,12 @@ from telegram.ext import Application, CallbackQueryHandler, MessageHandler, filt
 
 from handlers.context import BotContext
 from handlers.menu import main_menu
-from handlers.ui import reply
+from handlers.ui import answer_or_say, reply
 
 
 async def stale_button(update: Update, context: BotContext) -> None:
     """A button whose data no feature accepts (old, or forged): say so, change nothing."""
-    assert update.callback_query is not None
-    await update.callback_query.answer(context.t("common.stale_button"), show_alert=True)
+    await answer_or_say(update, context, context.t("common.stale_button"), alert=True)
 
 
 async def unknown_command(update: Update, context: BotContext) -> None:

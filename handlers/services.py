@@ -8,9 +8,11 @@ file into it: one type, its defaults written once.
 from __future__ import annotations
 
 from collections.abc import Callable, Hashable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import time, timedelta, tzinfo
 from typing import Any, TypeVar
+
+from telegram.ext import filters
 
 from handlers.catalogue import Catalogue
 from loyalty.hours import BusinessHours
@@ -45,11 +47,20 @@ class SupportConfig:
     hours_end: time = time(18, 0)
     days: tuple[str, ...] = ("mon", "tue", "wed", "thu", "fri")
     canned: Mapping[str, str] = field(default_factory=dict)
+    # Per member, so one cannot crowd out the rest: the agents' group takes 20 messages a
+    # minute in all. More is refused and the member told; nothing accepted is dropped.
+    messages_per_minute: int = 10
+    tickets_per_day: int = 5
 
     @property
     def enabled(self) -> bool:
         """Tell whether an agent chat is configured."""
         return self.agent_chat_id != 0
+
+    @property
+    def ticket_limit(self) -> tuple[int, timedelta]:
+        """Return how many tickets a member may open within how long."""
+        return self.tickets_per_day, timedelta(days=1)
 
     @property
     def sla(self) -> timedelta:
@@ -75,6 +86,22 @@ class Services:
     # What handlers build from the programme and the texts alone (keyboards, FAQ answers), by
     # key: neither changes while the bot runs, and PTB's keyboard objects are immutable.
     rendered: dict[Hashable, Any] = field(default_factory=dict, repr=False, compare=False)
+    # The filter the agents' handlers are registered with (handlers/agents.py), so that a move
+    # of the agents' chat (`follow_agent_chat`) reaches them too.
+    agent_chat_filter: filters.Chat | None = field(default=None, repr=False, compare=False)
+
+    def follow_agent_chat(self, new_chat_id: int) -> bool:
+        """Use `new_chat_id` for the agents' chat from now on (Telegram upgraded the group to
+        a supergroup, which has a new id); return False if it already was."""
+        if not self.support.enabled or self.support.agent_chat_id == new_chat_id:
+            return False
+        self.support = replace(self.support, agent_chat_id=new_chat_id)
+        if self.agent_chat_filter is not None:
+            self.agent_chat_filter.chat_ids = {new_chat_id}
+        return True
+
+    # Wakes the send queue's sender after a send was queued (bot/sender.py sets it).
+    wake_sender: Callable[[], None] = field(default=lambda: None, repr=False, compare=False)
 
     def once(self, key: Hashable, build: Callable[[], T]) -> T:
         """Return what `build` made for `key` the first time (the key names all it reads)."""

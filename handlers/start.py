@@ -55,6 +55,7 @@ async def link_account(update: Update, context: BotContext, token: str) -> None:
         key = {
             "used": "start.link_used",
             "expired": "start.link_expired",
+            "revoked": "start.link_revoked",
             "member_linked": "start.link_member_elsewhere",
             "user_linked": "start.link_user_elsewhere",
         }.get(refusal.code, "start.link_invalid")

@@ -9,10 +9,9 @@ handler does not answer it as well. Anything else passes on untouched.
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from telegram import Message, Update, User
-from telegram.error import BadRequest, Forbidden
 from telegram.ext import (
     Application,
     ApplicationHandlerStop,
@@ -22,12 +21,12 @@ from telegram.ext import (
     filters,
 )
 
-from handlers import desk
-from handlers.catalogue import Html, escape, join
+from handlers import desk, outgoing
+from handlers.catalogue import Html, join
 from handlers.context import BotContext
 from handlers.formatting import moment
 from handlers.services import Services
-from handlers.ui import answer_query, button, keyboard, reply
+from handlers.ui import answer_or_say, answer_query, button, keyboard, reply
 from storage import tickets
 from storage.errors import Conflict, NotFound, Refused
 from storage.logs import kv
@@ -40,6 +39,8 @@ RATE = r"^sup:rate:(\d{1,12}):([1-5])$"
 # A member writing this soon after a ticket closed is still talking to support: it opens a new
 # ticket linked to the old one. Later, free text goes back to the FAQ.
 FOLLOW_UP = timedelta(hours=24)
+LIMIT_WINDOW = timedelta(minutes=1)  # support.messages_per_minute counts in this window
+_TOLD_KEY = "support_limit_told"  # bot_data: when each member last heard they were refused
 
 
 def offline_note(context: BotContext) -> Html | None:
@@ -52,15 +53,27 @@ def offline_note(context: BotContext) -> Html | None:
     return context.t("support.offline", when=moment(back, hours.zone, context.lang))
 
 
-async def open_ticket(context: BotContext, user: User) -> tuple[Ticket, bool]:
-    """Open (or find) the user's ticket, linked to their member when they have one."""
-    ticket, created = await tickets.open_or_get(
-        context.store,
-        user.id,
-        display_name=user.full_name,
-        username=user.username,
-        member_id=context.member_id,
-    )
+async def open_ticket(context: BotContext, user: User) -> tuple[Ticket, bool] | None:
+    """Open (or find) the user's ticket, linked to their member when they have one.
+
+    None when the user opened as many tickets as they may in a day: they were told when
+    they may open the next one.
+    """
+    try:
+        ticket, created = await tickets.open_or_get(
+            context.store,
+            user.id,
+            display_name=user.full_name,
+            username=user.username,
+            member_id=context.member_id,
+            limit=context.services.support.ticket_limit,
+        )
+    except Refused as refusal:
+        log.info("ticket refused", extra=kv(event="ticket_limit"))
+        zone = context.store.program.timezone
+        when = moment(refusal.context["until"], zone, context.lang)
+        await context.bot.send_message(user.id, context.t("support.ticket_limit", when=when))
+        return None
     if created:
         log.info(
             "ticket opened",
@@ -77,51 +90,35 @@ async def open_ticket(context: BotContext, user: User) -> tuple[Ticket, bool]:
 async def to_agents(
     context: BotContext, ticket: Ticket, message: Message, *, text: str | None = None
 ) -> None:
-    """Copy a member message into the ticket's topic (creating or recreating the topic) and
-    record it; the first message of a ticket is acknowledged to the member.
+    """Record a member message and queue it for the ticket's topic (which the sender creates
+    or recreates as needed); the first message of a ticket is acknowledged to the member.
 
-    The caller holds the member's lock and read `ticket` under it, so the topic is created
-    once and messages keep their order. `text` replaces the message's own text (the words
-    after /support).
+    The caller holds the member's lock, so messages are recorded and queued in their order.
+    `text` replaces the message's own text (the words after /support). Past the member's
+    limit a message is refused, and they are told, never silently dropped.
     """
-    bot, services = context.bot, context.services
-    try:
-        if ticket.thread_id is None:
-            ticket = await desk.open_topic(bot, services, ticket)
-        try:
-            copy_id = await _copy(context, ticket, message, text)
-        except BadRequest as exc:
-            if not desk.thread_gone(exc):
-                raise
-            # Agents deleted the topic: this message recreates it and the conversation goes on.
-            log.info("topic gone", extra=kv(event="topic_gone", ticket=ticket.id))
-            ticket = await desk.open_topic(bot, services, ticket, replacing=ticket.thread_id)
-            copy_id = await _copy(context, ticket, message, text)
-    except (BadRequest, Forbidden) as exc:
-        # The agent chat is unusable (not a forum, no topic rights, the bot was removed): an
-        # operator must fix the configuration; the member hears support is unavailable.
-        log.error(
-            "agent chat unusable",
-            extra=kv(event="agent_chat_unusable", ticket=ticket.id, error=exc.message),
-        )
-        await context.bot.send_message(message.chat.id, context.t("support.unavailable"))
-        return
+    services, store = context.services, context.store
     support = services.support
+    if not await _within_limit(context, message):
+        return
     recorded = await tickets.record_message(
-        context.store,
+        store,
         ticket.id,
         direction="member",
         kind="text" if text is not None else desk.message_kind(message),
         author_id=message.from_user.id if message.from_user else ticket.telegram_user_id,
         source_chat_id=message.chat.id,
         source_message_id=message.message_id,
-        copy_chat_id=ticket.chat_id,
-        copy_message_id=copy_id,
+        copy_chat_id=support.agent_chat_id,
         text=text if text is not None else (message.text or message.caption),
         file_id=desk.file_id(message),
-        hours=support.hours(context.store.program.timezone),
+        hours=support.hours(store.program.timezone),
         sla=support.sla,
+        relay=outgoing.relay_in(services, message, text=text),
     )
+    if recorded.duplicate:
+        return  # a redelivered update: it was queued the first time
+    services.wake_sender()
     if recorded.first_of_direction:
         lines = [context.t("support.received", ticket=ticket.id)]
         offline = offline_note(context)
@@ -131,17 +128,23 @@ async def to_agents(
         await context.bot.send_message(message.chat.id, join(lines, "\n\n"), reply_markup=markup)
 
 
-async def _copy(context: BotContext, ticket: Ticket, message: Message, text: str | None) -> int:
-    assert ticket.chat_id is not None and ticket.thread_id is not None
-    if text is not None:
-        sent = await context.bot.send_message(
-            ticket.chat_id, escape(text), message_thread_id=ticket.thread_id
-        )
-        return sent.message_id
-    copied = await context.bot.copy_message(
-        ticket.chat_id, message.chat.id, message.message_id, message_thread_id=ticket.thread_id
-    )
-    return copied.message_id
+async def _within_limit(context: BotContext, message: Message) -> bool:
+    """Tell whether the member may send one more message now; if not, tell them (once a
+    window: the refusal says until when nothing is passed on)."""
+    store, user_id = context.store, message.chat.id
+    now = store.now()
+    limit = context.services.support.messages_per_minute
+    if await tickets.member_messages_since(store, user_id, now - LIMIT_WINDOW) < limit:
+        return True
+    told: dict[int, datetime] = context.bot_data.setdefault(_TOLD_KEY, {})
+    last = told.get(user_id)
+    if last is None or now - last >= LIMIT_WINDOW:
+        told[user_id] = now
+        zone = store.program.timezone
+        text = context.t("support.slow_down", when=moment(now + LIMIT_WINDOW, zone, context.lang))
+        await context.bot.send_message(user_id, text)
+    log.info("support message refused", extra=kv(event="support_message_limit"))
+    return False
 
 
 async def relay(update: Update, context: BotContext) -> None:
@@ -162,8 +165,9 @@ async def relay(update: Update, context: BotContext) -> None:
     async with desk.member_lock(context.bot_data, user.id):
         # Under the lock: the open ticket as it is now (an agent may just have closed it).
         # Writing after a ticket closed opens a new one, linked to the old one.
-        ticket, _ = await open_ticket(context, user)
-        await to_agents(context, ticket, message)
+        opened = await open_ticket(context, user)
+        if opened is not None:
+            await to_agents(context, opened[0], message)
     raise ApplicationHandlerStop
 
 
@@ -183,7 +187,10 @@ async def start_support(update: Update, context: BotContext) -> None:
         return
     question = " ".join(context.args or []).strip() if update.message else ""
     async with desk.member_lock(context.bot_data, user.id):
-        ticket, _ = await open_ticket(context, user)
+        opened = await open_ticket(context, user)
+        if opened is None:
+            return
+        ticket = opened[0]
         if question and update.message is not None:
             await to_agents(context, ticket, update.message, text=question)
             return
@@ -218,17 +225,9 @@ async def choose_subject(update: Update, context: BotContext) -> None:
         return
     label = context.t(f"support.subject_{subject}")
     await reply(update, context, context.t("support.subject_chosen", subject=label))
-    # The topic exists already (its chat and thread are set together): keep its name accurate.
-    if ticket.chat_id is not None and ticket.thread_id is not None:
-        name = await desk.topic_name(context.services, ticket)
-        try:
-            await context.bot.edit_forum_topic(ticket.chat_id, ticket.thread_id, name=name)
-            await tickets.rename_topic(context.store, ticket.id, name)
-        except BadRequest as exc:
-            log.info(
-                "topic not renamed",
-                extra=kv(event="topic_rename_skipped", ticket=ticket.id, error=exc.message),
-            )
+    # Keep the topic's name accurate (queued: the agents' chat has its own budget; a topic
+    # not created yet is named right when it is).
+    await outgoing.topic_action(context.services, ticket, "rename")
 
 
 async def solved(update: Update, context: BotContext) -> None:
@@ -242,13 +241,13 @@ async def solved(update: Update, context: BotContext) -> None:
         if ticket.telegram_user_id != user.id:
             raise NotFound("not theirs")
     except NotFound:
-        await answer_query(update, context.t("common.stale_button"), alert=True)
+        await answer_or_say(update, context, context.t("common.stale_button"), alert=True)
         return
     if not ticket.is_open:
-        await answer_query(update, context.t("support.already_closed"), alert=True)
+        await answer_or_say(update, context, context.t("support.already_closed"), alert=True)
         return
     await answer_query(update)
-    closed = await desk.close_ticket(context.bot, context.services, ticket, by="member")
+    closed = await outgoing.close_ticket(context.services, ticket, by="member")
     if not closed:
         await reply(update, context, context.t("support.already_closed"), edit=False)
 
@@ -262,16 +261,16 @@ async def rate(update: Update, context: BotContext) -> None:
     try:
         ticket = await tickets.rate(context.store, ticket_id, user.id, stars)
     except Refused:
-        await answer_query(update, context.t("support.already_rated"), alert=True)
+        await answer_or_say(update, context, context.t("support.already_rated"), alert=True)
         return
     except (NotFound, Conflict):
-        await answer_query(update, context.t("common.stale_button"), alert=True)
+        await answer_or_say(update, context, context.t("common.stale_button"), alert=True)
         return
     await answer_query(update)
     log.info("ticket rated", extra=kv(event="ticket_rated", ticket=ticket.id, stars=stars))
     await reply(update, context, context.t("support.rated", n=stars))
     text = desk.agent_text(context.services, "agents.rated", n=stars)
-    await desk.note(context.bot, context.services, ticket, text)
+    await outgoing.topic_note(context.services, ticket, text)
 
 
 def register_relay(app: Application, group: int) -> None:

@@ -9,11 +9,12 @@ from typing import Any
 
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.constants import ParseMode
-from telegram.error import BadRequest
+from telegram.error import BadRequest, NetworkError
 from telegram.warnings import PTBUserWarning
 
 from handlers.catalogue import Html
 from handlers.context import BotContext
+from storage.logs import kv
 
 log = logging.getLogger(__name__)
 MAX_CALLBACK_BYTES = 64
@@ -25,6 +26,10 @@ warnings.filterwarnings(
 )
 
 Row = list[InlineKeyboardButton]
+# Telegram's reasons (lower case) for an edit that cannot reach the message any more.
+UNEDITABLE = ("message to edit not found", "message can't be edited")
+# ... and for a callback answer that came too late or names a query it no longer knows.
+LATE_ANSWER = ("query is too old", "query id is invalid")
 
 
 # Buttons cannot change once made, so equal ones are shared: a screen's Back or Confirm is
@@ -95,15 +100,26 @@ async def reply(
     if markup is not None:
         params["reply_markup"] = bot_api_form(markup)
     query = update.callback_query
-    if query is not None and edit and not protect and query.message is not None:
-        params.update(chat_id=query.message.chat.id, message_id=query.message.message_id)
+    # A button on a deleted or old message arrives with an InaccessibleMessage: no edit can
+    # reach it, so the screen comes as a fresh message.
+    message = query.message if query is not None else None
+    if edit and not protect and message is not None and message.is_accessible:
+        edit_params = {
+            **params,
+            "chat_id": message.chat.id,
+            "message_id": message.message_id,
+        }
         try:
-            await call(context.bot, "editMessageText", params)
+            await call(context.bot, "editMessageText", edit_params)
+            return
         except BadRequest as exc:
+            reason = exc.message.lower()
             # A double tap re-renders the same screen: Telegram refuses an identical edit.
-            if "not modified" not in exc.message.lower():
+            if "not modified" in reason:
+                return
+            if not any(gone in reason for gone in UNEDITABLE):
                 raise
-        return
+            log.info("screen sent anew", extra=kv(event="edit_refused", reason=exc.message))
     chat = update.effective_chat
     if chat is None:
         return
@@ -113,7 +129,35 @@ async def reply(
     await call(context.bot, "sendMessage", params)
 
 
-async def answer_query(update: Update, text: str | None = None, *, alert: bool = False) -> None:
-    """Acknowledge a button press (always first: the client shows a spinner until then)."""
-    if update.callback_query is not None:
-        await update.callback_query.answer(text, show_alert=alert)
+async def answer_query(update: Update, text: str | None = None, *, alert: bool = False) -> bool:
+    """Acknowledge a button press (early: the client shows a spinner until then).
+
+    Return whether Telegram took the answer. It refuses one that comes too late ("query is
+    too old", e.g. a backlog after a restart) or cannot arrive; that changes nothing of what
+    the tap does, so callers never depend on it: what the member must know goes in a message.
+    """
+    query = update.callback_query
+    if query is None:
+        return False
+    try:
+        await query.answer(text, show_alert=alert)
+    except BadRequest as exc:
+        if not any(late in exc.message.lower() for late in LATE_ANSWER):
+            raise
+        log.info("callback answer refused", extra=kv(event="callback_answer_late"))
+        return False
+    except NetworkError as exc:  # timed out or unreachable: the tap still does its work
+        log.warning(
+            "callback answer failed",
+            extra=kv(event="callback_answer_failed", error=type(exc).__name__),
+        )
+        return False
+    return True
+
+
+async def answer_or_say(
+    update: Update, context: BotContext, text: Html, *, alert: bool = False
+) -> None:
+    """Answer a button press with `text`; if Telegram refuses the answer, send it as a message."""
+    if not await answer_query(update, text, alert=alert):
+        await reply(update, context, text, edit=False)

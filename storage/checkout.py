@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from loyalty import checkout as rules
 from loyalty.levels import tier_for
@@ -11,11 +11,21 @@ from storage import outbox
 from storage.db import Conn, Row, from_db, to_db
 from storage.errors import Conflict, Invalid, NotFound, Refused
 from storage.ledger import post
-from storage.members import check_member_id, read_standing, standing_from_row, standing_row
+from storage.members import (
+    check_addressable_id,
+    check_member_id,
+    read_standing,
+    standing_from_row,
+    standing_row,
+)
 from storage.store import Store
 
 MAX_ORDER_CENTS = 100_000_000  # $1,000,000: anything above is a bug on the caller's side
 MAX_HOLD_POINTS = 1_000_000_000
+# How long points stay held when the shop neither captures nor releases them (the service
+# takes `server.hold_minutes`): after it the hold is released, and a capture is refused.
+DEFAULT_HOLD_LIFETIME = timedelta(days=1)
+EXPIRE_BATCH = 500  # holds released per transaction by release_expired
 
 
 @dataclass(frozen=True)
@@ -118,7 +128,7 @@ async def hold(
     A repeat with the same hold_id and body returns the existing hold; another body is a Conflict.
     The points must not exceed the balance nor, when the order amount is known, the level's cap.
     """
-    check_member_id(hold_id, "hold_id")
+    check_addressable_id(hold_id, "hold_id")
     check_member_id(member_id)
     check_member_id(order_id, "order_id")
     if not isinstance(points, int) or isinstance(points, bool) or not 0 < points <= MAX_HOLD_POINTS:
@@ -183,14 +193,23 @@ async def hold(
     return await store.db.write(set_aside)
 
 
-async def capture(store: Store, hold_id: str) -> Hold:
-    """Mark held points as spent on the paid order; repeating it is harmless."""
+async def capture(store: Store, hold_id: str, lifetime: timedelta = DEFAULT_HOLD_LIFETIME) -> Hold:
+    """Mark held points as spent on the paid order; repeating it is harmless.
+
+    A hold older than `lifetime` is refused, Conflict `hold_expired`, and changes nothing, like
+    every refusal: `release_expired` (the scheduler, every minute) gives its points back.
+    """
     now = store.now()
 
     def spend(conn: Conn) -> Hold:
         found = _hold_row(conn, hold_id)
         if found is None:
             raise NotFound(f"unknown hold {hold_id!r}")
+        if found.status == "held" and _held_since(conn, hold_id) <= now - lifetime:
+            raise Conflict(
+                f"hold {hold_id!r} is older than {lifetime}: it is released, not captured",
+                code="hold_expired",
+            )
         if found.status == "released":
             raise Conflict(f"hold {hold_id!r} was released; it cannot be captured")
         if found.status == "held":
@@ -198,6 +217,35 @@ async def capture(store: Store, hold_id: str) -> Hold:
         return Hold(found.hold_id, found.member_id, found.order_id, found.points, "captured")
 
     return await store.db.write(spend)
+
+
+def _held_since(conn: Conn, hold_id: str) -> datetime:
+    row = conn.execute("SELECT created_at FROM holds WHERE hold_id = ?", (hold_id,)).fetchone()
+    return from_db(row[0])
+
+
+async def release_expired(store: Store, lifetime: timedelta = DEFAULT_HOLD_LIFETIME) -> int:
+    """Release every hold placed more than `lifetime` ago and still held; return how many.
+
+    In batches of EXPIRE_BATCH, one transaction each, so the write lock is never held long.
+    """
+
+    def give_back(conn: Conn) -> int:
+        rows = conn.execute(
+            "SELECT hold_id, member_id, order_id, points, status FROM holds"
+            " WHERE status = 'held' AND created_at <= ? ORDER BY created_at LIMIT ?",
+            (to_db(store.now() - lifetime), EXPIRE_BATCH),
+        ).fetchall()
+        for row in rows:
+            release_in(conn, store, Hold(**dict(row)))
+        return len(rows)
+
+    total = 0
+    while True:
+        released = await store.db.write(give_back)
+        total += released
+        if released < EXPIRE_BATCH:
+            return total
 
 
 async def release(store: Store, hold_id: str) -> Hold:

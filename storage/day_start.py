@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from loyalty.calendar import programme_day
-from storage import coupons, members, outbox
+from storage import coupons, members, outbox, sends
 from storage.scheduler_runs import last_period, record_period
 from storage.store import Store
 
@@ -29,7 +29,7 @@ class DayStart:
 
 
 async def start_day(store: Store) -> DayStart | None:
-    """Once per programme day: burn, expire coupons, recompute levels, prune old outbox rows.
+    """Once per programme day: burn, expire coupons, recompute levels; prune old outbox, send rows.
 
     Each step is its own idempotent operation; the day is recorded only when all are done, so
     a crash part-way repeats the steps (harmlessly) on the next run. Returns None if today's
@@ -44,5 +44,6 @@ async def start_day(store: Store) -> DayStart | None:
     expired = await coupons.expire(store)
     changes = await members.recompute_levels(store)
     pruned = await outbox.prune(store, now - outbox.KEEP_SETTLED)
+    pruned += await sends.prune(store, now - sends.KEEP_SETTLED)
     await record_period(store, JOB, today.isoformat())
     return DayStart(today, burned, expired["expired"] + expired["burned"], len(changes), pruned)

@@ -32,20 +32,20 @@ MAX_CLOCK_SKEW = timedelta(hours=1)
 # year 1 cannot even be converted between time zones.
 EARLIEST_EVENT = datetime(2000, 1, 1, tzinfo=UTC)
 
-_ID = ("string", MAX_ID_LENGTH)
 EVENT_FIELDS: dict[str, dict[str, tuple[str, int, bool]]] = {
-    # field: (kind, max length or amount, required)
+    # field: (kind, max length or amount, required); kind is "string", "email", "cents" or
+    # "member_id" (a string without "/", see ADDRESSABLE_ID_PATTERN)
     "member.upserted": {
-        "member_id": ("string", MAX_ID_LENGTH, True),
+        "member_id": ("member_id", MAX_ID_LENGTH, True),
         "email": ("email", 254, False),
         "name": ("string", 200, False),
         "language": ("string", 16, False),
-        "referred_by": ("string", MAX_ID_LENGTH, False),
+        "referred_by": ("member_id", MAX_ID_LENGTH, False),
     },
-    "member.email_verified": {"member_id": ("string", MAX_ID_LENGTH, True)},
+    "member.email_verified": {"member_id": ("member_id", MAX_ID_LENGTH, True)},
     "order.placed": {
         "order_id": ("string", MAX_ID_LENGTH, True),
-        "member_id": ("string", MAX_ID_LENGTH, True),
+        "member_id": ("member_id", MAX_ID_LENGTH, True),
         "amount_cents": ("cents", MAX_ORDER_CENTS, True),
     },
     **{
@@ -141,6 +141,8 @@ def _check_data(
             problems.append(f"data.{key}: longer than {limit} characters")
         elif kind == "email" and "@" not in value:
             problems.append(f"data.{key}: not an e-mail address")
+        elif kind == "member_id" and "/" in value:
+            problems.append(f'data.{key}: must not contain "/" (the API could not address it)')
 
 
 async def apply_event(store: Store, body: object) -> dict[str, Any]:
@@ -380,9 +382,18 @@ def _order_cancelled(conn: Conn, store: Store, event: ShopEvent) -> Outcome:
             "order_status": "cancelled", "released_points": released}  # fmt: skip
 
 
+# Orders that never earn again: a review of one is answered, once and for all, "not_earned".
+ORDER_ENDED = ("returned", "not_delivered", "cancelled")
+
+
 def _review_submitted(conn: Conn, store: Store, event: ShopEvent) -> Outcome:
     order = _order(conn, event.data["order_id"])
     order_id, member_id = order["order_id"], order["member_id"]
+    if order["status"] in ORDER_ENDED:
+        # Final: the order will never earn again, so a shop that retries gets the same 200
+        # (remembered by event id) instead of a 409 for ever.
+        return {"order_id": order_id, "member_id": member_id, "points": 0, "changed": False,
+                "review": "not_earned", "order_status": order["status"]}  # fmt: skip
     if order["status"] != "delivered":
         raise Conflict(
             f"order {order_id!r} is {order['status']}; only delivered orders earn reviews"

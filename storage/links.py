@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import math
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -13,8 +14,13 @@ from storage.members import check_member_id
 from storage.store import Store
 
 DEFAULT_TTL = timedelta(hours=24)
+# Tokens a member may be issued per rolling hour (the service takes
+# `server.link_tokens_per_hour`): each one revokes the last, so more only helps someone trying
+# to race the member.
+DEFAULT_PER_HOUR = 10
 # Telegram deep-link payloads allow up to 64 characters of A-Z a-z 0-9 _ -.
 TOKEN_BYTES = 24
+HOUR = timedelta(hours=1)
 
 
 def _hash(token: str) -> str:
@@ -30,8 +36,18 @@ class LinkToken:
     expires_at: datetime
 
 
-async def create_token(store: Store, member_id: str, ttl: timedelta = DEFAULT_TTL) -> LinkToken:
-    """Create a single-use link token for an existing member."""
+async def create_token(
+    store: Store,
+    member_id: str,
+    ttl: timedelta = DEFAULT_TTL,
+    *,
+    per_hour: int = DEFAULT_PER_HOUR,
+) -> LinkToken:
+    """Create a single-use link token for an existing member; earlier unused ones stop working.
+
+    Refused `too_many_tokens` (with `retry_after` seconds) past `per_hour` tokens for the
+    member in the last hour.
+    """
     check_member_id(member_id)
     token = secrets.token_urlsafe(TOKEN_BYTES)
     now = store.now()
@@ -40,6 +56,20 @@ async def create_token(store: Store, member_id: str, ttl: timedelta = DEFAULT_TT
         known = conn.execute("SELECT 1 FROM members WHERE member_id = ?", (member_id,))
         if known.fetchone() is None:
             raise NotFound(f"unknown member {member_id!r}", member_id=member_id)
+        recent = conn.execute(
+            "SELECT created_at FROM link_tokens WHERE member_id = ? AND created_at > ?"
+            " ORDER BY created_at DESC LIMIT ?",
+            (member_id, to_db(now - HOUR), per_hour),
+        ).fetchall()
+        if len(recent) >= per_hour:
+            oldest = from_db(recent[-1][0])
+            wait = max(1, math.ceil((oldest + HOUR - now).total_seconds()))
+            raise Refused(
+                f"at most {per_hour} link tokens per member per hour; try again in {wait} s",
+                code="too_many_tokens",
+                retry_after=wait,
+            )
+        _revoke(conn, member_id, now)
         conn.execute(
             "INSERT INTO link_tokens (token_hash, member_id, expires_at, created_at)"
             " VALUES (?, ?, ?, ?)",
@@ -50,10 +80,20 @@ async def create_token(store: Store, member_id: str, ttl: timedelta = DEFAULT_TT
     return LinkToken(token=token, member_id=member_id, expires_at=now + ttl)
 
 
+def _revoke(conn: Conn, member_id: str, now: datetime) -> None:
+    """Revoke the member's tokens not used yet (a newer one, or an unlink, replaces them)."""
+    conn.execute(
+        "UPDATE link_tokens SET revoked_at = ?"
+        " WHERE member_id = ? AND used_at IS NULL AND revoked_at IS NULL",
+        (to_db(now), member_id),
+    )
+
+
 async def consume_token(store: Store, token: str, telegram_user_id: int) -> str:
     """Link the token's member to a Telegram user and return the member id.
 
-    Refused codes: `invalid` (unknown token), `used`, `expired`, `already_linked` (this user is
+    Refused codes: `invalid` (unknown token), `used`, `expired`, `revoked` (a newer token was
+    issued, or the account was unlinked, after this one), `already_linked` (this user is
     already linked to that member: harmless), `user_linked` (this Telegram user has another
     account), `member_linked` (that account is linked to another Telegram user).
     """
@@ -61,7 +101,7 @@ async def consume_token(store: Store, token: str, telegram_user_id: int) -> str:
 
     def link(conn: Conn) -> str:
         row = conn.execute(
-            "SELECT t.member_id, t.expires_at, t.used_at, t.used_by, l.telegram_user_id"
+            "SELECT t.member_id, t.expires_at, t.used_at, t.revoked_at, l.telegram_user_id"
             " FROM link_tokens t LEFT JOIN telegram_links l USING (member_id)"
             " WHERE t.token_hash = ?",
             (_hash(token),),
@@ -73,6 +113,8 @@ async def consume_token(store: Store, token: str, telegram_user_id: int) -> str:
             raise Refused("already linked", code="already_linked", member_id=member_id)
         if row["used_at"] is not None:
             raise Refused("this link was already used", code="used")
+        if row["revoked_at"] is not None:
+            raise Refused("this link was replaced by a newer one", code="revoked")
         if from_db(row["expires_at"]) <= now:
             raise Refused("this link has expired", code="expired")
         if row["telegram_user_id"] is not None:
@@ -100,7 +142,12 @@ async def consume_token(store: Store, token: str, telegram_user_id: int) -> str:
 
 
 async def unlink(store: Store, telegram_user_id: int) -> str | None:
-    """Remove a Telegram user's link; return the member id it pointed to, or None."""
+    """Remove a Telegram user's link; return the member id it pointed to, or None.
+
+    The member's unused link tokens are revoked too: one issued before the unlink must not
+    link another Telegram user afterwards.
+    """
+    now = store.now()
 
     def delete(conn: Conn) -> str | None:
         # telegram_user_id is unique: at most one row comes back.
@@ -108,7 +155,10 @@ async def unlink(store: Store, telegram_user_id: int) -> str | None:
             "DELETE FROM telegram_links WHERE telegram_user_id = ? RETURNING member_id",
             (telegram_user_id,),
         ).fetchone()
-        return row[0] if row else None
+        if row is None:
+            return None
+        _revoke(conn, row[0], now)
+        return str(row[0])
 
     return await store.db.write(delete)
 

@@ -335,7 +335,10 @@ def _probe(dsn: str, schema: str | None) -> None:
         raise OSError(f"cannot connect to PostgreSQL: {reason}") from None
     with conn:
         if schema is not None:
-            conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
+            try:
+                conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
+            except psycopg.errors.UniqueViolation:
+                pass  # another process created it at the same moment: IF NOT EXISTS races
 
 
 def _session_setup(schema: str | None, durable: bool) -> bytes:

@@ -6,6 +6,7 @@ transaction or one read, like every operation in `storage/`.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal
@@ -13,6 +14,7 @@ from typing import Literal
 from loyalty.hours import BusinessHours
 from storage.db import Conn, Row, from_db, to_db
 from storage.errors import Conflict, Invalid, NotFound, Refused
+from storage.sends import Queued, enqueue_in
 from storage.store import Store
 
 Subject = Literal["points", "coupon", "order", "other"]
@@ -189,16 +191,20 @@ async def open_or_get(
     username: str | None = None,
     member_id: str | None = None,
     subject: str | None = None,
+    limit: tuple[int, timedelta] | None = None,
 ) -> tuple[Ticket, bool]:
     """Return the user's open ticket, opening one if there is none; and whether it is new.
 
     Two quick messages never open two tickets: the check and the insert share one IMMEDIATE
     transaction, and the partial unique index on open tickets refuses a second one regardless.
-    A new ticket links to the user's previous one.
+    A new ticket links to the user's previous one. `limit` (count, window): with that many
+    tickets opened within the window, a new one is refused (`Refused`, context `until`: when
+    the oldest of them leaves the window).
     """
     _check_subject(subject)
     name = (display_name.strip() or str(telegram_user_id))[:MAX_NAME]
-    now = to_db(store.now())
+    instant = store.now()
+    now = to_db(instant)
 
     def open_one(conn: Conn) -> tuple[Ticket, bool]:
         latest = conn.execute(
@@ -207,6 +213,16 @@ async def open_or_get(
         ).fetchone()
         if latest is not None and latest["status"] == "open":
             return _ticket(latest), False
+        if limit is not None:
+            count, window = limit
+            recent = conn.execute(
+                "SELECT opened_at FROM tickets WHERE telegram_user_id = ? AND opened_at > ?"
+                " ORDER BY opened_at",
+                (telegram_user_id, to_db(instant - window)),
+            ).fetchall()
+            if len(recent) >= count:
+                until = from_db(recent[len(recent) - count]["opened_at"]) + window
+                raise Refused("too many tickets opened", code="ticket_limit", until=until)
         linked = member_id
         if linked is not None:
             known = conn.execute("SELECT 1 FROM members WHERE member_id = ?", (linked,)).fetchone()
@@ -304,9 +320,11 @@ async def record_message(
     file_id: str | None = None,
     hours: BusinessHours | None = None,
     sla: timedelta | None = None,
+    relay: Queued | None = None,
 ) -> Recorded:
     """Store one relayed message; the first member message starts the SLA clock (working
-    time per `hours`), the first agent message stops it.
+    time per `hours`), the first agent message stops it. `relay` is queued in the same
+    transaction (the send that copies it), so a message is never recorded and not relayed.
 
     A message recorded before (the same source message) changes nothing.
     """
@@ -326,6 +344,11 @@ async def record_message(
         )  # fmt: skip
         if cursor.rowcount == 0:
             return Recorded(ticket, first_of_direction=False, duplicate=True)
+        if relay is not None:
+            enqueue_in(
+                conn, relay.chat_id, relay.kind, relay.payload, now,
+                ticket_id=ticket_id, dedupe_key=relay.dedupe_key,
+            )  # fmt: skip
         first = False
         if direction == "member" and ticket.first_message_at is None:
             first = True
@@ -344,6 +367,31 @@ async def record_message(
         return Recorded(_one(conn, ticket_id), first_of_direction=first, duplicate=False)
 
     return await store.db.write(record)
+
+
+async def set_copy(
+    store: Store, source_chat_id: int, source_message_id: int, copy_message_id: int
+) -> None:
+    """Remember where a relayed message's copy landed (it was recorded when queued)."""
+
+    def remember(conn: Conn) -> None:
+        conn.execute(
+            "UPDATE ticket_messages SET copy_message_id = ?"
+            " WHERE source_chat_id = ? AND source_message_id = ?",
+            (copy_message_id, source_chat_id, source_message_id),
+        )
+
+    await store.db.write(remember)
+
+
+async def member_messages_since(store: Store, telegram_user_id: int, since: datetime) -> int:
+    """Return how many messages the user sent to support since `since` (all their tickets)."""
+    row = await store.db.read_one(
+        "SELECT COUNT(*) FROM ticket_messages m JOIN tickets t ON t.id = m.ticket_id"
+        " WHERE t.telegram_user_id = ? AND m.direction = 'member' AND m.created_at > ?",
+        (telegram_user_id, to_db(since)),
+    )
+    return int(row[0]) if row else 0
 
 
 async def messages(store: Store, ticket_id: int, *, last: int = 100) -> list[TicketMessage]:
@@ -373,13 +421,20 @@ async def messages(store: Store, ticket_id: int, *, last: int = 100) -> list[Tic
 
 
 async def close(
-    store: Store, ticket_id: int, *, by: str, telegram_user_id: int | None = None
+    store: Store,
+    ticket_id: int,
+    *,
+    by: str,
+    telegram_user_id: int | None = None,
+    then: Sequence[Queued] = (),
 ) -> tuple[Ticket, bool]:
     """Close a ticket; return it and whether this call closed it (False: already closed).
 
-    With `telegram_user_id` (the member's own button) the ticket must be theirs.
+    With `telegram_user_id` (the member's own button) the ticket must be theirs. `then` is
+    queued in the same transaction when this call closed it (the notes that say so).
     """
-    now = to_db(store.now())
+    instant = store.now()
+    now = to_db(instant)
 
     def close_one(conn: Conn) -> tuple[Ticket, bool]:
         ticket = _one(conn, ticket_id)
@@ -391,6 +446,11 @@ async def close(
             "UPDATE tickets SET status = 'closed', closed_at = ?, closed_by = ? WHERE id = ?",
             (now, by[:64], ticket_id),
         )
+        for send in then:
+            enqueue_in(
+                conn, send.chat_id, send.kind, send.payload, instant,
+                ticket_id=ticket_id, dedupe_key=send.dedupe_key,
+            )  # fmt: skip
         return _one(conn, ticket_id), True
 
     return await store.db.write(close_one)

@@ -34,7 +34,13 @@ bot with ``base_url=base_url``; ``/_emulator/...`` is the control API (see ``htt
 """
 
 from telegram_emulator.clock import Clock, ManualClock
-from telegram_emulator.core import ApiCall, EmulatorHandlerError, TelegramEmulator
+from telegram_emulator.core import (
+    ApiCall,
+    EmulatorHandlerError,
+    Outage,
+    TelegramAway,
+    TelegramEmulator,
+)
 from telegram_emulator.errors import ApiError
 from telegram_emulator.http import create_app, serve, serve_asgi
 from telegram_emulator.limits import RateLimits
@@ -54,8 +60,10 @@ __all__ = [
     "Group",
     "ManualClock",
     "MessageView",
+    "Outage",
     "Person",
     "RateLimits",
+    "TelegramAway",
     "TelegramEmulator",
     "TopicView",
     "create_app",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 
 Clock = Callable[[], float]
@@ -22,3 +23,8 @@ class ManualClock:
         if seconds < 0:
             raise ValueError("a monotonic clock cannot go back")
         self._now += seconds
+
+    async def sleep(self, seconds: float) -> None:
+        """Let ``seconds`` pass at once (a hand clock's sleep) and give other tasks a turn."""
+        self.advance(max(0.0, seconds))
+        await asyncio.sleep(0)

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dtm
 import inspect
 import itertools
 import logging
 import re
 import time
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -36,6 +37,9 @@ if TYPE_CHECKING:
 _LOGGER = logging.getLogger(__name__)
 _TOKEN_FORMAT = re.compile(r"^\d+:[A-Za-z0-9_-]+$")
 DeliveryMode = Literal["direct", "webhook", "queue"]
+# How Telegram is away: nothing listens, nothing answers in time, or its front answers 502.
+Outage = Literal["refused", "timeout", "bad_gateway"]
+BAD_GATEWAY = {"ok": False, "error_code": 502, "description": "Bad Gateway"}
 CommandScopeKey = tuple[str, int | None, int | None]
 
 
@@ -48,6 +52,14 @@ class ApiCall:
     status: int
     result: object
     description: str | None
+
+
+class TelegramAway(ConnectionError):
+    """Telegram is down: the request never got an answer (refused, or timed out)."""
+
+    def __init__(self, outage: Outage) -> None:
+        super().__init__(f"Telegram is away ({outage})")
+        self.outage = outage
 
 
 class EmulatorHandlerError(RuntimeError):
@@ -72,6 +84,7 @@ class TelegramEmulator:
         start_time: dtm.datetime | None = None,
         callback_query_ttl: float = 15.0,
         webhook_retry_delay: float = 0.5,
+        inaccessible_after: float | None = None,
     ) -> None:
         if not _TOKEN_FORMAT.match(token):
             raise ValueError(f"not a bot token: {token!r} (expected '<digits>:<secret>')")
@@ -85,6 +98,12 @@ class TelegramEmulator:
         self.limits = limits or RateLimits()
         self.limiter = RateLimiter(self.limits, clock)
         self.callback_query_ttl = callback_query_ttl
+        # Seconds after which the bot's messages are "otherwise inaccessible" (a callback on one
+        # carries an InaccessibleMessage and edits fail); None: only deleted ones are.
+        self.inaccessible_after = inaccessible_after
+        self.outage: Outage | None = None
+        self.back = asyncio.Event()  # set while Telegram answers; HTTP "timeout" waits on it
+        self.back.set()
         start = start_time or dtm.datetime.now(dtm.UTC)
         self._epoch = start.timestamp()
         self._clock0 = clock()
@@ -98,7 +117,12 @@ class TelegramEmulator:
         self.calls: list[ApiCall] = []
         self.update_log: list[dict[str, Any]] = []
         self.handler_errors: list[BaseException] = []
+        # Direct mode: awaited after each update was processed, e.g. to let the bot's send
+        # queue deliver what the update queued, so an action returns with its effects visible.
+        self.after_update: list[Callable[[], Awaitable[None]]] = []
         self.logged_out = False
+        self._refusals: dict[str, list[ApiError]] = {}
+        self.upgraded: dict[int, int] = {}  # old group id -> the supergroup it became
 
         self.updates = UpdateQueue()
         self.webhook = WebhookSettings()
@@ -120,6 +144,29 @@ class TelegramEmulator:
     def now(self) -> dtm.datetime:
         """Return the emulator's current time as an aware UTC datetime."""
         return dtm.datetime.fromtimestamp(self.unix_now(), dtm.UTC)
+
+    # -- Telegram away and tokens ------------------------------------------------------------
+
+    def go_down(self, outage: Outage = "refused") -> None:
+        """Make every Bot API call fail the way ``outage`` says until :meth:`come_back`."""
+        self.outage = outage
+        self.back.clear()
+        self.updates.release()  # a long poll under way ends, as its connection would
+
+    def come_back(self) -> None:
+        """End an outage: calls are answered again."""
+        self.outage = None
+        self.back.set()
+
+    def refuse_next(self, method: str, description: str, code: int = 400) -> None:
+        """Answer the next call to ``method`` with this error (a refusal the emulator has no
+        rule for, e.g. Telegram changing its mind), then answer as usual again."""
+        self._refusals.setdefault(method.lower(), []).append(ApiError(code, description))
+
+    def revoke_token(self) -> str:
+        """Revoke the bot's token (as @BotFather does): the old one gets 401; return the new."""
+        self.token = f"{self.bot_id}:REVOKED{next(self._ids)}"
+        return self.token
 
     # -- the Bot API -----------------------------------------------------------------------
 
@@ -144,6 +191,10 @@ class TelegramEmulator:
         # Imported here: the method modules import this module for their type hints.
         from telegram_emulator.methods import METHODS
 
+        if self.outage == "bad_gateway":
+            return 502, dict(BAD_GATEWAY)
+        if self.outage is not None:
+            raise TelegramAway(self.outage)
         if token != self.token:
             # Telegram: 401 for a well-formed but unknown token, 404 for a malformed one.
             if _TOKEN_FORMAT.match(token):
@@ -153,6 +204,9 @@ class TelegramEmulator:
         if handler is None:
             return 404, ApiError(404, errors.NOT_FOUND).payload()
         try:
+            queued = self._refusals.get(method.lower())
+            if queued:
+                raise queued.pop(0)
             result = handler(self, Params(params, files))
             if inspect.isawaitable(result):
                 result = await result
@@ -188,6 +242,10 @@ class TelegramEmulator:
             raise bad_request(errors.CHAT_NOT_FOUND)
         chat = self.chats.get(chat_id)
         if chat is None:
+            if chat_id in self.upgraded:
+                raise ApiError(
+                    400, errors.GROUP_UPGRADED, migrate_to_chat_id=self.upgraded[chat_id]
+                )
             raise bad_request(errors.CHAT_NOT_FOUND)
         return chat
 
@@ -215,7 +273,7 @@ class TelegramEmulator:
             topic = chat.topics.get(thread_id)
             if topic is None or topic.deleted:
                 raise bad_request(errors.THREAD_NOT_FOUND)
-            if topic.closed and not chat.bot_admin:
+            if topic.closed and not (chat.bot_admin and chat.bot_can_manage_topics):
                 # Admins with can_manage_topics may still post in a closed topic.
                 raise bad_request(errors.TOPIC_CLOSED)
             return thread_id
@@ -292,6 +350,19 @@ class TelegramEmulator:
         )
 
     # -- callback queries -------------------------------------------------------------------
+
+    def accessible(self, message: StoredMessage) -> bool:
+        """Return whether the bot can still reach ``message`` (not deleted, not too old)."""
+        if message.deleted:
+            return False
+        limit = self.inaccessible_after
+        return limit is None or self.unix_now() - message.date < limit
+
+    def callback_message(self, message: StoredMessage) -> dict[str, Any]:
+        """Return what a callback query carries: the message, or an ``InaccessibleMessage``."""
+        if self.accessible(message):
+            return message.to_dict()
+        return {"chat": message.chat.to_dict(), "message_id": message.message_id, "date": 0}
 
     def new_callback_query(
         self, user: UserRecord, message: StoredMessage, data: str | None
@@ -400,6 +471,19 @@ class TelegramEmulator:
         """Return the supergroups created with :meth:`supergroup`, by chat id."""
         return dict(self._groups)
 
+    def upgrade_group(self, group: Group, new_chat_id: int, *, forum: bool = True) -> Group:
+        """Upgrade a group to a supergroup, as Telegram does when Topics are turned on: it
+        gets ``new_chat_id``; calls naming the old id answer 400 with ``migrate_to_chat_id``."""
+        if new_chat_id in self.chats or new_chat_id >= 0:
+            raise ValueError(f"{new_chat_id} is not a free supergroup id")
+        old = group.record.id
+        record = self.chats.pop(old)
+        record.id, record.is_forum = new_chat_id, forum
+        self.chats[new_chat_id] = record
+        self._groups[new_chat_id] = self._groups.pop(old)
+        self.upgraded[old] = new_chat_id
+        return self._groups[new_chat_id]
+
     def delete_topic(self, group: Group | int, thread_id: int) -> None:
         """Delete a forum topic as an agent would in the app: it and its messages vanish."""
         chat = self.chats[group if isinstance(group, int) else group.chat_id]
@@ -460,6 +544,8 @@ class TelegramEmulator:
         before = len(self.handler_errors)
         parsed: Update = Update.de_json(update, app.bot)
         await app.process_update(parsed)
+        for settle in list(self.after_update):
+            await settle()
         if self._raise_errors and len(self.handler_errors) > before:
             error = self.handler_errors[before]
             raise EmulatorHandlerError(f"handler failed on {kind}: {error!r}") from error

@@ -43,7 +43,9 @@ TOPIC_CLOSED = "Bad Request: TOPIC_CLOSED"
 TOPIC_ID_INVALID = "Bad Request: TOPIC_ID_INVALID"
 TOPIC_NOT_MODIFIED = "Bad Request: TOPIC_NOT_MODIFIED"
 NOT_A_FORUM = "Bad Request: the chat is not a forum"
+GROUP_UPGRADED = "Bad Request: group chat was upgraded to a supergroup chat"
 NO_RIGHTS_TOPIC = "Bad Request: not enough rights to create a topic"
+NOT_ENOUGH_RIGHTS_TOPIC = "Bad Request: not enough rights to manage the topic"
 WRONG_FILE_ID = "Bad Request: wrong file identifier/HTTP URL specified"
 WRONG_FILE_TYPE = "Bad Request: can't use file of type {} as {}"
 QUERY_TOO_OLD = "Bad Request: query is too old and response timeout expired or query ID is invalid"
@@ -75,11 +77,19 @@ UNAUTHORIZED = "Unauthorized"
 class ApiError(Exception):
     """A Bot API call failed; carries the HTTP status and Telegram's description."""
 
-    def __init__(self, code: int, description: str, retry_after: int | None = None) -> None:
+    def __init__(
+        self,
+        code: int,
+        description: str,
+        retry_after: int | None = None,
+        *,
+        migrate_to_chat_id: int | None = None,
+    ) -> None:
         super().__init__(description)
         self.code = code
         self.description = description
         self.retry_after = retry_after
+        self.migrate_to_chat_id = migrate_to_chat_id
 
     def payload(self) -> dict[str, Any]:
         """Return the JSON body Telegram sends for this error."""
@@ -90,6 +100,8 @@ class ApiError(Exception):
         }
         if self.retry_after is not None:
             body["parameters"] = {"retry_after": self.retry_after}
+        if self.migrate_to_chat_id is not None:
+            body["parameters"] = {"migrate_to_chat_id": self.migrate_to_chat_id}
         return body
 
 

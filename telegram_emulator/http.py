@@ -2,7 +2,10 @@
 
 A bot started as a separate process points ``base_url`` at ``http://127.0.0.1:PORT/bot`` and
 talks to the emulator like to Telegram (GET or POST; query string, form, multipart or JSON).
-``/_emulator/...`` lets a script act as people and read what the bot sent:
+``/_emulator/...`` lets a script act as people and read what the bot sent, and take Telegram
+away (over HTTP a "timeout" holds each call until Telegram is back or 60 s pass, then answers
+504; a refused connection is staged by not serving at all, since a listening socket cannot
+refuse, and ``go_down("refused")`` is held like a timeout here):
 
 =======  ==============================================  =========================================
 POST     /_emulator/users                                {user_id, first_name, ...} -> the user
@@ -17,6 +20,7 @@ GET      /_emulator/chats/{chat_id}/messages             ?thread_id=&since= -> l
 GET      /_emulator/groups/{chat_id}/topics              -> topics
 DELETE   /_emulator/groups/{chat_id}/topics/{thread_id}  delete a topic as an agent would
 GET      /_emulator/state                                -> delivery mode, webhook, pending updates
+POST     /_emulator/outage                               {outage: "timeout"|"bad_gateway"|null}
 =======  ==============================================  =========================================
 """
 
@@ -40,12 +44,13 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp
 
-from telegram_emulator.core import TelegramEmulator
+from telegram_emulator.core import TelegramAway, TelegramEmulator
 from telegram_emulator.errors import ApiError
 from telegram_emulator.params import Upload
 from telegram_emulator.people import Group, MessageView, Person
 
 Endpoint = Callable[[Request], Awaitable[Response]]
+HTTP_TIMEOUT_HOLD = 60.0  # seconds a call is held in a "timeout" outage
 
 
 def create_app(emulator: TelegramEmulator) -> Starlette:
@@ -58,14 +63,22 @@ def create_app(emulator: TelegramEmulator) -> Starlette:
             params, files = await read_params(request)
         except ValueError as exc:
             return JSONResponse(ApiError(400, f"Bad Request: {exc}").payload(), status_code=400)
-        status, body = await emulator.handle(
-            request.path_params["token"], request.path_params["method"], params, files
-        )
+        try:
+            status, body = await emulator.handle(
+                request.path_params["token"], request.path_params["method"], params, files
+            )
+        except TelegramAway:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(emulator.back.wait(), HTTP_TIMEOUT_HOLD)
+            return JSONResponse(
+                {"ok": False, "error_code": 504, "description": "Gateway Timeout"}, status_code=504
+            )
         return JSONResponse(body, status_code=status)
 
     routes = [
         Route("/bot{token}/{method}", bot_api, methods=["GET", "POST"]),
         Route("/_emulator/state", api.state, methods=["GET"]),
+        Route("/_emulator/outage", api.outage, methods=["POST"]),
         Route("/_emulator/users", api.create_user, methods=["POST"]),
         Route("/_emulator/users/{user_id}/send", api.send, methods=["POST"]),
         Route("/_emulator/users/{user_id}/press", api.press, methods=["POST"]),
@@ -236,6 +249,18 @@ class _ControlApi:
             "users": sorted(self.emu.users),
             "groups": sorted(self.emu.groups),
         }
+
+    @_control
+    async def outage(self, request: Request) -> Any:
+        """Take Telegram away ("timeout", "bad_gateway") or bring it back (null)."""
+        wanted = (await self._body(request)).get("outage")
+        if wanted is None:
+            self.emu.come_back()
+        elif wanted in ("timeout", "bad_gateway"):
+            self.emu.go_down(wanted)
+        else:
+            raise ValueError(f"outage must be timeout, bad_gateway or null, not {wanted!r}")
+        return {"outage": self.emu.outage}
 
     @_control
     async def create_user(self, request: Request) -> Any:

@@ -209,6 +209,18 @@ class Group:
                 return topic
         raise LookupError(f"no topic named {name!r} in {self.title!r}")
 
+    def set_bot_rights(self, *, can_manage_topics: bool) -> None:
+        """Give or take the bot's can_manage_topics admin right (it stays an admin)."""
+        self.record.bot_can_manage_topics = can_manage_topics
+
+    def protect_content(self, protected: bool = True) -> None:
+        """Turn "restrict saving content" on or off: copies from the group are refused."""
+        self.record.protected = protected
+
+    def close_topic(self, thread_id: int) -> None:
+        """Close a topic as an agent would in the app."""
+        self.record.topics[thread_id].closed = True
+
     def add_member(self, person: Person) -> None:
         """Make ``person`` a member (sending a message does this too)."""
         self.record.members.add(person.id)
@@ -318,6 +330,41 @@ class Person:
             "voice", 6_000 * duration, duration=duration, mime_type="audio/ogg"
         )
         return await self._send_file(file, caption, chat, thread_id)
+
+    async def send_quiz(
+        self,
+        question: str = "2 + 2?",
+        options: tuple[str, ...] = ("3", "4"),
+        *,
+        correct: int = 1,
+        chat: Group | None = None,
+        thread_id: int | None = None,
+    ) -> MessageView:
+        """Send a quiz (a poll with a right answer), which Telegram will not let a bot copy."""
+        poll = {
+            "id": str(self._emulator.new_file("poll").file_unique_id),
+            "question": question,
+            "options": [
+                {"text": o, "voter_count": 0, "persistent_id": str(n)}
+                for n, o in enumerate(options)
+            ],
+            "total_voter_count": 0,
+            "is_closed": False,
+            "is_anonymous": True,
+            "type": "quiz",
+            "allows_multiple_answers": False,
+            "allows_revoting": False,
+            "members_only": False,
+            "correct_option_ids": [correct],
+        }
+        return await self._post(chat, thread_id, None, kind="poll", media=poll)
+
+    async def send_paid_media(
+        self, stars: int = 10, *, chat: Group | None = None, thread_id: int | None = None
+    ) -> MessageView:
+        """Send paid media (a photo behind stars), which Telegram will not let a bot copy."""
+        media = {"star_count": stars, "paid_media": [{"type": "preview"}]}
+        return await self._post(chat, thread_id, None, kind="paid_media", media=media)
 
     async def press(
         self,
@@ -488,7 +535,8 @@ class Person:
         payload = {
             "id": query.id,
             "from": self.record.to_dict(),
-            "message": target.to_dict(),
+            # A deleted or too old message arrives as an InaccessibleMessage (date 0).
+            "message": emulator.callback_message(target),
             # Telegram's global chat identifier; derived from the chat id to stay stable.
             "chat_instance": str(abs(record.id) * 31 + 5_000_000_000_000),
             "data": data,
@@ -506,10 +554,12 @@ class Person:
 def _find_button(
     record: ChatRecord, label: str, message: MessageView | None
 ) -> tuple[StoredMessage, dict[str, Any]]:
-    """Find the button ``label`` on ``message`` or on the newest bot message that has it."""
+    """Find the button ``label`` on ``message`` or on the newest bot message that has it.
+
+    A ``message`` given explicitly may have been deleted: a client that has not caught up
+    still shows it, and a press on it reaches the bot as an ``InaccessibleMessage``.
+    """
     if message is not None:
-        if message.deleted:
-            raise LookupError(f"message {message.message_id} was deleted")
         candidates = [message.record]
     else:
         candidates = [m for m in reversed(record.live_messages()) if m.from_bot]

@@ -19,9 +19,10 @@ import json
 import re
 from typing import IO
 
+from telegram.error import NetworkError, TimedOut
 from telegram.request import BaseRequest, RequestData
 
-from telegram_emulator.core import TelegramEmulator
+from telegram_emulator.core import TelegramAway, TelegramEmulator
 from telegram_emulator.errors import NOT_FOUND, ApiError
 from telegram_emulator.params import Upload
 
@@ -74,7 +75,15 @@ class EmulatorRequest(BaseRequest):
         # The wire form (strings, JSON-encoded objects) keeps this path identical to HTTP.
         params = request_data.json_parameters if request_data else {}
         files = _uploads(request_data) if request_data and request_data.contains_files else {}
-        status, body = await self._emulator.handle(match["token"], match["method"], params, files)
+        try:
+            status, body = await self._emulator.handle(
+                match["token"], match["method"], params, files
+            )
+        except TelegramAway as away:
+            # What PTB's HTTPXRequest raises for the same failures (its messages included).
+            if away.outage == "timeout":
+                raise TimedOut("Timed out") from None
+            raise NetworkError("httpx.ConnectError: All connection attempts failed") from None
         return status, json.dumps(body).encode()
 
 

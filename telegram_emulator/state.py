@@ -67,6 +67,7 @@ class Topic:
     icon_custom_emoji_id: str | None = None
     closed: bool = False
     deleted: bool = False
+    by_bot: bool = False  # created by the bot (which may then manage it without the right)
 
     def to_dict(self) -> dict[str, Any]:
         """Return the Bot API ``ForumTopic`` object."""
@@ -114,7 +115,7 @@ class StoredMessage:
     date: int
     sender: dict[str, Any]
     from_bot: bool
-    kind: str  # "text" | "photo" | "document" | "voice" | "service"
+    kind: str  # "text" | "photo" | "document" | "voice" | "service" | "poll" | "paid_media"
     text: str = ""  # the visible text, or the caption of a media message
     entities: list[dict[str, Any]] = field(default_factory=list)
     html: str | None = None  # the raw source when it was sent with parse_mode=HTML
@@ -126,6 +127,7 @@ class StoredMessage:
     thread_id: int | None = None
     reply_to_message_id: int | None = None
     service: dict[str, Any] | None = None
+    media: dict[str, Any] | None = None  # the Bot API object of a poll or paid media message
     edit_date: int | None = None
     pinned: bool = False
     deleted: bool = False
@@ -152,6 +154,8 @@ class StoredMessage:
                 data["entities"] = self.entities
         elif self.kind == "service":
             data.update(self.service or {})
+        elif self.media is not None:
+            data[self.kind] = self.media
         else:
             assert self.file is not None
             data[self.kind] = self.file.media()
@@ -189,6 +193,11 @@ class ChatRecord:
     is_forum: bool = False
     bot_member: bool = True
     bot_admin: bool = True
+    # An admin right of its own: create topics, post in closed ones, edit or close topics the
+    # bot did not create (its own it may edit, close and reopen without it).
+    bot_can_manage_topics: bool = True
+    # "Restrict saving content": nothing in the chat may be forwarded or copied.
+    protected: bool = False
     members: set[int] = field(default_factory=set)
     messages: dict[int, StoredMessage] = field(default_factory=dict)
     topics: dict[int, Topic] = field(default_factory=dict)

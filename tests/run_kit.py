@@ -86,6 +86,17 @@ class Service:
 
         return await asyncio.wait_for(find(), timeout)
 
+    async def wait_for_count(self, text: str, count: int, timeout: float = 60) -> None:  # noqa: ASYNC109
+        """Wait until `count` log lines contain `text`."""
+
+        async def counted() -> None:
+            async with self._changed:
+                while sum(text in line for line in self.lines) < count:
+                    assert "" not in self.lines, f"ended before {count} x {text!r}:\n{self.log}"
+                    await self._changed.wait()
+
+        await asyncio.wait_for(counted(), timeout)
+
     @property
     def log(self) -> str:
         """Everything the child logged so far."""

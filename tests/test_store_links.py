@@ -52,11 +52,49 @@ async def test_only_a_hash_of_the_token_is_stored(store: Store) -> None:
 async def test_token_expiry(store: Store, clock: ManualClock) -> None:
     await member(store)
     late = await links.create_token(store, "m-1", ttl=timedelta(minutes=10))
-    in_time = await links.create_token(store, "m-1", ttl=timedelta(minutes=10))
     clock.advance(minutes=10)
     assert await refused(store, late.token, 1001) == "expired"
-    clock.advance(seconds=-1)
+    in_time = await links.create_token(store, "m-1", ttl=timedelta(minutes=10))
+    clock.advance(minutes=10, seconds=-1)
     assert await links.consume_token(store, in_time.token, 1001) == "m-1"
+
+
+async def test_a_newer_token_revokes_the_older_unused_one(store: Store) -> None:
+    await member(store)
+    older = await links.create_token(store, "m-1")
+    newer = await links.create_token(store, "m-1")
+    assert await refused(store, older.token, 2002) == "revoked"
+    assert await links.consume_token(store, newer.token, 1001) == "m-1"
+
+
+async def test_unlink_revokes_the_tokens_issued_before_it(store: Store) -> None:
+    await member(store)
+    first = await links.create_token(store, "m-1")
+    assert await links.consume_token(store, first.token, 1001) == "m-1"
+    # The member asks for a link again (another device), then unlinks from Telegram.
+    spare = await links.create_token(store, "m-1")
+    assert await links.unlink(store, 1001) == "m-1"
+    assert await refused(store, spare.token, 2002) == "revoked"
+    assert await links.member_for(store, 2002) is None
+    again = await links.create_token(store, "m-1")
+    assert await links.consume_token(store, again.token, 2002) == "m-1"
+
+
+async def test_tokens_per_member_per_hour_are_limited(store: Store, clock: ManualClock) -> None:
+    await member(store, "a")
+    await member(store, "b")
+    for _ in range(3):
+        await links.create_token(store, "a", per_hour=3)
+        clock.advance(minutes=10)
+    before = await snapshot(store)
+    with pytest.raises(Refused) as caught:
+        await links.create_token(store, "a", per_hour=3)
+    assert caught.value.code == "too_many_tokens"
+    assert caught.value.context["retry_after"] == 30 * 60  # when the first leaves the hour
+    assert await snapshot(store) == before
+    await links.create_token(store, "b", per_hour=3)  # per member
+    clock.advance(minutes=30)
+    await links.create_token(store, "a", per_hour=3)
 
 
 async def test_unknown_token_and_unknown_member(store: Store) -> None:

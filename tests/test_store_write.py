@@ -133,13 +133,14 @@ async def test_a_cancelled_caller_leaves_the_transaction_whole(db: Database) -> 
 # the line stays the only place naming them, and say what changed when an aiosqlite release
 # moves them.
 PINNED = re.compile(
-    r"return await self\._writer\.(?P<call>_\w+)\(_run_whole, self\._writer\.(?P<conn>_\w+), body\)"
+    r"ensure_future\(self\._writer\.(?P<call>_\w+)\(_run_group, "
+    r"self\._writer\.(?P<conn>_\w+), group\)"
 )
-WHERE = "storage/db.py, Database.write (the one private aiosqlite line)"
+WHERE = "storage/db.py, Database._commit_group (the one private aiosqlite line)"
 
 
 def pinned() -> re.Match[str]:
-    found = [m for line in inspect.getsource(Database.write).splitlines()
+    found = [m for line in inspect.getsource(Database._commit_group).splitlines()
              if (m := PINNED.search(line))]  # fmt: skip
     if len(found) != 1:
         pytest.fail(f"{WHERE} no longer reads as this test expects; update the pin here with it")
@@ -192,3 +193,35 @@ async def check_thread_and_connection(db: Database) -> None:
                     f"thread ({exc}); {WHERE}")  # fmt: skip
     if not body_thread == seen_by_sqlite == aiosqlite_thread:
         pytest.fail(f"{version}: the write body ran outside the connection's thread; {WHERE}")
+
+
+async def test_concurrent_writes_share_a_commit_and_each_stays_whole(db: Database) -> None:
+    """Group commit: writes waiting behind one in progress go together, one COMMIT (one fsync)
+    for all, each in a savepoint of its own, so a failing one takes nothing of the others."""
+    statements: list[str] = []
+
+    def trace(conn: Conn) -> None:
+        conn.set_trace_callback(statements.append)
+
+    await db.write(trace)
+
+    def insert(n: int) -> Callable[[Conn], int]:
+        def body(conn: Conn) -> int:
+            conn.execute("INSERT INTO t VALUES (?)", (n,))
+            if n == 7:
+                conn.execute("INSERT INTO t VALUES (-1)")  # CHECK (n >= 0): this one fails
+            return n
+
+        return body
+
+    outcomes = await asyncio.gather(*(db.write(insert(n)) for n in range(20)),
+                                    return_exceptions=True)  # fmt: skip
+    assert [o for o in outcomes if isinstance(o, BaseException)] == [outcomes[7]]
+    assert isinstance(outcomes[7], sqlite3.IntegrityError)
+    assert [o for o in outcomes if not isinstance(o, BaseException)] == [
+        n for n in range(20) if n != 7
+    ]
+    rows = await db.read("SELECT n FROM t ORDER BY n")
+    assert [r[0] for r in rows] == [n for n in range(20) if n != 7]  # not even 7's first row
+    commits = [s for s in statements if s.strip().upper() == "COMMIT"]
+    assert 1 <= len(commits) < 20, statements  # the first alone, the rest waited and grouped

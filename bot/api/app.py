@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
 
 from prometheus_client import CollectorRegistry
@@ -64,16 +65,19 @@ def build_api(
     store: Store,
     *,
     api_key: str,
-    bot_username: str,
+    bot_username: str | Callable[[], str],
     telegram_webhook: TelegramWebhook | None = None,
     webhook_secret: str | None = None,
+    telegram: Callable[[], str] | None = None,
     metrics_registry: CollectorRegistry | None = None,
     read_timeout: float = DEFAULT_READ_TIMEOUT,
 ) -> Starlette:
     """Return the shop API for `store`: every endpoint of INTERFACES.md section 3.
 
-    `api_key` is the shop's bearer key. `bot_username` makes link-token URLs (empty: link
-    tokens answer 503). `telegram_webhook`, an `async (update: dict) -> None`, takes Telegram
+    `api_key` is the shop's bearer key. `bot_username` (or a callable giving it once known)
+    makes link-token URLs (empty: link tokens answer 503). `telegram` gives the bot's link
+    state for /healthz (`bot.telegram_link`; None: this process runs no bot).
+    `telegram_webhook`, an `async (update: dict) -> None`, takes Telegram
     updates at POST /telegram/webhook, checked against `webhook_secret` (without it the route
     answers 404). Metrics go to `metrics_registry` (default: a fresh registry of this app).
     """
@@ -83,11 +87,14 @@ def build_api(
     context = ApiContext(
         store=store,
         api_key=api_key,
-        bot_username=bot_username,
+        username_of_bot=bot_username if callable(bot_username) else lambda: bot_username,
         link_ttl=timedelta(minutes=config.server.link_token_minutes),
         metrics=metrics,
+        link_tokens_per_hour=config.server.link_tokens_per_hour,
+        hold_lifetime=timedelta(minutes=config.server.hold_minutes),
         telegram_webhook=telegram_webhook,
         webhook_secret=webhook_secret,
+        telegram=telegram,
     )
     # Outermost first: every answer (401, 413, 408 included) is counted and logged once.
     middleware = [

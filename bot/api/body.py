@@ -22,19 +22,73 @@ def _no_constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
 
 
-def read_json(request: Request) -> Any:
-    """Return the request's JSON body; 400 when it is not strict JSON in UTF-8."""
-    raw: bytes = request.scope[BODY]  # read whole by RequestLimits, which wraps every route
+class DuplicateKey(ValueError):
+    """A JSON object names the same key twice: which value was meant cannot be known."""
+
+    def __init__(self, key: str) -> None:
+        super().__init__(f"the key {key[:MAX_ID_LENGTH]!r} appears twice in one object")
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    found = dict(pairs)
+    if len(found) != len(pairs):  # rare: only then look for the key that repeats
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise DuplicateKey(key)
+            seen.add(key)
+    return found
+
+
+class BadJson(ValueError):
+    """A body or an imported line that is not strict JSON; `reason` says why, in words."""
+
+    def __init__(self, reason: str, *, duplicate: bool = False) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.duplicate = duplicate
+
+
+def parse_json(raw: bytes) -> Any:
+    """Parse strict JSON in UTF-8: no NaN, no duplicate key, nothing that cannot be stored.
+
+    Every way a body can be bad becomes one BadJson (never another exception): bytes that
+    are not UTF-8, a syntax error, an integer over Python's 4,300-digit limit, nesting deeper
+    than the parser's recursion limit, a lone surrogate escape, a key given twice.
+    """
     try:
-        body = json.loads(raw.decode("utf-8"), parse_constant=_no_constant)
+        body = json.loads(
+            raw.decode("utf-8"), parse_constant=_no_constant, object_pairs_hook=_unique_keys
+        )
         # A lone surrogate escape ("\ud800") decodes but cannot be stored or hashed; it can
         # only arrive escaped (raw surrogate bytes are not UTF-8), so most bodies skip this.
         if b"\\u" in raw:
             json.dumps(body, ensure_ascii=False).encode("utf-8")
-    except (UnicodeError, ValueError, RecursionError) as exc:
-        reason = exc.msg if isinstance(exc, json.JSONDecodeError) else type(exc).__name__
-        raise ApiError(400, f"the body is not valid JSON ({reason})") from None
+    except DuplicateKey as exc:
+        raise BadJson(str(exc), duplicate=True) from None
+    except json.JSONDecodeError as exc:
+        raise BadJson(f"{exc.msg} at line {exc.lineno} column {exc.colno}") from None
+    except UnicodeDecodeError:
+        raise BadJson("not UTF-8") from None
+    except UnicodeEncodeError:
+        raise BadJson("a lone surrogate in a string") from None
+    except RecursionError:
+        raise BadJson("nested too deeply") from None
+    except ValueError as exc:  # the integer digit limit, a NaN or Infinity constant
+        raise BadJson(str(exc).split(";")[0]) from None
     return body
+
+
+def read_json(request: Request) -> Any:
+    """Return the request's JSON body; 400 when it is not strict JSON in UTF-8, 422 for a
+    key given twice in one object."""
+    raw: bytes = request.scope[BODY]  # read whole by RequestLimits, which wraps every route
+    try:
+        return parse_json(raw)
+    except BadJson as exc:
+        if exc.duplicate:
+            raise ApiError(422, f"invalid request: {exc.reason}", code="duplicate_key") from None
+        raise ApiError(400, f"the body is not valid JSON ({exc.reason})") from None
 
 
 class Fields:
@@ -49,8 +103,11 @@ class Fields:
             return
         self.problems.extend(f"{key}: unknown field" for key in body if key not in allowed)
 
-    def identifier(self, key: str) -> str:
-        """Return a required id: a non-empty string of at most MAX_ID_LENGTH characters."""
+    def identifier(self, key: str, *, addressable: bool = False) -> str:
+        """Return a required id: a non-empty string of at most MAX_ID_LENGTH characters.
+
+        `addressable`: an id the API also takes in a path (a member, a hold), so no "/".
+        """
         if not self.is_object:
             return ""
         value = self.body.get(key)
@@ -60,6 +117,8 @@ class Fields:
             self.problems.append(f"{key}: must be a non-empty string")
         elif len(value) > MAX_ID_LENGTH:
             self.problems.append(f"{key}: longer than {MAX_ID_LENGTH} characters")
+        elif addressable and "/" in value:
+            self.problems.append(f'{key}: must not contain "/" (the API could not address it)')
         else:
             return value
         return ""

@@ -15,17 +15,29 @@ from storage.store import Store
 TelegramWebhook = Callable[[dict[str, Any]], Awaitable[None]]
 
 
+class MalformedUpdate(ValueError):
+    """A webhook body that is JSON but not a Telegram update (the webhook answers 400)."""
+
+
 @dataclass(frozen=True)
 class ApiContext:
     """The store, the settings and the collaborators of one API app."""
 
     store: Store
     api_key: str
-    bot_username: str
+    username_of_bot: Callable[[], str]  # learnt from Telegram once it answers
     link_ttl: timedelta
     metrics: ApiMetrics
+    link_tokens_per_hour: int = 10
+    hold_lifetime: timedelta = timedelta(days=1)
     telegram_webhook: TelegramWebhook | None = None
     webhook_secret: str | None = None
+    telegram: Callable[[], str] | None = None  # the bot's link state; None: no bot here
+
+    @property
+    def bot_username(self) -> str:
+        """Return the bot's username ("" while unknown)."""
+        return self.username_of_bot()
 
     def local(self, instant: datetime) -> str:
         """Format an instant as ISO 8601 in the programme's time zone, to the second."""

@@ -19,6 +19,7 @@ HTTP_CODES = {
     405: "method_not_allowed",
     408: "request_timeout",
     413: "body_too_large",
+    429: "too_many_requests",
     500: "internal_error",
     503: "unavailable",
 }

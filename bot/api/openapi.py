@@ -13,8 +13,8 @@ from functools import cache
 from typing import Any
 
 from storage.checkout import MAX_HOLD_POINTS, MAX_ORDER_CENTS
-from storage.events import EVENT_FIELDS
-from storage.members import MAX_ID_LENGTH
+from storage.events import EVENT_FIELDS, MAX_CLOCK_SKEW
+from storage.members import ADDRESSABLE_ID_PATTERN, MAX_ID_LENGTH
 
 Schema = dict[str, Any]
 
@@ -27,14 +27,18 @@ def ref(name: str) -> Schema:
     return {"$ref": REF + name}
 
 
-def _id(description: str) -> Schema:
+def _id(description: str, *, addressable: bool = False) -> Schema:
+    """An id; `addressable` ones (members, holds) also appear in paths, so never hold "/"."""
     return {
         "type": "string",
         "minLength": 1,
         "maxLength": MAX_ID_LENGTH,
-        "pattern": r"\S",
-        "description": description,
+        "pattern": ADDRESSABLE_ID_PATTERN if addressable else r"\S",
+        "description": description + (NO_SLASH if addressable else ""),
     }
+
+
+NO_SLASH = ' (no "/": the id is also part of a path, where %2F cannot address it)'
 
 
 def _obj(required: list[str], properties: dict[str, Schema], **extra: Any) -> Schema:
@@ -48,6 +52,13 @@ def _obj(required: list[str], properties: dict[str, Schema], **extra: Any) -> Sc
 
 
 INSTANT = {"type": "string", "format": "date-time", "description": "ISO 8601 with an offset"}
+OCCURRED_AT = {
+    **INSTANT,
+    "description": "ISO 8601 with an offset; from 2000-01-01 to at most "
+    f"{int(MAX_CLOCK_SKEW.total_seconds() // 60)} minutes after the server's own clock (clock "
+    "skew): later is 422 `occurred_at: is in the future`. A maximum that moves with the clock "
+    "cannot be a static `formatMaximum`, so it is said here.",
+}
 COUPON_STATUS = {"type": "string", "enum": ["active", "used", "expired", "burned"]}
 
 
@@ -57,12 +68,8 @@ def _event_data(fields: dict[str, tuple[str, int, bool]]) -> Schema:
         if kind == "cents":
             schema: Schema = {"type": "integer", "minimum": 0, "maximum": limit}
         else:
-            schema = {
-                "type": "string",
-                "minLength": 1,
-                "maxLength": limit,
-                "pattern": "@" if kind == "email" else r"\S",
-            }
+            pattern = {"email": "@", "member_id": ADDRESSABLE_ID_PATTERN}.get(kind, r"\S")
+            schema = {"type": "string", "minLength": 1, "maxLength": limit, "pattern": pattern}
         if not needed:  # the store reads null as "not given"
             schema["type"] = [schema["type"], "null"]
         properties[key] = schema
@@ -76,7 +83,7 @@ def _event(type_: str) -> Schema:
         {
             "id": _id("the event's own id: the idempotency key"),
             "type": {"const": type_},
-            "occurred_at": INSTANT,
+            "occurred_at": OCCURRED_AT,
             "data": _event_data(EVENT_FIELDS[type_]),
         },
         title=type_,
@@ -122,10 +129,13 @@ def _schemas() -> dict[str, Schema]:
                 "order_id": {"type": "string"},
                 "credited": {"type": "array", "items": {"type": "object"}},
                 "level_changes": {"type": "array", "items": {"type": "object"}},
+                "review": {"const": "not_earned"},
             },
             "additionalProperties": True,
             "description": "What the event did (first answer; a repeat says `duplicate`). "
-            "Further fields depend on the type: `created`, `order_status`, `taken_back`, ...",
+            "Further fields depend on the type: `created`, `order_status`, `taken_back`, ... "
+            'A review of an order that was returned, not delivered or cancelled is `"review": '
+            '"not_earned"` with `points` 0: a final answer (200), not a refusal.',
         },
         "Perk": _obj(
             ["code", "text"],
@@ -219,7 +229,10 @@ def _schemas() -> dict[str, Schema]:
         ),
         "RedeemRequest": _obj(
             ["member_id", "order_id"],
-            {"member_id": _id("the member paying"), "order_id": _id("the order it pays")},
+            {
+                "member_id": _id("the member paying", addressable=True),
+                "order_id": _id("the order it pays"),
+            },
         ),
         "LinkToken": _obj(
             ["token", "url", "expires_at"],
@@ -232,7 +245,7 @@ def _schemas() -> dict[str, Schema]:
         "QuoteRequest": _obj(
             ["member_id", "amount_cents"],
             {
-                "member_id": _id("the member"),
+                "member_id": _id("the member", addressable=True),
                 "amount_cents": {"type": "integer", "minimum": 1, "maximum": MAX_ORDER_CENTS},
             },
         ),
@@ -248,8 +261,10 @@ def _schemas() -> dict[str, Schema]:
         "HoldRequest": _obj(
             ["hold_id", "member_id", "order_id", "points"],
             {
-                "hold_id": _id("the shop's id for this hold: the idempotency key"),
-                "member_id": _id("the member"),
+                "hold_id": _id(
+                    "the shop's id for this hold: the idempotency key", addressable=True
+                ),
+                "member_id": _id("the member", addressable=True),
                 "order_id": _id("the order being paid"),
                 "points": {"type": "integer", "minimum": 1, "maximum": MAX_HOLD_POINTS},
                 "amount_cents": {
@@ -271,7 +286,14 @@ def _schemas() -> dict[str, Schema]:
                 "status": {"type": "string", "enum": ["held", "captured", "released"]},
             },
         ),
-        "Health": _obj(["status"], {"status": {"const": "ok"}}),
+        "Health": _obj(
+            ["status", "database"],
+            {
+                "status": {"enum": ["ok", "degraded"]},
+                "database": {"const": "ok"},
+                "telegram": {"enum": ["ok", "unreachable", "unauthorized"]},
+            },
+        ),
         "TelegramUpdate": {
             "type": "object",
             "description": "an Update object of the Telegram Bot API",
@@ -346,7 +368,9 @@ ERROR_TEXT = {
     408: "The body did not arrive in time; the connection is closed.",
     409: "Conflict; `error.code` says which.",
     413: "The body is larger than `server.max_body_bytes`; the connection is closed.",
-    422: "The request is invalid; `error.details` lists every problem.",
+    422: "The request is invalid; `error.details` lists every problem. A JSON object that "
+    "names a key twice is 422 too (`duplicate_key`).",
+    429: "Too many; `Retry-After` says in how many seconds to try again.",
     503: "Unavailable.",
 }
 
@@ -371,17 +395,20 @@ def _responses(ok: dict[int, Schema], errors: dict[int, str], *, body: bool) -> 
         response: Schema = {"description": text, "content": _json(ref("Error"))}
         if status == 401:
             response["headers"] = {"WWW-Authenticate": {"schema": {"type": "string"}}}
+        if status == 429:
+            response["headers"] = {"Retry-After": {"schema": {"type": "string"}}}
         out[str(status)] = response
     return out
 
 
-def _path_param(name: str, description: str) -> Schema:
+def _path_param(name: str, description: str, *, addressable: bool = True) -> Schema:
+    pattern = {"pattern": ADDRESSABLE_ID_PATTERN} if addressable else {}
     return {
         "name": name,
         "in": "path",
         "required": True,
         "description": description,
-        "schema": {"type": "string", "minLength": 1, "maxLength": MAX_ID_LENGTH},
+        "schema": {"type": "string", "minLength": 1, "maxLength": MAX_ID_LENGTH, **pattern},
     }
 
 
@@ -419,7 +446,7 @@ def _ok(description: str, schema: Schema, example: Any = None) -> Schema:
 
 MEMBER_ID = _path_param("member_id", "the shop's member id")
 HOLD_ID = _path_param("hold_id", "the hold's id (given when it was created)")
-CODE = _path_param("code", "the coupon code, e.g. K7PX-3MWQ-ZT9D")
+CODE = _path_param("code", "the coupon code, e.g. K7PX-3MWQ-ZT9D", addressable=False)
 AUTH = {401: ERROR_TEXT[401]}
 
 
@@ -460,7 +487,10 @@ def _paths() -> dict[str, Schema]:
                 "createLinkToken",
                 "A single-use Telegram deep link for the member",
                 'For the shop\'s "Connect Telegram" button. Each call makes a new token; each '
-                "token links once and expires after `server.link_token_minutes`.",
+                "token links once and expires after `server.link_token_minutes`; a new token "
+                "revokes the member's earlier unused ones (so does `/unlink` in the bot). At "
+                "most `server.link_tokens_per_hour` tokens per member per hour: then 429 "
+                "(`too_many_tokens`).",
                 {
                     200: _ok(
                         "The token and its t.me link.",
@@ -475,6 +505,7 @@ def _paths() -> dict[str, Schema]:
                 {
                     **AUTH,
                     404: "Unknown member.",
+                    429: ERROR_TEXT[429],
                     503: "The bot's username is unknown (`bot_username_unknown`).",
                 },
                 tag="members",
@@ -512,7 +543,8 @@ def _paths() -> dict[str, Schema]:
                 "Idempotent by `hold_id`: 201 the first time; the same body again answers 200 "
                 "with the same hold and changes nothing; another body is 409 "
                 "(`idempotency_conflict`). 409 also when the rules say no "
-                "(`insufficient_points`, `over_cap`, `disabled`).",
+                "(`insufficient_points`, `over_cap`, `disabled`). A hold neither captured nor "
+                "released within `server.hold_minutes` (default a day) is released.",
                 {
                     201: _ok("Held.", ref("Hold"), {**HOLD_EXAMPLE, "status": "held"}),
                     200: _ok("A repeat: the hold as it is.", ref("Hold")),
@@ -530,9 +562,16 @@ def _paths() -> dict[str, Schema]:
             "post": _op(
                 "captureHold",
                 "Spend the held points (the order is paid)",
-                "Repeating it is harmless. A released hold cannot be captured (409).",
+                "Repeating it is harmless. A released hold cannot be captured (409). A hold "
+                "older than `server.hold_minutes` (default a day) cannot either (409 "
+                "`hold_expired`): the scheduler releases it within a minute.",
                 {200: _ok("Captured.", ref("Hold"), {**HOLD_EXAMPLE, "status": "captured"})},
-                {**AUTH, 404: "Unknown hold.", 409: "The hold was released."},
+                {
+                    **AUTH,
+                    404: "Unknown hold.",
+                    409: "The hold was released (`conflict`), or is past its lifetime "
+                    "(`hold_expired`).",
+                },
                 tag="checkout",
                 params=[HOLD_ID],
             )
@@ -600,8 +639,16 @@ def _paths() -> dict[str, Schema]:
             "get": _op(
                 "getHealth",
                 "Health",
-                "200 when the database answers a query. No key needed.",
-                {200: _ok("Healthy.", ref("Health"), {"status": "ok"})},
+                "200 while the database answers a query; `degraded` when Telegram does not "
+                "answer the bot (the shop API works on). `telegram` is left out by a process "
+                "that runs no bot. No key needed.",
+                {
+                    200: _ok(
+                        "Healthy, or degraded.",
+                        ref("Health"),
+                        {"status": "ok", "database": "ok", "telegram": "ok"},
+                    )
+                },
                 {503: "The database does not answer."},
                 tag="system",
                 security=[],
@@ -629,7 +676,8 @@ def _paths() -> dict[str, Schema]:
                 "telegramWebhook",
                 "Telegram updates (webhook mode)",
                 "Called by Telegram, not by the shop. 404 while the service is not in webhook "
-                "mode.",
+                "mode. 400 (`malformed_update`, logged) for JSON that is not an update: no "
+                "integer `update_id`, or fields of the wrong type.",
                 {200: {"description": "Accepted."}},
                 {403: ERROR_TEXT[403], 404: "Not in webhook mode.", 422: "Not a JSON object."},
                 tag="telegram",

@@ -82,7 +82,7 @@ def editable_message(emu: TelegramEmulator, params: Params) -> StoredMessage:
     chat = emu.find_chat(params.chat_id())
     emu.check_reachable(chat)
     message = chat.messages.get(params.integer("message_id", required=True) or 0)
-    if message is None or message.deleted:
+    if message is None or not emu.accessible(message):
         raise bad_request(errors.MESSAGE_TO_EDIT_NOT_FOUND)
     if not message.from_bot or message.kind == "service":
         raise bad_request(errors.MESSAGE_CANT_BE_EDITED)

@@ -110,7 +110,15 @@ def copy_message(emu: TelegramEmulator, params: Params) -> dict[str, int]:
     source = source_chat.messages.get(params.integer("message_id", required=True) or 0)
     if source is None or source.deleted:
         raise bad_request(errors.MESSAGE_TO_COPY_NOT_FOUND)
-    if source.kind == "service":
+    # Telegram copies neither service messages, quizzes nor paid media, nor anything from a
+    # chat that protects its content or a message sent with protect_content.
+    quiz = source.kind == "poll" and (source.media or {}).get("type") == "quiz"
+    if (
+        source.kind in ("service", "paid_media")
+        or quiz
+        or source_chat.protected
+        or source.protect_content
+    ):
         raise bad_request(errors.MESSAGE_CANT_BE_COPIED)
     if source.kind != "text" and "caption" in params:
         content = compose(

@@ -29,6 +29,9 @@ def _topic(emu: TelegramEmulator, params: Params) -> tuple[ChatRecord, Topic]:
     topic = chat.topics.get(params.integer("message_thread_id", required=True) or 0)
     if topic is None or topic.deleted:
         raise bad_request(errors.TOPIC_ID_INVALID)
+    # The topic's creator may edit, close and reopen it; anyone else needs can_manage_topics.
+    if not topic.by_bot and not (chat.bot_admin and chat.bot_can_manage_topics):
+        raise bad_request(errors.NOT_ENOUGH_RIGHTS_TOPIC)
     return chat, topic
 
 
@@ -43,7 +46,7 @@ def _service(
 def create_forum_topic(emu: TelegramEmulator, params: Params) -> dict[str, Any]:
     """Create a topic; its id is the id of the service message that opens it."""
     chat = _forum(emu, params)
-    if not chat.bot_admin:
+    if not (chat.bot_admin and chat.bot_can_manage_topics):
         raise bad_request(errors.NO_RIGHTS_TOPIC)
     name = params.string("name", required=True) or ""
     if not name:
@@ -56,6 +59,7 @@ def create_forum_topic(emu: TelegramEmulator, params: Params) -> dict[str, Any]:
         name=name,
         icon_color=color,
         icon_custom_emoji_id=params.string("icon_custom_emoji_id"),
+        by_bot=True,
     )
     message.thread_id = topic.thread_id
     chat.topics[topic.thread_id] = topic

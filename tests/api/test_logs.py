@@ -5,7 +5,10 @@ from __future__ import annotations
 import logging
 import shlex
 
+import pytest
+
 from bot.logs import KeyValueFormatter, kv, quote
+from tests.api.conftest import Shop
 
 
 def test_values_are_quoted_only_when_needed() -> None:
@@ -25,3 +28,30 @@ def test_a_record_is_one_line_that_splits_back_into_its_fields() -> None:
     assert fields["level"] == "INFO" and fields["msg"] == "request"
     assert fields["route"] == "/api/v1/events" and fields["status"] == "200"
     assert fields["ts"].endswith("Z") and len(fields["ts"]) == len("2026-11-23T16:52:40.099Z")
+
+
+def test_every_control_and_line_separator_character_is_escaped() -> None:
+    """CR, NUL, ESC and U+2028 in an id reached the log raw: a forged line, a rewritten
+    terminal."""
+    nasty = 'e\r\nlevel=ERROR\x00\x1b[2J\u2028\u2029\x85\x7f\x0b\x0c\x1c\u202e\u2066\t\\"end'
+    text = quote(nasty)
+    assert text == (
+        '"e\\r\\nlevel=ERROR\\x00\\x1b[2J\\u2028\\u2029\\x85\\x7f\\x0b\\x0c\\x1c\\u202e'
+        '\\u2066\\t\\\\\\"end"'
+    )
+    assert text.isprintable() and len(text.splitlines()) == 1
+    for code in [*range(0x20), *range(0x7F, 0xA0), 0x2028, 0x2029]:
+        assert quote(f"a{chr(code)}b").isprintable(), hex(code)
+    assert quote("Anna Müller-Łukasz ✅") == '"Anna Müller-Łukasz ✅"'  # printable text stays
+
+
+async def test_an_id_with_control_characters_stays_on_its_line(
+    shop: Shop, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="bot.api.metrics")
+    await shop.send("member.upserted", "evt\r\n\x00\x1b]0;x\x07\u2028forged=1", member_id="m-1")
+    (line,) = [KeyValueFormatter().format(r) for r in caplog.records if r.name == "bot.api.metrics"]
+    assert line.isprintable() and len(line.splitlines()) == 1
+    fields = dict(part.split("=", 1) for part in shlex.split(line))
+    assert "forged" not in fields
+    assert fields["event_id"] == "evt\\r\\n\\x00\\x1b]0;x\\x07\\u2028forged=1"

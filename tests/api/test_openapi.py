@@ -16,10 +16,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from telegram import Bot
 
 from bot.api.app import ROUTES
 from bot.api.openapi import document
 from bot.api.server import http_server
+from bot.service import parse_update
 from loyalty.clock import ManualClock
 from loyalty.loader import load_program
 from storage.events import apply_event
@@ -115,15 +117,28 @@ async def test_schemathesis_finds_no_server_error_and_no_undocumented_answer(
         ]):  # fmt: skip
             await apply_event(store, {"id": f"seed-{n}", "type": type_, "data": data,
                                       "occurred_at": clock().isoformat()})  # fmt: skip
-        app = app_for(store, config=make_config({"preset": "vip-shop"}))
+        bot = Bot("123:" + "a" * 35)  # de_json only attaches it; nothing is sent
+
+        async def push(update: dict[str, Any]) -> None:  # as the service reads updates
+            parse_update(update, bot)
+
+        # In webhook mode, so that missing_required_header runs too (polling mode answers
+        # the webhook 404 for everyone: the one reason that check is excluded in the README).
+        app = app_for(
+            store,
+            config=make_config({"preset": "vip-shop"}),
+            telegram_webhook=push,
+            webhook_secret="webhook-secret-not-given-to-schemathesis",
+        )
         async with http_server(app, "127.0.0.1", 0) as live:
             child = await asyncio.create_subprocess_exec(
                 *schemathesis_cli(), "run", f"{live.url}/api/v1/openapi.json",
                 "--header", f"Authorization: Bearer {API_KEY}",
                 "--checks", "all",
-                # Valid-looking requests for members that do not exist are 422 by contract;
-                # the webhook answers 404 (not 403) while the service is not in webhook mode.
-                "--exclude-checks", "positive_data_acceptance,missing_required_header",
+                # The one exclusion (docs/shop-api.md says why): schema-valid requests that
+                # name members or orders that do not exist are 422 by contract, and so is an
+                # occurred_at more than an hour ahead, a maximum no static schema can hold.
+                "--exclude-checks", "positive_data_acceptance",
                 "--phases", "examples,fuzzing,stateful",
                 "--max-examples", "5", "--seed", "1", "--generation-database", "none",
                 "--workers", "1", "--no-color",

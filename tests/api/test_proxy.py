@@ -292,3 +292,51 @@ async def test_a_body_that_stalls_is_cut_off_before_the_app(proxied: Proxied) ->
     assert time.monotonic() - started >= TIMEOUT * 0.9
     assert answer == b"" or answer.startswith(b"HTTP/1.1 408 ")
     assert proxied.seen.paths == []
+
+
+# A TLS 1.2 ClientHello's first bytes: a client speaking TLS to a port that expects HTTP.
+TLS_HELLO = bytes.fromhex("16030100a5010000a10303") + bytes(32) + bytes.fromhex("000004c02fc030")
+MALFORMED = {
+    "Content-Length abc": b"POST /api/v1/events HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n\r\n",
+    "two Content-Lengths": b"POST /api/v1/events HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n"
+    b"Content-Length: 3\r\n\r\n{}",
+    "Content-Length and chunked": b"POST /api/v1/events HTTP/1.1\r\nHost: x\r\n"
+    b"Content-Length: 2\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+    "a TLS hello": TLS_HELLO,
+    "a request line that is not HTTP": b"HELLO\x00 / HTTP/1.1\r\nHost: x\r\n\r\n",
+    "a header without a colon": b"GET /healthz HTTP/1.1\r\nHost: x\r\nno colon here\r\n\r\n",
+    "a space before the colon": b"GET /healthz HTTP/1.1\r\nHost : x\r\n\r\n",
+    "HTTP/1.1 without Host": b"GET /healthz HTTP/1.1\r\n\r\n",
+}
+
+
+@pytest.mark.parametrize("name", list(MALFORMED))
+async def test_requests_the_proxy_cannot_parse_get_the_json_400(
+    proxied: Proxied, name: str
+) -> None:
+    """Without the proxy, uvicorn answers these with a plain-text 400 (docs/deploy.md)."""
+    answer = await exchange(proxied, MALFORMED[name])
+    assert answer.startswith(b"HTTP/1.1 400 "), answer[:200]
+    assert b"\r\ncontent-type: application/json" in answer.lower()
+    assert body_of(answer)["error"]["code"] == "bad_request"
+    assert proxied.seen.paths == []
+
+
+@pytest.mark.parametrize("name", [n for n in MALFORMED if n != "HTTP/1.1 without Host"])
+async def test_without_the_proxy_the_server_answers_them_with_its_plain_400(
+    store: Store, name: str
+) -> None:
+    """What docs/deploy.md says a client gets that talks to uvicorn directly: httptools'
+    parser refuses the request before the app sees it, and uvicorn answers in plain text."""
+    seen = Seen()
+    async with http_server(seen.wrap(app_for(store)), "127.0.0.1", 0) as live:
+        reader, writer = await asyncio.open_connection("127.0.0.1", live.port)
+        writer.write(MALFORMED[name])
+        answer = await asyncio.wait_for(reader.read(), PROMPT)
+        writer.close()
+    head, body = answer.split(b"\r\n\r\n", 1)
+    assert head.startswith(b"HTTP/1.1 400 Bad Request\r\n")
+    assert b"\r\ncontent-type: text/plain; charset=utf-8" in head
+    assert b"\r\nconnection: close" in head
+    assert body == b"Invalid HTTP request received."
+    assert seen.paths == []

@@ -9,9 +9,11 @@ from typing import Any
 import httpx
 import pytest
 from prometheus_client import CollectorRegistry
+from telegram import Bot, Update
 
 from bot.api import limits
 from bot.logs import KeyValueFormatter
+from bot.service import parse_update
 from loyalty.clock import ManualClock
 from loyalty.loader import load_program
 from storage.store import Store
@@ -62,7 +64,7 @@ async def test_the_key_is_compared_in_constant_time(
 async def test_health_and_metrics_need_no_key(client: httpx.AsyncClient) -> None:
     client.headers.pop("Authorization")
     health = await client.get("/healthz")
-    assert (health.status_code, health.json()) == (200, {"status": "ok"})
+    assert (health.status_code, health.json()) == (200, {"status": "ok", "database": "ok"})
     metrics = await client.get("/metrics")
     assert metrics.status_code == 200
     assert metrics.headers["content-type"].startswith("text/plain")
@@ -161,6 +163,32 @@ async def test_webhook_checks_the_secret_and_passes_updates_on(store: Store) -> 
     assert received == [{"update_id": 7}]
     with pytest.raises(ValueError, match="secret"):
         app_for(store, telegram_webhook=on_update)
+
+
+async def test_webhook_answers_400_to_json_that_is_not_an_update(
+    store: Store, caplog: pytest.LogCaptureFixture
+) -> None:
+    """With the right secret, `{}` and `{"update_id": 2, "message": 5}` were a 500."""
+    bot = Bot("123:" + "a" * 35)  # de_json only needs a bot to attach; nothing is called
+    queued: list[Update] = []
+
+    async def push(update: dict[str, Any]) -> None:  # what the service does (bot.service)
+        queued.append(parse_update(update, bot))
+
+    app = app_for(store, telegram_webhook=push, webhook_secret="s3cret")
+    caplog.set_level(logging.WARNING, logger="bot.api.routes.system")
+    good = {"X-Telegram-Bot-Api-Secret-Token": "s3cret"}
+    async with client_for(app) as client:
+        for body in ({}, {"update_id": 2, "message": 5}, {"update_id": "2"},
+                     {"update_id": 3, "message": {"message_id": 1}},
+                     {"update_id": 4, "callback_query": [1]}):  # fmt: skip
+            response = await client.post("/telegram/webhook", json=body, headers=good)
+            assert error(response, 400)["code"] == "malformed_update", body
+        fine = await client.post("/telegram/webhook", json={"update_id": 9}, headers=good)
+        assert fine.status_code == 200
+    assert [u.update_id for u in queued] == [9]
+    logged = [r for r in caplog.records if getattr(r, "kv", {}).get("event")]
+    assert [r.kv["event"] for r in logged] == ["webhook_malformed_update"] * 5
 
 
 async def test_one_structured_line_per_request_without_personal_data(

@@ -6,11 +6,11 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-from bot.application import build_application, start_up
 from bot.config import Config
 from loyalty.clock import ManualClock
 from storage.store import Store
-from telegram_emulator import EmulatorRequest, TelegramEmulator
+from telegram_emulator import TelegramEmulator
+from tests.bot.conftest import running_app
 from tests.conftest import open_store
 
 
@@ -20,11 +20,8 @@ async def running(
 ) -> AsyncIterator[Store]:
     """Build the real application for `config` on the emulator; yield its store."""
     store = await open_store(tmp_path / f"{config.program.preset}.db", config.program, clock)
-    app = build_application(config, store, EmulatorRequest(emu), token=emu.token)
-    emu.connect(app, raise_errors=True)
     try:
-        async with app:
-            await start_up(app)
+        async with running_app(emu, store, config):
             yield store
     finally:
         await store.close()

@@ -7,18 +7,16 @@ Test modules import the `*_fixture` functions (pytest finds them by their `name`
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from typing import Any
 
 import pytest
 from telegram.ext import Application
 
-from bot.application import build_application, start_up
 from bot.config import Config
 from storage import checkout, coupons, grants, members, tickets
 from storage.store import Store
-from telegram_emulator import EmulatorRequest, Group, Person, TelegramEmulator, TopicView
-from tests.bot.conftest import linked, make_config
+from telegram_emulator import Group, Person, TelegramEmulator, TopicView
+from tests.bot.conftest import linked, make_config, running_app
 from tests.conftest import delivered_order
 
 AGENTS = -1001000000077
@@ -46,16 +44,7 @@ def desk_fixture(emu: TelegramEmulator) -> Group:
     return emu.supergroup(AGENTS, "Support desk", forum=True)
 
 
-@asynccontextmanager
-async def running(
-    emu: TelegramEmulator, store: Store, config: Config
-) -> AsyncIterator[Application]:  # type: ignore[type-arg]
-    """Run the real Application on the emulator (a second one models a restart)."""
-    application = build_application(config, store, EmulatorRequest(emu), token=emu.token)
-    emu.connect(application, raise_errors=True)
-    async with application:
-        await start_up(application)
-        yield application
+running = running_app  # the real Application on the emulator (a second one: a restart)
 
 
 @pytest.fixture(name="app")

@@ -57,15 +57,11 @@ async def test_russian_plurals_and_numbers(boris: Person, bot_store: Store) -> N
 
 
 async def test_spend_programme_shows_spend_and_discount(tmp_path: Path, clock, emu) -> None:
-    from bot.application import build_application, start_up
-    from telegram_emulator import EmulatorRequest
+    from tests.bot.conftest import running_app
 
     config = make_config("vip-shop")
     store = await open_store(tmp_path / "vip.db", config.program, clock)
-    app = build_application(config, store, EmulatorRequest(emu), token=emu.token)
-    emu.connect(app, raise_errors=True)
-    async with app:
-        await start_up(app)
+    async with running_app(emu, store, config):
         vera = emu.user(2001, "Vera")
         await linked(store, vera, "v-1")
         await vera.send("/me")

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from telegram.error import RetryAfter
 
-from bot.ratelimit import BULK, FairRateLimiter, SlidingWindow, retry_seconds
+from bot.ratelimit import BULK, QUEUED, FairRateLimiter, SlidingWindow, Timer, retry_seconds
 from loyalty.clock import ManualClock
 from storage import links, telegram_users
 from telegram_emulator import TelegramEmulator
@@ -134,3 +134,47 @@ def test_retry_seconds_reads_either_form_of_retry_after_without_a_warning(
     with pytest.warns() if timedelta_opt_in == "false" else contextlib.nullcontext():
         exc = RetryAfter(3)  # PTB itself warns here, while it builds its message
     assert retry_seconds(exc) == 3.0
+
+
+async def test_a_429_on_a_members_answer_is_waited_out_and_sent_again() -> None:
+    now, slept = [0.0], []
+
+    async def sleep(seconds: float) -> None:
+        slept.append(seconds)
+        now[0] += seconds
+
+    limiter = FairRateLimiter(timer=Timer(now=lambda: now[0], sleep=sleep, manual=True))
+    refusals = [RetryAfter(2), RetryAfter(1)]
+
+    async def call() -> bool:
+        if refusals:
+            raise refusals.pop(0)
+        return True
+
+    assert await limiter.process_request(call, (), {}, "sendMessage", {"chat_id": 1}, None)
+    assert slept == [2.0, 1.0]  # waited as told, no real time, and the answer went
+    with pytest.raises(RetryAfter):  # the send queue's requests: it waits them out itself
+        refusals.append(RetryAfter(3))
+        await limiter.process_request(call, (), {}, "sendMessage", {"chat_id": 1}, QUEUED)
+    assert slept == [2.0, 1.0]
+
+
+async def test_a_send_waiting_for_the_groups_minute_does_not_hold_the_fan_out() -> None:
+    now = [0.0]
+    limiter = FairRateLimiter(group_per_minute=1, bulk_per_second=30, clock=lambda: now[0])
+
+    async def call(name: str) -> str:
+        return name
+
+    group = {"chat_id": -100123}
+    await limiter.process_request(call, ("card",), {}, "sendMessage", group, QUEUED)
+    relay = asyncio.create_task(
+        limiter.process_request(call, ("relay",), {}, "sendMessage", group, QUEUED)
+    )
+    await asyncio.sleep(0)
+    fan_out = limiter.process_request(call, ("digest",), {}, "sendMessage", {"chat_id": 7}, BULK)
+    assert await asyncio.wait_for(fan_out, 1) == "digest"  # not behind the group's minute
+    assert not relay.done()
+    now[0] = 61.0
+    limiter._notify()
+    assert await asyncio.wait_for(relay, 1) == "relay"

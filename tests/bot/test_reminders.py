@@ -29,7 +29,7 @@ from storage import (
 from storage.store import Store
 from telegram_emulator import EmulatorRequest, Person, RateLimits, TelegramEmulator
 from telegram_emulator import ManualClock as EmulatorClock
-from tests.bot.conftest import linked, make_config
+from tests.bot.conftest import FollowingClock, hand_timer, linked, make_config
 from tests.conftest import delivered_order, open_store, send
 
 EVENING = datetime(2026, 3, 10, 19, 0, tzinfo=UTC)
@@ -59,8 +59,9 @@ async def world(
     **build: Any,
 ) -> AsyncIterator[tuple[Application, Store, Scheduler, TelegramEmulator]]:
     """A store, the application on an emulator, and its scheduler (time from `clock`)."""
-    emulator = emu or TelegramEmulator(clock=EmulatorClock(), limits=RateLimits(private_burst=100))
+    emulator = emu or TelegramEmulator(clock=FollowingClock(clock), limits=RateLimits())
     store = await open_store(tmp_path / name, config.program, clock)
+    build.setdefault("timer", hand_timer(emulator))
     app = build_application(config, store, EmulatorRequest(emulator), token=emulator.token, **build)
     emulator.connect(app, raise_errors=True)
     try:
@@ -195,7 +196,7 @@ async def test_the_expiry_digest_is_one_message_for_several_coupons(
 async def test_a_restart_between_due_and_sent_sends_once(
     tmp_path: Path, clock: ManualClock
 ) -> None:
-    emu = TelegramEmulator(clock=EmulatorClock(), limits=RateLimits(private_burst=100))
+    emu = TelegramEmulator(clock=FollowingClock(clock), limits=RateLimits())
     config = make_config()
     async with world(tmp_path, clock, config, emu=emu, name="r.db") as (_, store, runner, _e):
         ann = emu.user(1001, "Ann")
@@ -474,9 +475,10 @@ async def test_schedule_jobs_registers_each_job_and_the_sla_hook(
             "plan_reminders",
             "drain_outbox",
             "sla_check",
+            "expire_holds",
         ]
         intervals = [j.job.trigger.interval.total_seconds() for j in jobs]
-        assert intervals == [60, 60, make_config().reminders.interval_seconds, 60]
+        assert intervals == [60, 60, make_config().reminders.interval_seconds, 60, 60]
         assert make_config().reminders.interval_seconds == 15
         mark = ann.mark()
         clock.set(EVENING)

@@ -114,3 +114,22 @@ async def test_unknown_command_and_forged_button(ann: Person, bot_store: Store) 
     answer = await ann.press_data("unl:maybe")
     assert answer is not None and "no longer active" in answer.text
     assert (await members.view(bot_store, "m-1")).telegram_linked
+
+
+async def test_a_link_issued_before_unlink_or_replaced_no_longer_links(
+    ann: Person, boris: Person, bot_store: Store
+) -> None:
+    """An older unused token linked a different Telegram user (issue 17)."""
+    await member(bot_store, "m-1")
+    spare = await links.create_token(bot_store, "m-1")  # say, left in an old e-mail
+    latest = await links.create_token(bot_store, "m-1")
+    await boris.send(f"/start {spare.token}")
+    assert "заменила более новая" in boris.last_reply().text  # Boris reads Russian
+    await ann.send(f"/start {latest.token}")
+    assert "account is connected" in ann.last_reply().text
+    before_unlink = await links.create_token(bot_store, "m-1")
+    await ann.send("/unlink")
+    await ann.press("Yes, disconnect")
+    await boris.send(f"/start {before_unlink.token}")
+    assert "заменила более новая" in boris.last_reply().text  # Boris reads Russian
+    assert (await members.view(bot_store, "m-1")).telegram_user_id is None

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
+from collections.abc import Iterator
 from pathlib import Path
+
+import pytest
 
 from storage.db import migrations
 from tests.cli.conftest import ROOT, run_child, write_config, write_events
@@ -36,6 +40,7 @@ def test_broken_config_lists_every_problem_and_exits_1(tmp_path: Path) -> None:
         '[program.coupons]\nburn_date = "02-30"\ndaily_limit = -3\n'
         '[[program.levels.tiers]]\ncode = "B"\nmin_points = 10\n'
         '[[program.levels.tiers]]\ncode = "A"\nmin_points = 5\n'
+        "[support]\nmessages_per_minute = 0\ntickets_per_day = -1\n"
     )
     child = run_child("config", "check", "-c", str(bad))
     assert child.returncode == 1
@@ -47,6 +52,8 @@ def test_broken_config_lists_every_problem_and_exits_1(tmp_path: Path) -> None:
         "program.coupons.daily_limit",
         "program.levels.tiers: the first level must start at 0",
         "program.levels.tiers[1]: levels out of order",
+        "support.messages_per_minute",
+        "support.tickets_per_day",
     )
     for key in expected:
         assert any(key in line for line in lines), (key, child.stderr)
@@ -149,3 +156,65 @@ def test_usage_errors_exit_2(cli) -> None:
         except SystemExit as exc:
             code = exc.code
         assert code == 2
+
+
+def test_events_import_rejects_each_bad_line_and_applies_the_rest(cli, tmp_path: Path) -> None:
+    """Each of these once ended the import with a traceback, applying nothing after it."""
+    cli("db", "migrate")
+    good = [
+        json.dumps(ev(f"e{n}", "member.upserted", member_id=f"m-{n}")).encode() for n in range(6)
+    ]
+    bad = [
+        b'{"id":"x1","type":"member.upserted","occurred_at":"' + DAY.encode()
+        + b'","data":{"member_id":"m\\ud800"}}',  # a lone surrogate
+        b'{"id":"x2","type":"order.placed","occurred_at":"' + DAY.encode()
+        + b'","data":{"order_id":"o","member_id":"m-0","amount_cents":' + b"9" * 4_400 + b"}}",
+        b'{"id":"x3","type":"member.upserted","data":{"member_id":"m-\xff\xfe"}}',  # not UTF-8
+        b"[" * 100_000 + b"]" * 100_000,
+        b'{"id":"x5","id":"x6","type":"member.upserted","occurred_at":"' + DAY.encode()
+        + b'","data":{"member_id":"m-9"}}',  # a key twice
+    ]  # fmt: skip
+    lines = [good[0], bad[0], good[1], bad[1], good[2], bad[2], good[3], bad[3], good[4], bad[4]]
+    path = tmp_path / "bad.jsonl"
+    path.write_bytes(b"\n".join([*lines, good[5]]) + b"\n")
+    result = cli("events", "import", str(path))
+    assert result.code == 1
+    assert "processed 6, duplicate 0, rejected 5" in result.out
+    assert "line 2: malformed JSON (a lone surrogate in a string)" in result.err
+    assert "line 4: malformed JSON (Exceeds the limit (4300 digits)" in result.err
+    assert "line 6: malformed JSON (not UTF-8)" in result.err
+    assert "line 8: malformed JSON (nested too deeply)" in result.err
+    assert "line 10: duplicate key (the key 'id' appears twice in one object)" in result.err
+    assert "Traceback" not in result.err
+    for n in range(6):
+        assert cli("member", "show", f"m-{n}").code == 0
+    assert cli("member", "show", "m-9").code == 1
+
+
+@pytest.fixture
+def usual_umask() -> Iterator[None]:
+    """The usual umask (022), under which new files are world-readable unless made private."""
+    old = os.umask(0o022)
+    yield
+    os.umask(old)
+
+
+def test_the_database_files_are_private_and_db_check_says_when_not(
+    cli, tmp_path: Path, usual_umask: None
+) -> None:
+    assert cli("db", "migrate").code == 0
+    db = tmp_path / "loyalty.db"
+    events = write_events(tmp_path / "e.jsonl", [ev("e1", "member.upserted", member_id="m-1")])
+    assert cli("events", "import", str(events)).code == 0
+    assert db.stat().st_mode & 0o777 == 0o600
+    # SQLite gives the -wal and -shm files the database file's mode: look while one is open.
+    with sqlite3.connect(db) as conn:
+        conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute("UPDATE members SET name = NULL")
+        side = [Path(f"{db}{suffix}") for suffix in ("-wal", "-shm")]
+        assert [p.stat().st_mode & 0o777 for p in side] == [0o600, 0o600]
+    assert cli("db", "check").code == 0
+    db.chmod(0o644)
+    result = cli("db", "check")
+    assert result.code == 1
+    assert f"{db} is mode 0644, readable beyond its owner: chmod 600 it" in result.err

@@ -80,6 +80,7 @@ async def test_polling_service_end_to_end(tmp_path: Path, emu: TelegramEmulator)
         env = child_env(SHOP_API_KEY=API_KEY, BOT_TOKEN=emu.token)
         async with Service(config, env) as service:
             port = await service.port()
+            await service.wait_for("event=bot_running")
             headers = {"Authorization": f"Bearer {API_KEY}"}
             async with httpx.AsyncClient(
                 base_url=f"http://127.0.0.1:{port}", headers=headers
@@ -102,6 +103,7 @@ async def test_webhook_service_end_to_end(tmp_path: Path, emu: TelegramEmulator)
         env = child_env(SHOP_API_KEY=API_KEY, BOT_TOKEN=emu.token, WEBHOOK_SECRET="s3cr3t")
         async with Service(config, env) as service:
             assert await service.port() == port
+            await service.wait_for("event=bot_running")  # the bot comes up beside the API
             assert emu.delivery == "webhook"
             headers = {"Authorization": f"Bearer {API_KEY}"}
             async with httpx.AsyncClient(

@@ -123,3 +123,33 @@ async def test_copy_of_each_kind_into_a_topic(
         AGENTS, started.id, sources[0].message_id, caption="<i>new</i>", parse_mode="HTML"
     )
     assert agents.last_bot_message().text == "new" and recaptioned.message_id > 0
+
+
+async def test_copy_refuses_quizzes_paid_media_and_protected_chats(
+    emu: TelegramEmulator, bot: Bot, started: Person, agent: Person, agents: Group
+) -> None:
+    refused = "Bad Request: message can't be copied"
+    quiz = await started.send_quiz()
+    paid = await started.send_paid_media()
+    for source in (quiz, paid):
+        with api_error(emu, BadRequest, 400, refused):
+            await bot.copy_message(AGENTS, started.id, source.message_id)
+    said = await agent.send("fine", chat=agents)
+    assert (await bot.copy_message(started.id, AGENTS, said.message_id)).message_id > 0
+    agents.protect_content()
+    with api_error(emu, BadRequest, 400, refused):
+        await bot.copy_message(started.id, AGENTS, said.message_id)
+
+
+async def test_can_manage_topics_is_a_right_of_its_own(
+    emu: TelegramEmulator, bot: Bot, agents: Group
+) -> None:
+    own = (await bot.create_forum_topic(AGENTS, "Mine")).message_thread_id
+    await bot.close_forum_topic(AGENTS, own)
+    agents.set_bot_rights(can_manage_topics=False)  # still an admin, without this one right
+    with api_error(emu, BadRequest, 400, "Bad Request: TOPIC_CLOSED"):
+        await bot.send_message(AGENTS, "in a closed topic", message_thread_id=own)
+    await bot.reopen_forum_topic(AGENTS, own)  # its creator may reopen it without the right
+    await bot.send_message(AGENTS, "reopened", message_thread_id=own)
+    with api_error(emu, BadRequest, 400, "Bad Request: not enough rights to create a topic"):
+        await bot.create_forum_topic(AGENTS, "Another")

@@ -21,7 +21,7 @@ async def post_quote(request: Request) -> Response:
     """Return how many points the member may use on an order of `amount_cents`."""
     ctx = api(request)
     fields = Fields(read_json(request), ("member_id", "amount_cents"))
-    member_id = fields.identifier("member_id")
+    member_id = fields.identifier("member_id", addressable=True)
     amount = fields.integer("amount_cents", 1, checkout.MAX_ORDER_CENTS)
     fields.done()
     assert amount is not None
@@ -39,8 +39,8 @@ async def post_hold(request: Request) -> Response:
     fields = Fields(
         read_json(request), ("hold_id", "member_id", "order_id", "points", "amount_cents")
     )
-    hold_id = fields.identifier("hold_id")
-    member_id = fields.identifier("member_id")
+    hold_id = fields.identifier("hold_id", addressable=True)
+    member_id = fields.identifier("member_id", addressable=True)
     order_id = fields.identifier("order_id")
     points = fields.integer("points", 1, checkout.MAX_HOLD_POINTS)
     amount = fields.integer("amount_cents", 1, checkout.MAX_ORDER_CENTS, required=False)
@@ -62,7 +62,7 @@ async def post_capture(request: Request) -> Response:
     ctx = api(request)
     hold_id = path_id(request, "hold_id")
     note(request, hold_id=hold_id)
-    return JSONResponse(render.hold(await checkout.capture(ctx.store, hold_id)))
+    return JSONResponse(render.hold(await checkout.capture(ctx.store, hold_id, ctx.hold_lifetime)))
 
 
 async def post_release(request: Request) -> Response:

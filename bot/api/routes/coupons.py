@@ -27,7 +27,7 @@ async def post_redeem(request: Request) -> Response:
     ctx = api(request)
     code = path_id(request, "code")
     fields = Fields(read_json(request), ("member_id", "order_id"))
-    member_id = fields.identifier("member_id")
+    member_id = fields.identifier("member_id", addressable=True)
     order_id = fields.identifier("order_id")
     fields.done()
     note(request, member_id=member_id, order_id=order_id)

@@ -11,6 +11,7 @@ from bot.api.context import api, note
 from bot.api.errors import ApiError
 from handlers.services import deep_link
 from storage import coupons, links, members
+from storage.errors import Refused
 
 
 async def get_member(request: Request) -> Response:
@@ -34,6 +35,14 @@ async def post_link_token(request: Request) -> Response:
             "the bot's username is unknown: set telegram.bot_username (or a bot token)",
             code="bot_username_unknown",
         )
-    token = await links.create_token(ctx.store, member_id, ctx.link_ttl)
+    try:
+        token = await links.create_token(
+            ctx.store, member_id, ctx.link_ttl, per_hour=ctx.link_tokens_per_hour
+        )
+    except Refused as exc:
+        wait = exc.context.get("retry_after", 60)
+        raise ApiError(
+            429, exc.message, code=exc.code, headers={"Retry-After": str(wait)}
+        ) from None
     url = deep_link(ctx.bot_username, token.token)
     return JSONResponse(render.link_token(ctx, token, url))

@@ -14,7 +14,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from bot.api.body import read_json
-from bot.api.context import api
+from bot.api.context import MalformedUpdate, api
 from bot.api.errors import ApiError
 from bot.api.openapi import document
 from bot.logs import kv
@@ -24,7 +24,10 @@ HEALTH_TIMEOUT = 2.0
 
 
 async def get_health(request: Request) -> Response:
-    """Answer 200 when the database answers a query, 503 otherwise."""
+    """Answer 200 while the database answers a query (503 otherwise), with the parts' state.
+
+    Telegram away makes the service `degraded`, not down: the shop API works on without it.
+    """
     ctx = api(request)
     try:
         async with asyncio.timeout(HEALTH_TIMEOUT):
@@ -32,7 +35,12 @@ async def get_health(request: Request) -> Response:
     except Exception as exc:  # any failure to answer is "unhealthy", whatever its kind
         log.warning("health check failed", extra=kv(event="health_check_failed"), exc_info=exc)
         raise ApiError(503, "the database does not answer", code="unavailable") from None
-    return JSONResponse({"status": "ok"})
+    body = {"status": "ok", "database": "ok"}
+    if ctx.telegram is not None:
+        body["telegram"] = ctx.telegram()
+        if body["telegram"] != "ok":
+            body["status"] = "degraded"
+    return JSONResponse(body)
 
 
 async def get_metrics(request: Request) -> Response:
@@ -54,6 +62,9 @@ async def get_openapi(request: Request) -> Response:
 async def post_telegram_webhook(request: Request) -> Response:
     """Pass a Telegram update to the bot; 403 without the right secret token header.
 
+    400 (logged) for JSON that is not an update: no integer `update_id`, or fields PTB cannot
+    read as their types (`MalformedUpdate` from the callable).
+
     404 while the service runs without a webhook (polling mode, or no bot at all).
     """
     ctx = api(request)
@@ -65,5 +76,17 @@ async def post_telegram_webhook(request: Request) -> Response:
     update = read_json(request)
     if not isinstance(update, Mapping):
         raise ApiError(422, "a Telegram update is a JSON object", code="invalid")
-    await ctx.telegram_webhook(dict(update))
+    update_id = update.get("update_id")
+    try:
+        if not isinstance(update_id, int) or isinstance(update_id, bool):
+            raise MalformedUpdate("update_id: required, an integer")
+        await ctx.telegram_webhook(dict(update))
+    except MalformedUpdate as exc:
+        # The right secret but not an update: a bug or a forgery on Telegram's side of the
+        # secret. Nothing was queued; 400 tells the sender not to retry it as it is.
+        log.warning(
+            "malformed telegram update",
+            extra=kv(event="webhook_malformed_update", update_id=update_id, reason=str(exc)),
+        )
+        raise ApiError(400, f"not a Telegram update ({exc})", code="malformed_update") from None
     return Response(status_code=200)
