@@ -12,6 +12,7 @@ as the same text `storage.db.to_db` writes, so every operation reads them the sa
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import inspect
 import logging
 import random
@@ -30,6 +31,7 @@ from psycopg.pq import Format
 from psycopg_pool import AsyncConnectionPool, ConnectionPool
 
 from storage.dialect import make_row_factory, translate
+from storage.errors import Invalid
 from storage.logs import kv
 
 log = logging.getLogger(__name__)
@@ -55,7 +57,10 @@ class PgConn:
 
     def execute(self, sql: str, parameters: Params = (), /) -> psycopg.Cursor[Any]:
         """Run one statement (`?` or `:name` placeholders) and return its cursor."""
-        return self._conn.execute(translate(sql), parameters)
+        try:
+            return self._conn.execute(translate(sql), parameters)
+        except psycopg.DataError as exc:
+            raise _refusal(exc) from None
 
     def executemany(self, sql: str, parameters: Iterable[Params], /) -> psycopg.Cursor[Any]:
         """Run one statement for each parameter set (psycopg pipelines them)."""
@@ -208,7 +213,10 @@ class PostgresDatabase:
         thread hop either, which is most of the cost of a read this short.
         """
         async with self._quick.connection() as conn:
-            cursor = await conn.execute(translate(sql), params)
+            try:
+                cursor = await conn.execute(translate(sql), params)
+            except psycopg.DataError as exc:
+                raise _refusal(exc) from None
             return await cursor.fetchall()
 
     async def lookup_one(self, sql: str, params: Params = ()) -> Any | None:
@@ -223,11 +231,21 @@ class PostgresDatabase:
 
     def _fetch(self, sql: str, params: Params) -> list[Any]:
         with self._pool.connection() as conn:
-            return conn.execute(translate(sql), params).fetchall()
+            try:
+                return conn.execute(translate(sql), params).fetchall()
+            except psycopg.DataError as exc:
+                raise _refusal(exc) from None
 
     def _migrate(self) -> list[str]:
         with self._pool.connection() as conn:
             return apply_migrations(conn)
+
+
+def _refusal(exc: psycopg.DataError) -> Exception:
+    """A value PostgreSQL cannot hold (text with NUL, which SQLite takes) is bad input."""
+    if "NUL" in str(exc):
+        return Invalid("text may not contain NUL (0x00) characters")
+    return exc
 
 
 def _run_whole(conn: psycopg.Connection[Any], body: Callable[[PgConn], T]) -> T:
@@ -335,10 +353,9 @@ def _probe(dsn: str, schema: str | None) -> None:
         raise OSError(f"cannot connect to PostgreSQL: {reason}") from None
     with conn:
         if schema is not None:
-            try:
+            # Another process may create it at the same moment: IF NOT EXISTS races.
+            with contextlib.suppress(psycopg.errors.UniqueViolation):
                 conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
-            except psycopg.errors.UniqueViolation:
-                pass  # another process created it at the same moment: IF NOT EXISTS races
 
 
 def _session_setup(schema: str | None, durable: bool) -> bytes:
