@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 import logging
+from datetime import timedelta
 from typing import Any
 
 from telegram.constants import ParseMode
@@ -25,8 +26,9 @@ from bot.telegram_link import TelegramStatus, WatchedRequest
 from bot.updates import PerChatUpdates
 from handlers.agents import set_agent_commands
 from handlers.catalogue import Catalogue
+from handlers.console import set_card_menu_button
 from handlers.context import SERVICES_KEY, BotContext
-from handlers.registry import register, set_commands
+from handlers.registry import register, set_admin_commands, set_commands
 from handlers.services import Services, ShopLinks
 from storage.store import Store
 
@@ -54,7 +56,16 @@ def build_services(config: Config, store: Store, texts: Catalogue | None = None)
         bot_username=config.telegram.bot_username,
         support=config.support,
         reminders=config.reminders.policy(),
+        web_public_url=config.web.public_url,
+        web_base_url=config.web.public_url or local_url(config.server.host, config.server.port),
+        console_link_ttl=timedelta(minutes=config.web.login_link_minutes),
     )
+
+
+def local_url(host: str, port: int) -> str:
+    """Return the API server's own address, for a browser on the same machine or network."""
+    shown = "127.0.0.1" if host in ("0.0.0.0", "") else host  # noqa: S104 (a comparison)
+    return f"http://[{shown}]:{port}" if ":" in shown else f"http://{shown}:{port}"
 
 
 def build_application(
@@ -120,4 +131,6 @@ async def start_up(app: Application) -> None:
         services.bot_username = app.bot.username
     await set_commands(app, services.texts)
     await set_agent_commands(app.bot, services)
+    await set_card_menu_button(app.bot, services)
+    await set_admin_commands(app, services.texts, services.support.admin_ids)
     log.info("bot started", extra=kv(event="bot_started", username=services.bot_username))

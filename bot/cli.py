@@ -92,7 +92,17 @@ def build_parser() -> argparse.ArgumentParser:
     grant.add_argument("--actor", default="cli", help="who (recorded in the ledger)")
     link = member_commands.add_parser("link-url", parents=[common], help="a one-time deep link")
     link.add_argument("member_id")
+    _add_connectors(commands, common)
     return parser
+
+
+def _add_connectors(commands: Any, common: argparse.ArgumentParser) -> None:
+    """`loyaltybot connectors check` (bot/connectors/check.py does the work)."""
+    connectors = commands.add_parser("connectors", parents=[common], help="shop platforms")
+    actions = connectors.add_subparsers(dest="action", metavar="ACTION", required=True)
+    actions.add_parser(
+        "check", parents=[common], help="call each enabled platform, say what is missing"
+    )
 
 
 def _command(args: argparse.Namespace) -> Command:

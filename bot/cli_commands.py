@@ -14,6 +14,7 @@ from rich.table import Table
 
 from bot.api.body import BadJson, parse_json
 from bot.config import Config, load_config, secret
+from bot.connectors.check import connectors_check as connectors_check
 from bot.store import open_database, open_store
 from bot.tables import program_tables
 from handlers.formatting import moment, money, number

@@ -9,6 +9,7 @@ from datetime import time
 from pathlib import Path
 from typing import Any
 
+from bot.connectors.settings import ConnectorsConfig, read_connectors
 from handlers.services import SupportConfig
 from loyalty.loader import Problem, ProgramInvalid, TableReader, load_program
 from loyalty.program import Program
@@ -110,6 +111,17 @@ class RemindersConfig:
 
 
 @dataclass(frozen=True)
+class WebConfig:
+    """The member's card (a Telegram Mini App) and the owner's console, on the API server."""
+
+    public_url: str = ""  # https address Telegram clients reach; "" = no Mini App buttons
+    init_data_max_age_seconds: int = 86_400  # how old a Mini App's signed initData may be
+    session_secret_env: str = "WEB_SESSION_SECRET"  # noqa: S105 (a variable name)
+    session_hours: int = 12  # a console session lasts this long
+    login_link_minutes: int = 10  # a one-time console link from /console is valid this long
+
+
+@dataclass(frozen=True)
 class Config:
     """The whole configuration, validated."""
 
@@ -122,6 +134,8 @@ class Config:
     # Defined in handlers/services.py, where its users are (handlers may not import bot/).
     support: SupportConfig = field(default_factory=SupportConfig)
     reminders: RemindersConfig = field(default_factory=RemindersConfig)
+    connectors: ConnectorsConfig = field(default_factory=ConnectorsConfig)
+    web: WebConfig = field(default_factory=WebConfig)
     path: Path | None = None
 
 
@@ -164,6 +178,8 @@ def parse_config(raw: dict[str, Any], path: Path | None = None) -> Config:
         "bot": _bot,
         "support": _support,
         "reminders": _reminders,
+        "connectors": read_connectors,
+        "web": _web,
     }
     parsed: dict[str, Any] = {}  # section name -> its config type, as Config's fields expect
     for name, read in sections.items():
@@ -277,6 +293,24 @@ def _reminders(r: TableReader) -> RemindersConfig:
         quiet_end=r.time_of_day("quiet_end", _hhmm(d.quiet_end)),
         rate_per_second=r.integer("rate_per_second", d.rate_per_second, low=1, high=1_000),
         interval_seconds=r.integer("interval_seconds", d.interval_seconds, low=1, high=3_600),
+    )
+
+
+def _web(r: TableReader) -> WebConfig:
+    d = WebConfig
+    public_url = r.text("public_url", d.public_url).rstrip("/")
+    # Telegram opens Mini Apps from https addresses only.
+    if public_url and not public_url.startswith("https://"):
+        r.fail("must be an https:// address (or empty)", "public_url")
+        public_url = ""
+    return WebConfig(
+        public_url=public_url,
+        init_data_max_age_seconds=r.integer(
+            "init_data_max_age_seconds", d.init_data_max_age_seconds, low=60, high=2_592_000
+        ),
+        session_secret_env=r.text("session_secret_env", d.session_secret_env),
+        session_hours=r.integer("session_hours", d.session_hours, low=1, high=720),
+        login_link_minutes=r.integer("login_link_minutes", d.login_link_minutes, low=1, high=60),
     )
 
 

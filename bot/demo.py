@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import secrets
 import sys
 import tempfile
 from collections.abc import Awaitable, Callable
@@ -18,15 +19,20 @@ from dataclasses import dataclass, replace
 from datetime import timedelta
 from pathlib import Path
 from typing import Any, TextIO
+from urllib.parse import quote
 
 from telegram.ext import Application
 
+from bot.api import build_api
+from bot.api.server import http_server
 from bot.application import build_application, start_up
 from bot.config import Config, StorageConfig
 from bot.jobs import Scheduler
 from bot.sender import send_queue
+from bot.web.initdata import sign
+from handlers.context import SERVICES_KEY
 from loyalty.clock import Clock, system_clock
-from storage import links
+from storage import console_logins, links
 from storage.events import apply_event
 from storage.store import Store
 from telegram_emulator import (
@@ -51,6 +57,7 @@ META_HELP = """Demo commands:
   :desk           show the newest ticket's topic as the agents see it
   :ship           be the shop: deliver Alex's open order (the "points earned" notice follows)
   :tick           run the scheduler once now (reminders and notices that are due)
+  :web            the member's card and the owner's console in your browser (new links)
   :help           this help
   :quit           leave the demo"""
 
@@ -238,12 +245,40 @@ class Backstage:
         return f"(scheduler: {report.sent} sent)"
 
 
+@dataclass
+class WebPages:
+    """The card and the console, served on a local port while the demo runs."""
+
+    store: Store
+    url: str
+    bot_token: str
+
+    async def addresses(self) -> str:
+        """Return the card's address for Alex and a signed-in console link for Sam (new ones)."""
+        now = self.store.now()
+        user = {"id": DEMO_USER_ID, "first_name": "Alex", "language_code": "en"}
+        card = f"{self.url}/app/#tgWebAppData={quote(sign(self.bot_token, user, now))}"
+        # Longer than the 10 minutes /console gives: the demo's reader may look later.
+        login = await console_logins.create(self.store, DEMO_AGENT_ID, timedelta(hours=12))
+        console = f"{self.url}/console/#login={login.token}"
+        return (
+            f"(the member's card, as Alex: {card})\n"
+            f"(the owner's console, signed in as Sam, works once: {console})"
+        )
+
+
 async def chat_loop(
-    me: Person, terminal: Terminal, desk: Desk | None = None, backstage: Backstage | None = None
+    me: Person,
+    terminal: Terminal,
+    desk: Desk | None = None,
+    backstage: Backstage | None = None,
+    web: WebPages | None = None,
 ) -> None:
     """Read your lines, act on the bot (as the member, or as an agent), print the answers."""
     numbers: dict[int, tuple[MessageView, str]] = {}
     terminal.show(f"You are Alex ({DEMO_MEMBER}), a member of the demo shop.\n{META_HELP}\n")
+    if web is not None:
+        terminal.show(await web.addresses() + "\n")
     before = snapshot(me)
     await me.send("/start")
     while True:
@@ -273,6 +308,8 @@ async def chat_loop(
                 terminal.show("(write what the agent says: :agent Hello!)")
                 continue
             await desk.agent.send(said, chat=desk.group, thread_id=desk.newest_topic())
+        elif text == ":web" and web is not None:
+            terminal.show(await web.addresses())
         elif text in (":ship", ":tick") and backstage is not None:
             note = await (backstage.ship() if text == ":ship" else backstage.tick())
             terminal.show(note)
@@ -325,11 +362,17 @@ async def run_demo(
             emu.connect(app)
             # Live chat's sends are queued: deliver them before the demo prints the answer.
             emu.after_update.append(send_queue(app).drain)
-            async with app:
+            api = build_api(
+                config, store, api_key=secrets.token_urlsafe(16), bot_username=emu.bot_username,
+                bot_token=emu.token,
+            )  # fmt: skip
+            async with app, http_server(api, "127.0.0.1", 0) as listening:
+                app.bot_data[SERVICES_KEY].web_base_url = listening.url
                 await start_up(app)
                 me = emu.user(DEMO_USER_ID, "Alex", language_code="en")
                 backstage = Backstage(store, Scheduler(app, config))
-                await chat_loop(me, terminal, desk, backstage)
+                web = WebPages(store, listening.url, emu.token)
+                await chat_loop(me, terminal, desk, backstage, web)
         finally:
             await emu.aclose()
             await store.close()

@@ -14,6 +14,8 @@ Jobs (see `schedule_jobs`):
   digests (one per member), with dedupe keys.
 - `drain_outbox`, every `reminders.interval_seconds`: claim due notices in batches and send
   them through the rate limiter, paced at `reminders.rate_per_second`, behind members' answers.
+- `shop_sync`, every 30 s when a connector has API credentials: the shop outbox (coupons
+  created in and removed from the connected shop, `bot.connectors.sync`).
 - `sla_check`, every minute: flag in the agent chat, once each, tickets waiting past the
   first-answer SLA (`flag_overdue`).
 - `expire_holds`, every minute: release checkout holds older than `server.hold_minutes` that
@@ -37,6 +39,7 @@ from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter
 from telegram.ext import Application, CallbackContext, Job
 
 from bot.config import Config
+from bot.connectors.sync import INTERVAL_SECONDS, ShopSync, clients_from
 from bot.logs import kv
 from bot.ratelimit import BULK, FREE_PER_SECOND, FairRateLimiter, retry_seconds
 from handlers import agents, notices
@@ -50,6 +53,7 @@ from storage.store import Store
 
 log = logging.getLogger(__name__)
 SCHEDULER_KEY = "scheduler"
+SHOP_SYNC_KEY = "shop_sync"
 TICK_SECONDS = 60  # how often time-of-day work (day start, planning, SLA) looks at the clock
 LEASE = timedelta(minutes=2)  # how long a claim holds its rows; a dead run's rows wait this long
 LEASE_MARGIN = timedelta(seconds=15)  # stop sending a batch this close to the lease's end
@@ -347,6 +351,7 @@ class Scheduler:
                 parse_mode=ParseMode.HTML,
                 reply_markup=markup,
                 disable_notification=True if notice.silent else None,
+                protect_content=True if notice.kind in notices.PROTECTED else None,
                 **self._message_options,
                 **self._limiter_options,
             )
@@ -447,6 +452,12 @@ async def flag_overdue(bot: Bot, services: Services) -> int:
     return flagged
 
 
+async def shop_sync_job(context: CallbackContext[Any, Any, Any, Any]) -> None:
+    """JobQueue callback: make the shop outbox's due calls (coupons in connected shops)."""
+    sync: ShopSync = context.bot_data[SHOP_SYNC_KEY]
+    await sync.run_once()
+
+
 async def sla_job(context: CallbackContext[Any, Any, Any, Any]) -> None:
     """JobQueue callback: flag the tickets waiting past the first-answer SLA."""
     await flag_overdue(context.bot, context.bot_data[SERVICES_KEY])
@@ -478,4 +489,10 @@ def schedule_jobs(app: AnyApp, config: Config) -> list[Job]:
         queue.run_repeating(_holds_job, TICK_SECONDS, first=7, name="expire_holds",
                             job_kwargs=options),
     ]  # fmt: skip
+    clients = clients_from(config)
+    if clients:
+        store = app.bot_data[SERVICES_KEY].store
+        app.bot_data[SHOP_SYNC_KEY] = ShopSync(store, clients)
+        jobs.append(queue.run_repeating(shop_sync_job, INTERVAL_SECONDS, first=4,
+                                        name="shop_sync", job_kwargs=options))  # fmt: skip
     return jobs

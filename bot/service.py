@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import gc
 import logging
+import os
 import signal
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterator
 from types import FrameType
@@ -166,7 +167,10 @@ async def running_bot(
         with contextlib.suppress(asyncio.CancelledError, Exception):
             await connecting
         if app.updater is not None and app.updater.running:
-            await app.updater.stop()
+            # A poll that ended on a revoked token re-raises here; it was logged (by PTB and
+            # as the link's state) and is why the service stops: it must not break the stop.
+            with contextlib.suppress(TelegramError):
+                await app.updater.stop()
         if app.running:
             await send_queue(app).stop()
             await app.stop()
@@ -188,6 +192,18 @@ def _report_start_failure(task: asyncio.Task[None]) -> None:
 
 def _polling_error(error: TelegramError) -> None:
     """Take a failed poll quietly: the link's state says Telegram is away (PTB retries)."""
+
+
+def session_secret(config: Config) -> bytes | None:
+    """Return the console's cookie secret from its environment variable (None: a random one)."""
+    value = os.environ.get(config.web.session_secret_env, "")
+    if not value:
+        log.warning(
+            "console sessions end when the service stops",
+            extra=kv(event="no_session_secret", variable=config.web.session_secret_env),
+        )
+        return None
+    return value.encode()
 
 
 async def serve(
@@ -223,6 +239,8 @@ async def serve(
                 telegram_webhook=push,
                 webhook_secret=webhook_secret,
                 telegram=lambda: status.state,
+                bot_token=token,
+                session_secret=session_secret(config),
             )
             listening = await parts.enter_async_context(
                 http_server(api, config.server.host, config.server.port)

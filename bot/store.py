@@ -42,7 +42,12 @@ async def open_store(
     config: Config, *, create: bool = False, clock: Clock = system_clock
 ) -> AsyncIterator[Store]:
     """Open the configured database; unless `create`, a SQLite file must already exist."""
-    store = Store(await open_database(config.storage, create=create), config.program, clock)
+    store = Store(
+        await open_database(config.storage, create=create),
+        config.program,
+        clock,
+        shop_platforms=config.connectors.coupon_platforms,
+    )
     try:
         yield store
     finally:

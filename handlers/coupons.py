@@ -225,6 +225,11 @@ async def confirm(update: Update, context: BotContext) -> None:
         ),
     )
     await reply(update, context, done, markup)
+    if result.coupon.shop_status == "pending":
+        # The shop is creating its copy: the code comes as a notice once it is usable there.
+        worth = money(result.coupon.value_cents, program.currency, lang)
+        await reply(update, context, context.t("coupons.on_its_way", value=worth), edit=False)
+        return
     await reply(update, context, _code_message(context, result.coupon), protect=True)
 
 
@@ -243,7 +248,8 @@ async def mine(update: Update, context: BotContext) -> None:
     for coupon in owned[:20]:
         value = money(coupon.value_cents, program.currency, lang)
         when = moment(coupon.used_at or coupon.expires_at, program.timezone, lang)
-        lines.append(t(f"coupons.line_{coupon.status}", value=value, code=coupon.code, when=when))
+        status = "pending" if coupon.shop_status == "pending" else coupon.status
+        lines.append(t(f"coupons.line_{status}", value=value, code=coupon.code, when=when))
     await reply(update, context, join(lines), _back(context), protect=True)
 
 

@@ -6,6 +6,7 @@ from telegram import Update
 
 from handlers.context import BotContext
 from storage import telegram_users
+from storage.telegram_users import normal_username
 
 
 async def load_profile(update: Update, context: BotContext) -> None:
@@ -21,7 +22,8 @@ async def load_profile(update: Update, context: BotContext) -> None:
         not profile.known
         or profile.unreachable
         or (user.language_code and profile.telegram_language != user.language_code)
+        or profile.username != normal_username(user.username)
     ):
-        await telegram_users.seen(store, user.id, user.language_code)
+        await telegram_users.seen(store, user.id, user.language_code, user.username)
         profile = await telegram_users.profile(store, user.id)
     context.profile = profile

@@ -24,11 +24,12 @@ PAGE = r"^hist:([ba]):(\d{1,18})$"
 MAX_NOTE = 120
 MINUS = "\u2212"
 # Reasons whose row names an order in `ref` (hold rows keep the order in `note`).
-ORDER_IN_REF = {"order", "review", "daily_purchase", "clawback"}
+ORDER_IN_REF = {"order", "review", "daily_purchase", "clawback", "refund_clawback"}
 KNOWN = {
     "order", "review", "daily_purchase", "daily_checkin", "daily_coins", "referral",
     "referral_welcome", "email_verified", "coupon", "coupon_goodwill", "clawback", "hold",
-    "hold_release", "grant",
+    "hold_release", "grant", "refund_clawback", "referral_clawback", "hold_refund",
+    "coupon_reversed",
 }  # fmt: skip
 
 
@@ -52,22 +53,26 @@ def _note(entry: Entry) -> str:
 
 def describe(context: BotContext, entry: Entry) -> Html:
     """Say what one ledger row was, from the catalogue by its reason."""
-    program, lang, t = context.store.program, context.lang, context.t
+    return describe_in(context.services.texts, context.store.program.currency, context.lang, entry)
+
+
+def describe_in(texts: Catalogue, currency: str, lang: str, entry: Entry) -> Html:
+    """Say what one ledger row was, in `lang` (the member's, or the agents' on the card)."""
     reason = entry.reason if entry.reason in KNOWN else "other"
-    values: dict[str, object] = {"amount": signed(context, entry)}
+    values: dict[str, object] = {"amount": _signed(texts, lang, entry.currency, entry.amount)}
     if reason in ORDER_IN_REF:
         values["order"] = entry.ref or "?"
-    if reason in ("hold", "hold_release"):
+    if reason in ("hold", "hold_release", "hold_refund"):
         values["order"] = entry.note or "?"
     if reason in ("coupon", "coupon_goodwill"):
         cents = entry.coupon_value_cents or 0
-        values["value"] = money(cents, program.currency, lang)
+        values["value"] = money(cents, currency, lang)
     if reason in ("grant", "coupon_goodwill"):
         values["note"] = _note(entry)
-    text = t(f"history.{reason}", **values)
-    if reason == "clawback" and entry.shortfall:
-        unit = context.tp(f"units.{entry.currency}", entry.shortfall)
-        text = Html(text + t("history.shortfall", shortfall=unit))
+    text = texts.text(f"history.{reason}", lang, **values)
+    if reason in ("clawback", "refund_clawback", "referral_clawback") and entry.shortfall:
+        unit = texts.plural(f"units.{entry.currency}", entry.shortfall, lang)
+        text = Html(text + texts.text("history.shortfall", lang, shortfall=unit))
     return text
 
 

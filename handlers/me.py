@@ -6,6 +6,7 @@ from telegram import InlineKeyboardMarkup, Update
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler
 
 from handlers.catalogue import Html, join
+from handlers.console import card_button
 from handlers.context import BotContext
 from handlers.formatting import day, moment, money, number
 from handlers.menu import member_or_prompt
@@ -94,6 +95,9 @@ def _keyboard(context: BotContext) -> InlineKeyboardMarkup:
     elif program.coins.enabled or program.earning.daily_checkin_points:
         rows.append([button(t("menu.daily"), "nav:daily")])
     rows.append([button(t("menu.history"), "nav:history"), button(t("me.invite"), "nav:invite")])
+    card = card_button(context.services, t("card.button"))
+    if card is not None:
+        rows.insert(0, [card])
     return keyboard(*rows)
 
 

@@ -8,6 +8,7 @@ programme, none is computed here.
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 from telegram import InlineKeyboardMarkup
@@ -17,6 +18,7 @@ from handlers.formatting import day, moment, money, number
 from handlers.services import Services
 from handlers.ui import button, keyboard
 from loyalty.program import Program
+from storage.db import from_db
 from storage.outbox import Notice
 
 
@@ -137,7 +139,9 @@ def _order_points(s: Speaker, notice: Notice) -> Rendered:
 
 def _clawback(s: Speaker, notice: Notice) -> Rendered:
     p = notice.payload
-    key = "clawback_not_delivered" if p.get("status") == "not_delivered" else "clawback_returned"
+    key = {"not_delivered": "clawback_not_delivered", "refunded": "clawback_refunded"}.get(
+        str(p.get("status")), "clawback_returned"
+    )
     lines = [s.tp(key, int(p["points"]), order=p["order_id"])]
     if p.get("shortfall"):
         lines.append(s.tp("clawback_shortfall", int(p["shortfall"])))
@@ -169,6 +173,51 @@ def _hold_released(s: Speaker, notice: Notice) -> Rendered:
     return text, _balance_markup(s)
 
 
+def _coupon_ready(s: Speaker, notice: Notice) -> Rendered:
+    p, program = notice.payload, s.program
+    text = s.t(
+        "coupon_ready", value=money(int(p["value_cents"]), program.currency, s.lang),
+        code=p["code"], expires=moment(from_db(p["expires_at"]), program.timezone, s.lang),
+    )  # fmt: skip
+    return text, None
+
+
+def _coupon_refused(s: Speaker, notice: Notice) -> Rendered:
+    p = notice.payload
+    cost = s.texts.plural(f"units.{p['currency']}", int(p["cost"]), s.lang,
+                                   n=number(int(p["cost"]), s.lang))  # fmt: skip
+    value = money(int(p["value_cents"]), s.program.currency, s.lang)
+    return s.t("coupon_refused", value=value, cost=cost), _balance_markup(s)
+
+
+def _support_grant(s: Speaker, notice: Notice) -> Rendered:
+    """A grant from the owner's console, told like an agent's /grant."""
+    p = notice.payload
+    amount, currency = int(p["amount"]), str(p["currency"])
+    text = s.texts.text(
+        "support.grant_added" if amount > 0 else "support.grant_removed",
+        s.lang,
+        amount=s.texts.plural(f"units.{currency}", abs(amount), s.lang),
+        reason=str(p["reason"]),
+        balance=s.texts.plural(f"units.{currency}", int(p["balance"]), s.lang),
+    )
+    return text, _balance_markup(s)
+
+
+def _support_coupon(s: Speaker, notice: Notice) -> Rendered:
+    """A goodwill coupon from the owner's console, told like an agent's /coupon."""
+    p = notice.payload
+    text = s.texts.text(
+        "support.coupon_gift",
+        s.lang,
+        value=money(int(p["value_cents"]), s.program.currency, s.lang),
+        code=str(p["code"]),
+        expires=moment(datetime.fromisoformat(str(p["expires_at"])), s.program.timezone, s.lang),
+        reason=str(p["reason"]),
+    )
+    return text, _balance_markup(s)
+
+
 RENDERERS: dict[str, Callable[[Speaker, Notice], Rendered]] = {
     "daily_checkin": _daily,
     "coupon_expiry": _expiry,
@@ -177,4 +226,10 @@ RENDERERS: dict[str, Callable[[Speaker, Notice], Rendered]] = {
     "clawback": _clawback,
     "level_changed": _level_changed,
     "hold_released": _hold_released,
+    "coupon_ready": _coupon_ready,
+    "coupon_refused": _coupon_refused,
+    "support_grant": _support_grant,
+    "support_coupon": _support_coupon,
 }
+# Notices that carry a coupon code: sent as protected content, like the bot's own code replies.
+PROTECTED = frozenset({"coupon_ready", "support_coupon"})

@@ -2,13 +2,31 @@
 
 from __future__ import annotations
 
-from telegram import BotCommand, Update
+import logging
+
+from telegram import BotCommand, BotCommandScopeChat, Update
+from telegram.error import TelegramError
 from telegram.ext import Application, TypeHandler
 
-from handlers import agents, coupons, daily, fallback, help, history, me, settings, start, support
+from handlers import (
+    agents,
+    console,
+    coupons,
+    daily,
+    fallback,
+    help,
+    history,
+    me,
+    settings,
+    start,
+    support,
+)
 from handlers.catalogue import LANGUAGES, Catalogue
 from handlers.errors import on_error
 from handlers.gate import load_profile
+from storage.logs import kv
+
+log = logging.getLogger(__name__)
 
 # Group order is policy (a lower group always runs first):
 # - AGENT_GROUP: the agent chat's handlers, filtered to `support.agent_chat_id` alone; each one
@@ -26,7 +44,7 @@ GROUP_CHATS_GATE = -19
 GATE_GROUP = -10
 RELAY_GROUP = -5
 FEATURE_GROUP = 0
-FEATURES = (start, me, coupons, daily, history, help, settings, support)
+FEATURES = (start, me, coupons, daily, history, help, settings, support, console)
 COMMANDS = ("start", "me", "coupons", "daily", "history", "support", "settings", "help", "unlink")
 
 
@@ -48,6 +66,24 @@ def register(app: Application) -> None:
 def menu_commands(texts: Catalogue, language: str) -> list[BotCommand]:
     """Return the command menu in one language."""
     return [BotCommand(name, texts.text(f"commands.{name}", language)) for name in COMMANDS]
+
+
+async def set_admin_commands(
+    app: Application, texts: Catalogue, admin_ids: tuple[int, ...]
+) -> None:
+    """Add /console to each admin's own command menu (once they have a chat with the bot)."""
+    commands = [
+        *menu_commands(texts, LANGUAGES[0]),
+        BotCommand("console", texts.text("commands.console", LANGUAGES[0])),
+    ]
+    for admin_id in admin_ids:
+        try:
+            await app.bot.set_my_commands(commands, scope=BotCommandScopeChat(admin_id))
+        except TelegramError as exc:  # an admin who never wrote to the bot: no chat yet
+            log.info(
+                "admin commands not set",
+                extra=kv(event="admin_commands_skipped", error=type(exc).__name__),
+            )
 
 
 async def set_commands(app: Application, texts: Catalogue) -> None:

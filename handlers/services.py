@@ -83,6 +83,12 @@ class Services:
     bot_username: str  # learnt from Telegram at start-up when the config leaves it empty
     support: SupportConfig
     reminders: ReminderPolicy
+    # The card and the console (bot/web): `web_public_url` is the https address Telegram
+    # clients reach (Mini App buttons need it; "" = none); `web_base_url` is where a desktop
+    # browser reaches the console (the public address, else the server's own).
+    web_public_url: str = ""
+    web_base_url: str = ""
+    console_link_ttl: timedelta = timedelta(minutes=10)
     # What handlers build from the programme and the texts alone (keyboards, FAQ answers), by
     # key: neither changes while the bot runs, and PTB's keyboard objects are immutable.
     rendered: dict[Hashable, Any] = field(default_factory=dict, repr=False, compare=False)

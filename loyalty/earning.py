@@ -35,3 +35,14 @@ def coins_for_streak_day(program: Program, streak_day: int) -> int:
     if not program.coins.enabled or not schedule or streak_day < 1:
         return 0
     return schedule[min(streak_day, len(schedule)) - 1]
+
+
+def refund_share(earned: int, refunded_cents: int, amount_cents: int) -> int:
+    """Points a refund of `refunded_cents` (all refunds so far) takes back of `earned`.
+
+    Proportional and rounded down, so that a run of partial refunds never takes back more than
+    one refund of their sum would; a refund of the whole amount takes back everything.
+    """
+    if amount_cents <= 0 or refunded_cents >= amount_cents:
+        return earned
+    return earned * max(0, refunded_cents) // amount_cents

@@ -24,6 +24,9 @@ KIND_CATEGORY = {
     "level_changed": "account",
     "hold_released": "account",
 }
+# Notices that answer something the member just asked for (the code of the coupon they bought
+# from a connected shop, or why it was undone): sent whatever the settings and quiet hours.
+ANSWERS = frozenset({"coupon_ready", "coupon_refused"})
 # After downtime, hours are planned at most this far back: older reminders are no use.
 MAX_CATCH_UP = timedelta(hours=24)
 HOUR = timedelta(hours=1)

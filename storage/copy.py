@@ -22,7 +22,7 @@ BATCH = 1_000
 ORDER = (
     "members", "telegram_users", "orders", "ledger", "coupons", "holds", "idempotency",
     "link_tokens", "telegram_links", "outbox", "tickets", "ticket_messages", "support_bans",
-    "scheduler_runs",
+    "scheduler_runs", "refunds", "connector_customers", "shop_tasks", "sends",
 )  # fmt: skip
 _SKIP = {"schema_migrations"}
 # Self-references filled in after every row is there: (table, key, column).

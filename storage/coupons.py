@@ -10,6 +10,7 @@ from typing import Any
 from loyalty.calendar import next_day_start, programme_day
 from loyalty.coupons import coupon_expiry, expired_cutoff
 from loyalty.program import CouponOption, Currency
+from storage import shop_tasks
 from storage.db import Conn, Row, from_db, to_db
 from storage.errors import Conflict, Invalid, NotFound, Refused
 from storage.idempotency import fingerprint, recall, remember
@@ -21,6 +22,13 @@ from storage.store import Store
 CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
 CODE_GROUPS, CODE_GROUP_LENGTH = 3, 4  # 31**12: about 2**59 codes, unguessable
 CURRENCIES: tuple[Currency, ...] = ("points", "coins")
+
+
+def normal_code(code: str) -> str:
+    """Return a code as stored: codes match case-insensitively (`pgbe-kquq-mkuk` finds
+    `PGBE-KQUQ-MKUK`), and every code is made upper-case, so upper-casing the input is enough
+    (and keeps the primary key's index, where lower(code) = lower(?) would not)."""
+    return code.strip().upper()
 
 
 def new_code() -> str:
@@ -46,6 +54,9 @@ class Coupon:
     burns: bool
     used_at: datetime | None = None
     order_id: str | None = None
+    # 'pending' while a connected shop is creating its copy (the code is not usable there
+    # yet), 'live' once it has it, 'removed' after; None without a connected shop.
+    shop_status: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """Return the coupon as a JSON-ready dict (times as ISO 8601 strings)."""
@@ -88,6 +99,7 @@ def _coupon(row: Row) -> Coupon:
         burns=bool(row["burns"]),
         used_at=from_db(row["used_at"]) if row["used_at"] else None,
         order_id=row["order_id"],
+        shop_status=row["shop_status"],
     )
 
 
@@ -240,6 +252,8 @@ async def exchange(
             conn, code, member_id, option.value_cents, currency, cost, posting.ledger_id, now,
             day, expiry.expires_at, expiry.burns,
         )  # fmt: skip
+        if shop_tasks.queue_create(conn, store, member_id, code, now):
+            coupon = replace(coupon, shop_status="pending")
         result = Exchange(
             coupon=coupon,
             currency=currency,
@@ -321,6 +335,8 @@ async def issue_goodwill(
             conn, code, member_id, value_cents, "goodwill", 0, posting.ledger_id, now,
             programme_day(store.program, now).isoformat(), expiry.expires_at, expiry.burns,
         )  # fmt: skip
+        if shop_tasks.queue_create(conn, store, member_id, code, now):
+            coupon = replace(coupon, shop_status="pending")
         remember(conn, idem, print_, coupon.to_dict(), now)
         return coupon
 
@@ -329,7 +345,7 @@ async def issue_goodwill(
 
 async def get(store: Store, code: str) -> Coupon:
     """Return a coupon by code (its stored status, with expiry applied as of now) or NotFound."""
-    row = await store.db.read_one("SELECT * FROM coupons WHERE code = ?", (code,))
+    row = await store.db.read_one("SELECT * FROM coupons WHERE code = ?", (normal_code(code),))
     if row is None:
         raise NotFound(f"unknown coupon {code!r}")
     return _as_of(store, _coupon(row))
@@ -362,24 +378,30 @@ async def redeem(store: Store, code: str, member_id: str, order_id: str) -> Coup
     check_member_id(order_id, "order_id")
 
     def use(conn: Conn) -> Coupon:
-        row = conn.execute("SELECT * FROM coupons WHERE code = ?", (code,)).fetchone()
-        if row is None:
-            raise NotFound(f"unknown coupon {code!r}")
-        coupon = _as_of(store, _coupon(row))
-        if coupon.member_id != member_id:
-            raise Conflict("this coupon belongs to another member", code="not_owner")
-        if coupon.status == "used" and coupon.order_id == order_id:
-            return coupon
-        if coupon.status != "active":
-            raise Conflict(f"this coupon is {coupon.status}", code=f"coupon_{coupon.status}")
-        now = store.now()
-        conn.execute(
-            "UPDATE coupons SET status = 'used', used_at = ?, order_id = ? WHERE code = ?",
-            (to_db(now), order_id, code),
-        )
-        return replace(coupon, status="used", used_at=now, order_id=order_id)
+        return redeem_in(conn, store, code, member_id, order_id)
 
     return await store.db.write(use)
+
+
+def redeem_in(conn: Conn, store: Store, code: str, member_id: str, order_id: str) -> Coupon:
+    """Redeem inside the caller's transaction (a connector's order arriving with the code)."""
+    code = normal_code(code)
+    row = conn.execute("SELECT * FROM coupons WHERE code = ?", (code,)).fetchone()
+    if row is None:
+        raise NotFound(f"unknown coupon {code!r}")
+    coupon = _as_of(store, _coupon(row))
+    if coupon.member_id != member_id:
+        raise Conflict("this coupon belongs to another member", code="not_owner")
+    if coupon.status == "used" and coupon.order_id == order_id:
+        return coupon
+    if coupon.status != "active":
+        raise Conflict(f"this coupon is {coupon.status}", code=f"coupon_{coupon.status}")
+    now = store.now()
+    conn.execute(
+        "UPDATE coupons SET status = 'used', used_at = ?, order_id = ? WHERE code = ?",
+        (to_db(now), order_id, code),
+    )
+    return replace(coupon, status="used", used_at=now, order_id=order_id)
 
 
 async def expire(store: Store) -> dict[str, int]:
@@ -387,11 +409,14 @@ async def expire(store: Store) -> dict[str, int]:
     cutoff = to_db(expired_cutoff(store.now()))
 
     def mark(conn: Conn) -> list[Row]:
-        return conn.execute(
+        found = conn.execute(
             "UPDATE coupons SET status = CASE WHEN burns = 1 THEN 'burned' ELSE 'expired' END"
-            " WHERE status = 'active' AND expires_at <= ? RETURNING status",
+            " WHERE status = 'active' AND expires_at <= ? RETURNING status, code",
             (cutoff,),
         ).fetchall()
+        # Gone here, gone in the shop: the removal is queued with the change.
+        shop_tasks.queue_removals(conn, [r[1] for r in found], store.now())
+        return found
 
     rows = await store.db.write(mark)
     statuses = [r[0] for r in rows]
@@ -403,11 +428,13 @@ async def burn(store: Store) -> int:
     cutoff = to_db(expired_cutoff(store.now()))
 
     def mark(conn: Conn) -> list[Row]:
-        return conn.execute(
+        found = conn.execute(
             "UPDATE coupons SET status = 'burned'"
             " WHERE status = 'active' AND burns = 1 AND expires_at <= ? RETURNING code",
             (cutoff,),
         ).fetchall()
+        shop_tasks.queue_removals(conn, [r[0] for r in found], store.now())
+        return found
 
     rows = await store.db.write(mark)
     return len(list(rows))

@@ -1,4 +1,4 @@
-"""The start of a programme day: the yearly burn, coupon expiry, level recompute, outbox pruning.
+"""The start of a programme day: the yearly burn, coupon expiry, level recompute, pruning.
 
 Run once per programme day, just after midnight in the programme's time zone; each step is its
 own idempotent operation, in the module that owns it.
@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from loyalty.calendar import programme_day
-from storage import coupons, members, outbox, sends
+from storage import connectors, coupons, members, outbox, sends
 from storage.scheduler_runs import last_period, record_period
 from storage.store import Store
 
@@ -45,5 +45,6 @@ async def start_day(store: Store) -> DayStart | None:
     changes = await members.recompute_levels(store)
     pruned = await outbox.prune(store, now - outbox.KEEP_SETTLED)
     pruned += await sends.prune(store, now - sends.KEEP_SETTLED)
+    pruned += await connectors.prune(store, now - connectors.KEEP_DELIVERIES)
     await record_period(store, JOB, today.isoformat())
     return DayStart(today, burned, expired["expired"] + expired["burned"], len(changes), pruned)

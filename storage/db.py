@@ -253,7 +253,11 @@ class Database:
         # Outcomes are delivered by callback: should this caller be cancelled while the thread
         # runs the group, the others in it still get theirs.
         job.add_done_callback(lambda done: _deliver(group, done))
-        await asyncio.shield(job)
+        # Wait without taking the outcome: a failure reaches each caller through its own
+        # outcome (shield would raise it here too, and the leader's outcome future, never
+        # awaited then, was logged as "exception never retrieved"). Like shield, a cancelled
+        # caller stops waiting and the group runs on.
+        await asyncio.wait([job])
 
     async def read(self, sql: str, params: Params = ()) -> Iterable[Row]:
         """Run one read-only query on the reader connection and return its rows."""
@@ -306,33 +310,43 @@ def _run_group(conn: sqlite3.Connection, group: list[_Write]) -> list[tuple[bool
     """Run each body in a savepoint of its own, all in one transaction with one COMMIT.
 
     Returns (succeeded, value or exception) per body. A body that raises is rolled back to
-    its savepoint alone; a failure of the transaction itself (the COMMIT) fails them all.
+    its savepoint alone; a failure of the transaction itself (the COMMIT) fails them all. A
+    group of one, the usual case, needs no savepoint: its exception rolls back the whole.
     """
     conn.execute("BEGIN IMMEDIATE")
-    outcomes: list[tuple[bool, Any]] = []
     try:
-        for write in group:
-            conn.execute("SAVEPOINT write")
-            try:
-                result = write.body(conn)
-                if inspect.iscoroutine(result):
-                    result.close()  # an unstarted coroutine has done nothing
-                    raise TypeError(
-                        f"a write() body is a plain function, def body(conn) -> T; got"
-                        f" {write.body!r}, which returned a coroutine"
-                    )
-            except Exception as exc:
-                conn.execute("ROLLBACK TO write")
-                conn.execute("RELEASE write")
-                outcomes.append((False, exc))
-            else:
-                conn.execute("RELEASE write")
-                outcomes.append((True, result))
+        if len(group) == 1:
+            outcomes = [(True, _checked(group[0], group[0].body(conn)))]
+        else:
+            outcomes = [_in_savepoint(conn, write) for write in group]
         conn.commit()
         return outcomes
     except BaseException:
         conn.rollback()
         raise
+
+
+def _in_savepoint(conn: Conn, write: _Write) -> tuple[bool, Any]:
+    conn.execute("SAVEPOINT write")
+    try:
+        result = _checked(write, write.body(conn))
+    except Exception as exc:  # this body's failure only: the group goes on
+        conn.execute("ROLLBACK TO write")
+        conn.execute("RELEASE write")
+        return False, exc
+    conn.execute("RELEASE write")
+    return True, result
+
+
+def _checked(write: _Write, result: Any) -> Any:
+    """Return a body's value; TypeError for a coroutine (a body must be a plain function)."""
+    if inspect.iscoroutine(result):
+        result.close()  # an unstarted coroutine has done nothing
+        raise TypeError(
+            f"a write() body is a plain function, def body(conn) -> T; got {write.body!r},"
+            " which returned a coroutine"
+        )
+    return result
 
 
 def _deliver(group: list[_Write], job: asyncio.Future[list[tuple[bool, Any]]]) -> None:

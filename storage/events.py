@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -9,7 +10,7 @@ from typing import Any
 
 from loyalty.calendar import programme_day
 from loyalty.earning import order_points, review_points
-from storage import outbox
+from storage import outbox, refunds
 from storage.checkout import MAX_ORDER_CENTS, release_for_order
 from storage.db import Conn, Row, from_db, to_db
 from storage.errors import Conflict, Invalid, NotFound
@@ -51,6 +52,11 @@ EVENT_FIELDS: dict[str, dict[str, tuple[str, int, bool]]] = {
     **{
         f"order.{name}": {"order_id": ("string", MAX_ID_LENGTH, True)}
         for name in ("paid", "delivered", "returned", "not_delivered", "cancelled")
+    },
+    "order.refunded": {
+        "order_id": ("string", MAX_ID_LENGTH, True),
+        "refund_id": ("string", MAX_ID_LENGTH, True),
+        "amount_cents": ("cents", MAX_ORDER_CENTS, True),
     },
     "review.submitted": {"order_id": ("string", MAX_ID_LENGTH, True)},
 }
@@ -152,19 +158,34 @@ async def apply_event(store: Store, body: object) -> dict[str, Any]:
     or an order in a state the event cannot follow, changes nothing and raises.
     """
     event = parse_event(body, store.now())
-    print_ = fingerprint(event.body)
-    key = f"event:{event.id}"
 
     def apply(conn: Conn) -> dict[str, Any]:
-        first = recall(conn, key, print_)
-        if first is not None:
-            return {**first, "status": "duplicate"}
-        outcome = _HANDLERS[event.type](conn, store, event)
-        result = {"status": "processed", "event_id": event.id, "type": event.type, **outcome}
-        remember(conn, key, print_, result, store.now())
-        return result
+        return apply_in(conn, store, event)
 
     return await store.db.write(apply)
+
+
+def apply_in(
+    conn: Conn, store: Store, event: ShopEvent, *, first_wins: bool = False
+) -> dict[str, Any]:
+    """Apply a parsed event inside the caller's transaction (connectors apply several).
+
+    With `first_wins` (connectors: the id names a fact, a later snapshot may describe it with
+    other details) a known id is a duplicate whatever its body; else another body conflicts.
+    """
+    print_ = fingerprint(event.body)
+    key = f"event:{event.id}"
+    if first_wins:
+        known = conn.execute("SELECT response FROM idempotency WHERE key = ?", (key,)).fetchone()
+        if known is not None:
+            return {**json.loads(known[0]), "status": "duplicate"}
+    first = recall(conn, key, print_)
+    if first is not None:
+        return {**first, "status": "duplicate"}
+    outcome = _HANDLERS[event.type](conn, store, event)
+    result = {"status": "processed", "event_id": event.id, "type": event.type, **outcome}
+    remember(conn, key, print_, result, store.now())
+    return result
 
 
 Outcome = dict[str, Any]
@@ -280,14 +301,18 @@ def _order_delivered(conn: Conn, store: Store, event: ShopEvent) -> Outcome:
         referral_key = f"referral:{member_id}"
         seen = conn.execute("SELECT 1 FROM ledger WHERE idem_key = ?", (referral_key,)).fetchone()
         if not seen:
+            # The note names the order: a full refund of it takes the bonus back.
             credit_earning(
                 conn, referrer, earning.referrer_points, "referral", now,
-                ref=member_id, idem_key=referral_key,
+                ref=member_id, idem_key=referral_key, note=order_id,
             )  # fmt: skip
             credited.append(
                 {"member_id": referrer, "points": earning.referrer_points, "reason": "referral"}
             )
             referrer_change = refresh_level(conn, store, referrer, now)
+    if order["refunded_cents"]:
+        # Refunded in part before delivery: the share is taken back now, as it would be after.
+        refunds.take_share(conn, store, order, order["refunded_cents"], "before_delivery")
     change = refresh_level(conn, store, member_id, now)
     total = sum(c["points"] for c in credited if c["member_id"] == member_id)
     if total:
@@ -299,23 +324,28 @@ def _order_delivered(conn: Conn, store: Store, event: ShopEvent) -> Outcome:
             "level_changes": _changes(change, referrer_change)}  # fmt: skip
 
 
-def _take_back(conn: Conn, store: Store, order: Row, status: str) -> Outcome:
-    """Reverse every point an order earned, capped at the balance; record any shortfall."""
+def _take_back(
+    conn: Conn, store: Store, order: Row, status: str, *, told: str | None = None
+) -> Outcome:
+    """Reverse every point an order earned, capped at the balance; record any shortfall.
+
+    `told` is what the member's notice says happened (default: the new status).
+    """
     now = store.now()
     member_id, order_id = order["member_id"], order["order_id"]
     _set_order(conn, order_id, status, now)
-    credits = conn.execute(
-        "SELECT amount, counted_at, reason FROM ledger WHERE ref = ? AND member_id = ?"
-        " AND currency = 'points' AND reason IN ('order', 'review', 'daily_purchase')"
-        " ORDER BY id",
-        (order_id, member_id),
-    ).fetchall()
-    balance = conn.execute(
-        "SELECT points FROM members WHERE member_id = ?", (member_id,)
-    ).fetchone()["points"]
+    credits = refunds.earned_credits(conn, order_id, member_id)
+    balance = refunds.balance(conn, member_id)
+    # Partial refunds already took part of it: only the rest is left to take back.
+    before = refunds.already_taken(conn, order_id, member_id)
     taken = shortfall = 0
     for credit in credits:
         amount = credit["amount"]
+        covered = min(before, amount)
+        before -= covered
+        amount -= covered
+        if amount <= 0:
+            continue
         take = min(balance, amount)
         # The level loses the whole credit even when the balance cannot cover it; the row is
         # dated like the credit so that a rolling window drops both at the same moment.
@@ -327,11 +357,14 @@ def _take_back(conn: Conn, store: Store, order: Row, status: str) -> Outcome:
         balance -= take
         taken += take
         shortfall += amount - take
+    # An order that ends up earning nothing did not earn the referrer's bonus either.
+    referral = refunds.take_back_referral(conn, store, order)
     change = refresh_level(conn, store, member_id, now)
     if taken or shortfall:
         outbox.notify(
             conn, member_id, "clawback", f"clawback:{order_id}",
-            {"order_id": order_id, "points": taken, "shortfall": shortfall, "status": status},
+            {"order_id": order_id, "points": taken, "shortfall": shortfall,
+             "status": told or status},
             now,
         )  # fmt: skip
     return {
@@ -340,6 +373,7 @@ def _take_back(conn: Conn, store: Store, order: Row, status: str) -> Outcome:
         "order_status": status,
         "taken_back": taken,
         "shortfall": shortfall,
+        "referral_taken_back": referral,
         "level_changes": _changes(change),
     }
 
@@ -375,14 +409,58 @@ def _order_cancelled(conn: Conn, store: Store, event: ShopEvent) -> Outcome:
         return {"order_id": order["order_id"], "order_status": status, "changed": False}
     if status not in ("placed", "paid"):
         raise Conflict(f"order {order['order_id']!r} is {status}; it cannot be cancelled")
+    return _cancel(conn, store, order)
+
+
+def _cancel(conn: Conn, store: Store, order: Row) -> Outcome:
     _set_order(conn, order["order_id"], "cancelled", store.now())
-    # "Delete your unpaid order and the system returns your used Bonus Points."
+    # "Delete your unpaid order and the system returns your used Bonus Points": held points
+    # are released, and points already captured at checkout are paid back.
     released = release_for_order(conn, store, order["order_id"])
+    released += refunds.refund_captured(conn, store, order["order_id"])
     return {"order_id": order["order_id"], "member_id": order["member_id"],
             "order_status": "cancelled", "released_points": released}  # fmt: skip
 
 
-# Orders that never earn again: a review of one is answered, once and for all, "not_earned".
+def _order_refunded(conn: Conn, store: Store, event: ShopEvent) -> Outcome:
+    """A refund, once by refund id: a share of what the order earned, or all of it."""
+    d = event.data
+    order = _order(conn, d["order_id"])
+    order_id, refund_id, requested = order["order_id"], d["refund_id"], d["amount_cents"]
+    out: Outcome = {"order_id": order_id, "member_id": order["member_id"], "refund_id": refund_id}
+    seen = conn.execute(
+        "SELECT order_id, requested_cents, amount_cents FROM refunds WHERE refund_id = ?",
+        (refund_id,),
+    ).fetchone()
+    if seen is not None:
+        if (seen["order_id"], seen["requested_cents"]) != (order_id, requested):
+            raise Conflict(f"refund {refund_id!r} already exists with another order or amount")
+        return {**out, "order_status": order["status"], "changed": False}
+    status, amount = order["status"], order["amount_cents"]
+    # A refund larger than what is left (shipping, taxes) counts up to the order's amount.
+    applied = 0 if status in ORDER_ENDED else min(requested, amount - order["refunded_cents"])
+    now = store.now()
+    refunds.record(conn, refund_id, order_id, applied, requested, event.occurred_at, now)
+    refunded = order["refunded_cents"] + applied
+    full = applied > 0 and refunded >= amount
+    out = {**out, "refunded_cents": refunded, "full": full, "changed": True}
+    if status in ORDER_ENDED or not applied:
+        return {**out, "order_status": status, "taken_back": 0}
+    if status != "delivered":
+        # Nothing earned yet: a partial refund lowers what delivery will keep; a full one ends it.
+        return {**out, **_cancel(conn, store, order)} if full else {**out, "order_status": status}
+    if full:
+        back = _take_back(conn, store, order, "returned", told="refunded")
+        back["released_points"] = refunds.refund_captured(conn, store, order_id)
+        return {**out, **back}
+    taken, shortfall = refunds.take_share(conn, store, order, refunded, refund_id)
+    change = refresh_level(conn, store, order["member_id"], now)
+    return {**out, "order_status": status, "taken_back": taken, "shortfall": shortfall,
+            "level_changes": _changes(change)}  # fmt: skip
+
+
+# Orders that never earn again: a review of one is answered, once and for all, "not_earned";
+# a refund of one is recorded and applied as zero.
 ORDER_ENDED = ("returned", "not_delivered", "cancelled")
 
 
@@ -422,5 +500,6 @@ _HANDLERS: dict[str, Callable[[Conn, Store, ShopEvent], Outcome]] = {
     "order.returned": _order_returned,
     "order.not_delivered": _order_not_delivered,
     "order.cancelled": _order_cancelled,
+    "order.refunded": _order_refunded,
     "review.submitted": _review_submitted,
 }

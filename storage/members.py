@@ -24,18 +24,18 @@ MAX_ID_LENGTH = 128
 ADDRESSABLE_ID_PATTERN = r"^[^/]*[^/\s][^/]*$"
 
 # Standing in one query: the level-relevant facts of one member. Each aggregate is read from
-# an index alone (migration 0005): ledger (member_id, counted_at, level_points) WHERE
-# level_points != 0 for the points, orders (member_id, status, delivered_at, amount_cents)
-# for the spend and the best order.
+# an index alone (migrations 0005, 0008): ledger (member_id, counted_at, level_points) WHERE
+# level_points != 0 for the points, orders (member_id, status, delivered_at, amount_cents,
+# refunded_cents) for the spend and the best order, both net of partial refunds.
 _STANDING_SQL = """
 SELECT m.*,
     (SELECT COALESCE(SUM(level_points), 0) FROM ledger
         WHERE member_id = m.member_id AND level_points != 0 AND counted_at >= :since)
         AS level_points,
-    (SELECT COALESCE(SUM(amount_cents), 0) FROM orders
+    (SELECT COALESCE(SUM(amount_cents - refunded_cents), 0) FROM orders
         WHERE member_id = m.member_id AND status = 'delivered' AND delivered_at >= :since)
         AS spend_cents,
-    (SELECT COALESCE(MAX(amount_cents), 0) FROM orders
+    (SELECT COALESCE(MAX(amount_cents - refunded_cents), 0) FROM orders
         WHERE member_id = m.member_id AND status = 'delivered') AS best_order_cents
 """
 
@@ -186,13 +186,14 @@ def credit_earning(
     ref: str | None = None,
     idem_key: str | None = None,
     counted_at: datetime | None = None,
+    note: str | None = None,
 ) -> int:
     """Credit earned points that also count toward the level; return the points credited."""
     if points <= 0:
         return 0
     post(
         conn, member_id, "points", points, reason, now,
-        ref=ref, idem_key=idem_key, level_points=points, counted_at=counted_at,
+        ref=ref, idem_key=idem_key, level_points=points, counted_at=counted_at, note=note,
     )  # fmt: skip
     return points
 

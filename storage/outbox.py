@@ -20,6 +20,7 @@ from typing import Any
 from loyalty.calendar import programme_day
 from loyalty.coupons import expired_cutoff
 from loyalty.reminders import (
+    ANSWERS,
     DailyOffer,
     ReminderPolicy,
     category_of,
@@ -170,7 +171,7 @@ async def claim(
             if reason is None and row["kind"] in ("coupon_expiry", "coupon_burn"):
                 listed = tuple(lines[c] for c in payload.get("codes", []) if c in lines)
                 reason = None if listed else "no_longer_true"
-            if reason is None:
+            if reason is None and row["kind"] not in ANSWERS:
                 start, end = _quiet(row, policy)
                 until = quiet_until(now, zone, start, end)
                 if until is not None:
@@ -231,7 +232,7 @@ def _skip_reason(
     if row["attempts"] >= MAX_ATTEMPTS:
         return "attempts", None
     mode = row[f"remind_{category_of(row['kind'])}"] or "on"
-    if not row["master"] or mode == "off":
+    if (not row["master"] or mode == "off") and row["kind"] not in ANSWERS:
         return "off", None
     if row["kind"] != "daily_checkin":
         return None, None

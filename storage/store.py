@@ -18,6 +18,9 @@ class Store:
     db: AnyDatabase
     program: Program
     clock: Clock = system_clock
+    # The connected shop platforms that take coupons ("woocommerce", "shopify"): a coupon for
+    # one of their customers is created there too (storage.shop_tasks).
+    shop_platforms: frozenset[str] = frozenset()
 
     @classmethod
     async def open(
@@ -27,9 +30,11 @@ class Store:
         *,
         clock: Clock = system_clock,
         synchronous: Synchronous = "FULL",
+        shop_platforms: frozenset[str] = frozenset(),
     ) -> Store:
         """Open the SQLite database at `path` (migrating it) for `program`."""
-        return cls(await Database.open(path, synchronous=synchronous), program, clock)
+        db = await Database.open(path, synchronous=synchronous)
+        return cls(db, program, clock, shop_platforms)
 
     @classmethod
     async def open_postgres(
@@ -41,12 +46,13 @@ class Store:
         pool_size: int = 10,
         schema: str | None = None,
         durable: bool = True,
+        shop_platforms: frozenset[str] = frozenset(),
     ) -> Store:
         """Open the PostgreSQL database at `dsn` (migrating it) for `program`."""
         from storage.postgres import PostgresDatabase  # psycopg only where it is used
 
         db = await PostgresDatabase.open(dsn, pool_size=pool_size, schema=schema, durable=durable)
-        return cls(db, program, clock)
+        return cls(db, program, clock, shop_platforms)
 
     async def close(self) -> None:
         """Close the database."""

@@ -22,12 +22,19 @@ class Profile:
     # Whether the user ever had a support ticket or is banned from support: only then can a
     # message of theirs belong to support, so the relay reads their tickets only then.
     support: bool = False
+    username: str | None = None  # lower case, without "@" (the console finds members by it)
+
+
+def normal_username(username: str | None) -> str | None:
+    """Return a Telegram username as stored: lower case, without "@" (None when empty)."""
+    return username.lstrip("@").lower() or None if username else None
 
 
 async def profile(store: Store, telegram_user_id: int) -> Profile:
     """Return a Telegram user's link and settings (defaults for a user never seen)."""
     row = await store.db.lookup_one(
         "SELECT u.telegram_user_id IS NOT NULL AS known, u.language, u.telegram_language,"
+        " u.username,"
         " COALESCE(u.reminders, 1) AS reminders, COALESCE(u.unreachable, 0) AS unreachable,"
         " l.member_id, EXISTS (SELECT 1 FROM tickets WHERE telegram_user_id = q.id)"
         " OR EXISTS (SELECT 1 FROM support_bans WHERE telegram_user_id = q.id) AS support"
@@ -46,20 +53,26 @@ async def profile(store: Store, telegram_user_id: int) -> Profile:
         unreachable=bool(row["unreachable"]),
         known=bool(row["known"]),
         support=bool(row["support"]),
+        username=row["username"],
     )
 
 
-async def seen(store: Store, telegram_user_id: int, telegram_language: str | None) -> None:
-    """Record that a user wrote: remember their Telegram language, mark them reachable."""
+async def seen(
+    store: Store,
+    telegram_user_id: int,
+    telegram_language: str | None,
+    username: str | None = None,
+) -> None:
+    """Record that a user wrote: their Telegram language and username, mark them reachable."""
     now = to_db(store.now())
 
     def record(conn: Conn) -> None:
         conn.execute(
-            "INSERT INTO telegram_users (telegram_user_id, telegram_language, first_seen,"
-            " updated_at) VALUES (?, ?, ?, ?) ON CONFLICT (telegram_user_id) DO UPDATE SET"
-            " telegram_language = excluded.telegram_language, unreachable = 0,"
-            " updated_at = excluded.updated_at",
-            (telegram_user_id, telegram_language, now, now),
+            "INSERT INTO telegram_users (telegram_user_id, telegram_language, username,"
+            " first_seen, updated_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT (telegram_user_id)"
+            " DO UPDATE SET telegram_language = excluded.telegram_language,"
+            " username = excluded.username, unreachable = 0, updated_at = excluded.updated_at",
+            (telegram_user_id, telegram_language, normal_username(username), now, now),
         )
 
     await store.db.write(record)

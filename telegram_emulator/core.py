@@ -113,6 +113,8 @@ class TelegramEmulator:
         self.files: dict[str, FileRecord] = {}
         self.callback_queries: dict[str, CallbackQueryRecord] = {}
         self.commands: dict[tuple[CommandScopeKey, str], list[dict[str, str]]] = {}
+        # setChatMenuButton: per private chat id, None for the default of every chat.
+        self.menu_buttons: dict[int | None, dict[str, Any]] = {}
         self.chat_actions: list[tuple[int, str, int | None]] = []
         self.calls: list[ApiCall] = []
         self.update_log: list[dict[str, Any]] = []

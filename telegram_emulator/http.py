@@ -21,6 +21,7 @@ GET      /_emulator/groups/{chat_id}/topics              -> topics
 DELETE   /_emulator/groups/{chat_id}/topics/{thread_id}  delete a topic as an agent would
 GET      /_emulator/state                                -> delivery mode, webhook, pending updates
 POST     /_emulator/outage                               {outage: "timeout"|"bad_gateway"|null}
+POST     /_emulator/revoke_token                         -> {"token": the new one}
 =======  ==============================================  =========================================
 """
 
@@ -79,6 +80,7 @@ def create_app(emulator: TelegramEmulator) -> Starlette:
         Route("/bot{token}/{method}", bot_api, methods=["GET", "POST"]),
         Route("/_emulator/state", api.state, methods=["GET"]),
         Route("/_emulator/outage", api.outage, methods=["POST"]),
+        Route("/_emulator/revoke_token", api.revoke_token, methods=["POST"]),
         Route("/_emulator/users", api.create_user, methods=["POST"]),
         Route("/_emulator/users/{user_id}/send", api.send, methods=["POST"]),
         Route("/_emulator/users/{user_id}/press", api.press, methods=["POST"]),
@@ -261,6 +263,11 @@ class _ControlApi:
         else:
             raise ValueError(f"outage must be timeout, bad_gateway or null, not {wanted!r}")
         return {"outage": self.emu.outage}
+
+    @_control
+    async def revoke_token(self, request: Request) -> Any:
+        """Revoke the bot's token: the old one is answered 401 from now on."""
+        return {"token": self.emu.revoke_token()}
 
     @_control
     async def create_user(self, request: Request) -> Any:

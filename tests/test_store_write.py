@@ -225,3 +225,29 @@ async def test_concurrent_writes_share_a_commit_and_each_stays_whole(db: Databas
     assert [r[0] for r in rows] == [n for n in range(20) if n != 7]  # not even 7's first row
     commits = [s for s in statements if s.strip().upper() == "COMMIT"]
     assert 1 <= len(commits) < 20, statements  # the first alone, the rest waited and grouped
+
+
+async def test_a_write_cancelled_while_waiting_never_runs(db: Database) -> None:
+    gate, running = threading.Event(), threading.Event()
+
+    def held(conn: Conn) -> None:
+        running.set()
+        gate.wait(10)  # in the writer's thread: the next writes queue behind this one
+        conn.execute("INSERT INTO t VALUES (1)")
+
+    def second(conn: Conn) -> None:
+        conn.execute("INSERT INTO t VALUES (2)")
+
+    first = asyncio.create_task(db.write(held))
+    assert await asyncio.to_thread(running.wait, 10)  # it holds the writer now
+    waiting = asyncio.create_task(db.write(second))
+    third = asyncio.create_task(db.write(second))
+    await asyncio.sleep(0)
+    waiting.cancel()
+    gate.set()
+    await first
+    await third
+    with pytest.raises(asyncio.CancelledError):
+        await waiting
+    rows = await db.read("SELECT n FROM t ORDER BY n")
+    assert [r[0] for r in rows] == [1, 2]  # the cancelled one's row never written

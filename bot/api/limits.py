@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import hmac
+from collections.abc import Mapping
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -18,6 +19,10 @@ API_PREFIX = "/api/v1/"
 # connection is closed after): slow or stuck clients hold nothing for long. A shop's backend
 # sends a few KiB at once, so this is generous.
 DEFAULT_READ_TIMEOUT = 10.0
+# A platform's webhook carries a whole order (every line item, address, tax line): Shopify
+# and WooCommerce orders pass the shop API's 64 KiB, so the connectors take up to 1 MiB.
+CONNECTOR_MAX_BODY = 1_048_576
+CONNECTOR_PREFIX = "/connectors/"
 # Where RequestLimits leaves the whole body it read, for routes to take without reading again.
 BODY = "loyalty.body"
 
@@ -68,22 +73,38 @@ class RequestLimits:
     the whole body in one message.
     """
 
-    def __init__(self, app: ASGIApp, *, max_body_bytes: int, body_timeout: float) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        max_body_bytes: int,
+        body_timeout: float,
+        larger: Mapping[str, int] | None = None,
+    ) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
         self.body_timeout = body_timeout
+        # Path prefixes allowed a larger body (a platform's order webhook can pass 64 KiB).
+        self.larger = dict(larger or {})
+
+    def _limit(self, scope: Scope) -> int:
+        for prefix, limit in self.larger.items():
+            if scope["path"].startswith(prefix):
+                return limit
+        return self.max_body_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        limit = self._limit(scope)
         declared = _header(scope, b"content-length")
         if declared is not None:
             if not declared.isdigit():  # uvicorn (h11) refuses these first; other servers may not
                 await self._refuse(scope, receive, send, 400)
                 return
-            if int(declared) > self.max_body_bytes:
-                await self._refuse(scope, receive, send, 413)
+            if int(declared) > limit:
+                await self._refuse(scope, receive, send, 413, limit)
                 return
         chunks: list[bytes] = []
         size = 0
@@ -95,8 +116,8 @@ class RequestLimits:
                         return  # the client left: nobody to answer
                     chunk = message.get("body", b"")
                     size += len(chunk)
-                    if size > self.max_body_bytes:
-                        await self._refuse(scope, receive, send, 413)
+                    if size > limit:
+                        await self._refuse(scope, receive, send, 413, limit)
                         return
                     if chunk:
                         chunks.append(chunk)
@@ -118,11 +139,13 @@ class RequestLimits:
 
         await self.app(scope, replay, send)
 
-    async def _refuse(self, scope: Scope, receive: Receive, send: Send, status: int) -> None:
+    async def _refuse(
+        self, scope: Scope, receive: Receive, send: Send, status: int, limit: int = 0
+    ) -> None:
         if status == 400:
             message, code = "the Content-Length header is not a number", "bad_request"
         elif status == 413:
-            message = f"the body is larger than {self.max_body_bytes} bytes"
+            message = f"the body is larger than {limit or self.max_body_bytes} bytes"
             code = "body_too_large"
         else:
             message = f"the body did not arrive within {self.body_timeout:g} s"

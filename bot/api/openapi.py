@@ -299,6 +299,20 @@ def _schemas() -> dict[str, Schema]:
             "description": "an Update object of the Telegram Bot API",
             "properties": {"update_id": {"type": "integer"}},
         },
+        "Delivery": _obj(
+            ["outcome", "reason", "events", "problems", "codes_redeemed"],
+            {
+                "outcome": {
+                    "type": "string",
+                    "enum": ["processed", "ignored", "duplicate", "ping"],
+                },
+                "reason": {"type": ["string", "null"]},
+                "events": {"type": "object", "additionalProperties": {"type": "integer"}},
+                "problems": {"type": "array", "items": {"type": "string"}},
+                "codes_redeemed": {"type": "integer", "minimum": 0},
+            },
+            description="what one webhook delivery did",
+        ),
     }
 
 
@@ -593,7 +607,8 @@ def _paths() -> dict[str, Schema]:
                 "getCoupon",
                 "A coupon by code",
                 "Its value, owner, status and expiry (in the programme's time zone). A coupon "
-                "past its expiry shows `expired` (or `burned`) at once.",
+                "past its expiry shows `expired` (or `burned`) at once. Codes match in any "
+                "case (`pgbe-kquq-mkuk` finds `PGBE-KQUQ-MKUK`).",
                 {200: _ok("The coupon.", ref("Coupon"), COUPON_EXAMPLE)},
                 {**AUTH, 404: "Unknown coupon."},
                 tag="coupons",
@@ -685,6 +700,31 @@ def _paths() -> dict[str, Schema]:
                 security=[{"telegramSecret": []}],
             )
         },
+        **{
+            f"/connectors/{platform}": {
+                "post": _op(
+                    f"{platform}Webhook",
+                    f"{name} webhooks",
+                    f"Called by {name}, not by the shop's own code: the platform's order, "
+                    f"refund and customer webhooks, signed with `{header}` (base64 HMAC-SHA256 "
+                    "of the raw body). 404 while the connector is off. A delivery the programme "
+                    "cannot use is 200 with outcome `ignored` and the reason.",
+                    {200: _ok("Received (processed, ignored or a duplicate).", ref("Delivery"))},
+                    {
+                        401: "Missing or wrong signature.",
+                        404: "The connector is off.",
+                        503: "The connector's secret is not set.",
+                    },
+                    tag="connectors",
+                    request=_json({"type": "object"}, {"id": 723}),
+                    security=[{f"{platform}Signature": []}],
+                )
+            }
+            for platform, name, header in (
+                ("woocommerce", "WooCommerce", "X-WC-Webhook-Signature"),
+                ("shopify", "Shopify", "X-Shopify-Hmac-Sha256"),
+            )
+        },
     }
 
 
@@ -702,7 +742,16 @@ def _document() -> Schema:
         "jsonSchemaDialect": "https://spec.openapis.org/oas/3.1/dialect/base",
         "security": [{"bearer": []}],
         "tags": [
-            {"name": n} for n in ("events", "members", "checkout", "coupons", "system", "telegram")
+            {"name": n}
+            for n in (
+                "events",
+                "members",
+                "checkout",
+                "coupons",
+                "system",
+                "telegram",
+                "connectors",
+            )
         ],
         "paths": _paths(),
         "components": {
@@ -717,6 +766,16 @@ def _document() -> Schema:
                     "type": "apiKey",
                     "in": "header",
                     "name": "X-Telegram-Bot-Api-Secret-Token",
+                },
+                "woocommerceSignature": {
+                    "type": "apiKey",
+                    "in": "header",
+                    "name": "X-WC-Webhook-Signature",
+                },
+                "shopifySignature": {
+                    "type": "apiKey",
+                    "in": "header",
+                    "name": "X-Shopify-Hmac-Sha256",
                 },
             },
         },

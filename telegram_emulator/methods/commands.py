@@ -1,9 +1,10 @@
-"""setMyCommands, getMyCommands and deleteMyCommands, per scope and language."""
+"""setMyCommands, getMyCommands and deleteMyCommands, per scope and language; the chat menu
+button (setChatMenuButton, getChatMenuButton)."""
 
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from telegram_emulator import errors
 from telegram_emulator.errors import bad_request
@@ -77,3 +78,40 @@ def delete_my_commands(emu: TelegramEmulator, params: Params) -> bool:
     key = (scope_key(emu, params), params.string("language_code") or "")
     emu.commands.pop(key, None)
     return True
+
+
+_MENU_TYPES = {"commands", "default", "web_app"}
+
+
+@api_method("setChatMenuButton")
+def set_chat_menu_button(emu: TelegramEmulator, params: Params) -> bool:
+    """Store a private chat's menu button (without chat_id: the default for every chat)."""
+    chat_id = None
+    if "chat_id" in params:
+        chat = emu.find_chat(params.chat_id())
+        if chat.type != "private":
+            raise bad_request("Bad Request: chat_id must be a private chat")
+        chat_id = chat.id
+    button = params.json_value("menu_button", what="MenuButton")
+    if button is None:
+        button = {"type": "default"}
+    if not isinstance(button, dict) or button.get("type") not in _MENU_TYPES:
+        raise bad_request("Bad Request: can't parse menu button")
+    if button["type"] == "web_app":
+        web_app = button.get("web_app")
+        url = web_app.get("url") if isinstance(web_app, dict) else None
+        if not isinstance(button.get("text"), str) or not button["text"]:
+            raise bad_request("Bad Request: menu button text must be non-empty")
+        # Telegram opens Mini Apps from https addresses only.
+        if not isinstance(url, str) or not url.startswith("https://"):
+            raise bad_request("Bad Request: BUTTON_URL_INVALID")
+    emu.menu_buttons[chat_id] = dict(button)
+    return True
+
+
+@api_method("getChatMenuButton")
+def get_chat_menu_button(emu: TelegramEmulator, params: Params) -> dict[str, Any]:
+    """Return a chat's menu button, else the default one."""
+    chat_id = emu.find_chat(params.chat_id()).id if "chat_id" in params else None
+    found = emu.menu_buttons.get(chat_id) or emu.menu_buttons.get(None)
+    return dict(found or {"type": "commands"})

@@ -25,6 +25,31 @@ async def emu() -> AsyncIterator[TelegramEmulator]:
     await emulator.aclose()
 
 
+SESSION = "run-test-session-secret"
+
+
+async def _card_and_console_are_wired(client: httpx.AsyncClient, token: str) -> None:
+    """The service checks initData with its bot token and cookies with WEB_SESSION_SECRET."""
+    from datetime import UTC, datetime, timedelta
+
+    from bot.web import session
+    from bot.web.initdata import sign
+
+    now = datetime.now(UTC)
+    genuine = sign(token, {"id": 4242, "first_name": "N"}, now)
+    card = await client.get("/app/api/me", headers={"Authorization": f"tma {genuine}"})
+    assert card.status_code == 403 and card.json()["error"]["code"] == "not_linked"
+    forged = sign("1:other", {"id": 4242}, now)
+    assert (
+        await client.get("/app/api/me", headers={"Authorization": f"tma {forged}"})
+    ).status_code == 401
+    cookie = session.issue(SESSION.encode(), 4242, now, timedelta(minutes=5))
+    console = await client.get(
+        "/console/api/overview", headers={"Cookie": f"{session.COOKIE}={cookie}"}
+    )
+    assert console.status_code == 403  # signed with the service's secret; 4242 is no admin
+
+
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
 async def test_run_serves_the_api_and_stops_cleanly(
     tmp_path: Path, emu: TelegramEmulator, signum: signal.Signals
@@ -32,7 +57,7 @@ async def test_run_serves_the_api_and_stops_cleanly(
     async with serve(emu) as base_url:
         config = run_config(tmp_path, base_url)
         await migrate(tmp_path / "loyalty.db")
-        env = child_env(SHOP_API_KEY=API_KEY, BOT_TOKEN=emu.token)
+        env = child_env(SHOP_API_KEY=API_KEY, BOT_TOKEN=emu.token, WEB_SESSION_SECRET=SESSION)
         async with Service(config, env) as service:
             port = await service.port()
             headers = {"Authorization": f"Bearer {API_KEY}"}
@@ -52,6 +77,7 @@ async def test_run_serves_the_api_and_stops_cleanly(
                 assert member.json()["level"]["code"] == "A0"
                 anonymous = await client.get("/api/v1/members/m-1", headers={"Authorization": ""})
                 assert anonymous.status_code == 401
+                await _card_and_console_are_wired(client, emu.token)
             assert await service.stop(signum) == 0
             await service.wait_for("msg=stopped")
     log = service.log

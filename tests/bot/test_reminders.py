@@ -19,8 +19,10 @@ from bot.jobs import Scheduler, schedule_jobs, scheduler
 from bot.ratelimit import FairRateLimiter
 from loyalty.clock import ManualClock
 from storage import (
+    checkout,
     coupons,
     daily,
+    members,
     outbox,
     reminder_settings,
     scheduler_runs,
@@ -490,3 +492,25 @@ async def test_schedule_jobs_registers_each_job_and_the_sla_hook(
         assert scheduler(app).draining is False
         for job in app.job_queue.jobs():
             job.schedule_removal()
+
+
+async def test_the_scheduler_releases_holds_past_server_hold_minutes_and_tells_the_member(
+    tmp_path: Path, clock: ManualClock
+) -> None:
+    """A shop that never captures nor releases must not freeze the points (issue 17)."""
+    config = make_config("vip-shop", server={"hold_minutes": 90})
+    async with world(tmp_path, clock, config) as (_, store, runner, emu):
+        ann = emu.user(1001, "Ann")
+        await linked(store, ann, "m-1")
+        await send(store, "member.email_verified", member_id="m-1")  # 5 points
+        await checkout.hold(store, "h-1", "m-1", "o-1", 4)
+        clock.advance(minutes=89)
+        assert await runner.release_expired_holds() == 0
+        clock.advance(minutes=1)
+        assert await runner.release_expired_holds() == 1
+        view = await members.view(store, "m-1")
+        assert (view.points, view.points_held) == (5, 0)
+        assert await runner.release_expired_holds() == 0
+        mark = ann.mark()
+        await runner.drain()
+        assert any("4 points held for order o-1 are back" in t for t in texts_since(ann, mark))

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -218,3 +220,20 @@ def test_the_database_files_are_private_and_db_check_says_when_not(
     result = cli("db", "check")
     assert result.code == 1
     assert f"{db} is mode 0644, readable beyond its owner: chmod 600 it" in result.err
+
+
+def test_events_import_from_stdin_rejects_a_line_that_is_not_utf8(tmp_path: Path) -> None:
+    config = write_config(tmp_path)
+    assert run_child("-c", str(config), "db", "migrate").returncode == 0
+    lines = [
+        json.dumps(ev("e1", "member.upserted", member_id="m-1")).encode(),
+        b'{"id":"e2","type":"member.upserted","data":{"member_id":"\xe9"}}',
+        json.dumps(ev("e3", "member.upserted", member_id="m-3")).encode(),
+    ]
+    child = subprocess.run(
+        [sys.executable, "-m", "bot", "-c", str(config), "events", "import", "-"],
+        input=b"\n".join(lines) + b"\n", cwd=ROOT, capture_output=True, timeout=120,
+    )  # fmt: skip
+    assert child.returncode == 1, child.stderr
+    assert b"processed 2, duplicate 0, rejected 1" in child.stdout
+    assert b"line 2: malformed JSON (not UTF-8)" in child.stderr

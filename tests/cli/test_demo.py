@@ -94,3 +94,42 @@ def test_demo_delivery_in_quiet_hours_holds_the_notice_and_says_so() -> None:
     assert "its notice waits for the end of the member's quiet hours" in out
     assert "You earned 93 points" not in out  # held until 08:00, not lost
     assert "(scheduler: 0 sent)" in out
+
+
+def test_demo_serves_the_card_and_a_signed_in_console_while_it_runs() -> None:
+    """The addresses it prints work while the demo runs (fetched over real HTTP)."""
+    import re
+    from urllib.parse import parse_qs, urlsplit
+
+    import httpx
+
+    out = io.StringIO()
+    answers: dict[str, int | str] = {}
+
+    async def read_line() -> str | None:
+        if answers:
+            return None
+        card = re.search(r"card, as Alex: (\S+)\)", out.getvalue())
+        console = re.search(r"signed in as Sam, works once: (\S+)\)", out.getvalue())
+        assert card and console, out.getvalue()
+        parts = urlsplit(card.group(1))
+        init_data = parse_qs(parts.fragment)["tgWebAppData"][0]
+        base = f"{parts.scheme}://{parts.netloc}"
+        token = urlsplit(console.group(1)).fragment.removeprefix("login=")
+        async with httpx.AsyncClient(base_url=base) as client:
+            page = await client.get("/app/")
+            me = await client.get("/app/api/me", headers={"Authorization": f"tma {init_data}"})
+            login = await client.post("/console/api/login", json={"token": token})
+            overview = await client.get("/console/api/overview")
+        answers.update(
+            page=page.status_code,
+            member=me.json()["member_id"],
+            login=login.status_code,
+            members=overview.json()["members"]["total"],
+        )
+        return ":quit"
+
+    config = load_config(ROOT / "config.example.toml")
+    terminal = demo.Terminal(read_line, out, echo=True)
+    assert asyncio.run(demo.run_demo(config, terminal=terminal)) == 0
+    assert answers == {"page": 200, "member": "demo-alex", "login": 200, "members": 2}

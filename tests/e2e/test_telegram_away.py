@@ -89,3 +89,28 @@ async def test_run_with_a_token_telegram_rejects_stops_with_one_line(tmp_path: P
         "error: Telegram rejected the bot token in BOT_TOKEN (named by telegram.token_env)"
     ]
     assert "Traceback" not in text and TOKEN.split(":")[1] not in text
+
+
+async def test_a_token_revoked_while_running_stops_the_service_with_one_line(
+    tmp_path: Path,
+) -> None:
+    emu = TelegramEmulator(token=TOKEN, bot_username="shop_loyalty_bot")
+    async with serve(emu) as base_url:
+        config = run_config(tmp_path, base_url)
+        await migrate(tmp_path / "loyalty.db")
+        async with Service(config, child_env(SHOP_API_KEY=API_KEY, BOT_TOKEN=TOKEN)) as service:
+            await service.wait_for("event=bot_running")
+            async with httpx.AsyncClient() as client:
+                control = base_url.removesuffix("/bot") + "/_emulator/revoke_token"
+                assert (await client.post(control)).status_code == 200
+            await service.wait_for("msg=stopped")
+            assert service.process is not None
+            assert await asyncio.wait_for(service.process.wait(), 60) == 1
+    await emu.aclose()
+    log = service.log
+    errors = [line for line in log.splitlines() if line.startswith("error:")]
+    assert errors == [
+        "error: Telegram rejected the bot token in BOT_TOKEN (named by telegram.token_env)"
+    ]
+    assert log.count('msg="telegram rejected the token"') == 1
+    assert TOKEN.split(":")[1] not in log

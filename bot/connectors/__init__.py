@@ -1,0 +1,1 @@
+"""Shop platform connectors: WooCommerce and Shopify webhooks in, coupons out."""
