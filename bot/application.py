@@ -18,6 +18,7 @@ from telegram.ext import (
 )
 from telegram.request import BaseRequest, HTTPXRequest
 
+from bot import budget
 from bot.config import Config, secret
 from bot.logs import kv
 from bot.ratelimit import REAL_TIME, FairRateLimiter, Timer
@@ -78,9 +79,11 @@ def build_application(
     rate_limiter: BaseRateLimiter[Any] | _Default | None = DEFAULT,
     status: TelegramStatus | None = None,
     timer: Timer = REAL_TIME,
+    role: str = "all",
 ) -> Application:
     """Return the bot's Application; `request` replaces the HTTP transport (the emulator),
-    `timer` the clock the bot waits on (a test's hand clock).
+    `timer` the clock the bot waits on (a test's hand clock); `role` sets the part of the
+    bot-wide message budget this process may use (bot/budget.py).
 
     Every call goes through a `WatchedRequest` that keeps `status` (a new one unless given;
     `app.bot_data[TELEGRAM_STATUS_KEY]`) up to date with what Telegram last answered.
@@ -106,8 +109,12 @@ def build_application(
     if rate_limiter is DEFAULT:
         # Telegram's own windows for everything; the fan-out paced at the configured rate and
         # always behind members' answers (see bot/ratelimit.py for why not AIORateLimiter).
+        part = budget.share(config, role)
         rate_limiter = FairRateLimiter(
-            bulk_per_second=config.reminders.rate_per_second, timer=timer
+            bulk_per_second=part.bulk_per_second,
+            overall_per_second=part.overall_per_second,
+            group_per_minute=part.group_per_minute,
+            timer=timer,
         )
     if rate_limiter is not None:
         builder = builder.rate_limiter(rate_limiter)

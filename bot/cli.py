@@ -54,7 +54,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
-    commands.add_parser("run", parents=[common], help="the service: bot, shop API, scheduler")
+    run = commands.add_parser("run", parents=[common], help="the service: bot, shop API, scheduler")
+    run.add_argument(
+        "--role",
+        choices=("all", "web", "scheduler"),
+        default="all",
+        help="all: one process (default); web: shop API and webhook, several behind a balancer;"
+        " scheduler: jobs and the outbox sender, one leading (docs/scaling.md)",
+    )
     demo = commands.add_parser("demo", parents=[common], help="the whole product offline")
     demo.add_argument("--db", metavar="PATH", help="demo database (default: a temporary file)")
 

@@ -31,10 +31,10 @@ MAX_REJECTIONS_SHOWN = 20
 
 
 async def run(config: Config, args: argparse.Namespace, out: Console) -> int:
-    """Run the service until SIGINT/SIGTERM."""
+    """Run the service (in `--role`) until SIGINT/SIGTERM."""
     from bot.service import serve
 
-    await serve(config)
+    await serve(config, role=args.role)
     return EXIT_OK
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import tomllib
 from dataclasses import dataclass, field
-from datetime import time
+from datetime import time, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +14,9 @@ from handlers.services import SupportConfig
 from loyalty.loader import Problem, ProgramInvalid, TableReader, load_program
 from loyalty.program import Program
 from loyalty.reminders import ReminderPolicy, minutes
+from storage.retention import Retention
 
+FREE_PER_SECOND = 30  # Telegram's messages a second per bot, shared by every process
 DEFAULT_PATH = Path("config.toml")
 EXAMPLE_PATH = Path("config.example.toml")
 LANGUAGES = ("en", "ru")
@@ -111,6 +113,33 @@ class RemindersConfig:
 
 
 @dataclass(frozen=True)
+class RetentionConfig:
+    """How long the tables that would grow forever keep their rows, in days."""
+
+    idempotency_days: int = 90
+    outbox_days: int = 30
+    update_ids_days: int = 2
+
+    def policy(self) -> Retention:
+        """Return the storage layer's retention."""
+        return Retention(
+            idempotency=timedelta(days=self.idempotency_days),
+            outbox=timedelta(days=self.outbox_days),
+            update_ids=timedelta(days=self.update_ids_days),
+        )
+
+
+@dataclass(frozen=True)
+class ScalingConfig:
+    """Several processes: the scheduler's leader lease and the bot-wide message budget."""
+
+    lease_seconds: int = 20
+    heartbeat_seconds: int = 5
+    web_workers: int = 1
+    web_messages_per_second: int = 10
+
+
+@dataclass(frozen=True)
 class WebConfig:
     """The member's card (a Telegram Mini App) and the owner's console, on the API server."""
 
@@ -134,6 +163,8 @@ class Config:
     # Defined in handlers/services.py, where its users are (handlers may not import bot/).
     support: SupportConfig = field(default_factory=SupportConfig)
     reminders: RemindersConfig = field(default_factory=RemindersConfig)
+    retention: RetentionConfig = field(default_factory=RetentionConfig)
+    scaling: ScalingConfig = field(default_factory=ScalingConfig)
     connectors: ConnectorsConfig = field(default_factory=ConnectorsConfig)
     web: WebConfig = field(default_factory=WebConfig)
     path: Path | None = None
@@ -178,6 +209,8 @@ def parse_config(raw: dict[str, Any], path: Path | None = None) -> Config:
         "bot": _bot,
         "support": _support,
         "reminders": _reminders,
+        "retention": _retention,
+        "scaling": _scaling,
         "connectors": read_connectors,
         "web": _web,
     }
@@ -293,6 +326,36 @@ def _reminders(r: TableReader) -> RemindersConfig:
         quiet_end=r.time_of_day("quiet_end", _hhmm(d.quiet_end)),
         rate_per_second=r.integer("rate_per_second", d.rate_per_second, low=1, high=1_000),
         interval_seconds=r.integer("interval_seconds", d.interval_seconds, low=1, high=3_600),
+    )
+
+
+def _retention(r: TableReader) -> RetentionConfig:
+    d = RetentionConfig
+    return RetentionConfig(
+        idempotency_days=r.integer("idempotency_days", d.idempotency_days, low=7, high=3_650),
+        outbox_days=r.integer("outbox_days", d.outbox_days, low=1, high=3_650),
+        update_ids_days=r.integer("update_ids_days", d.update_ids_days, low=1, high=365),
+    )
+
+
+def _scaling(r: TableReader) -> ScalingConfig:
+    d = ScalingConfig
+    lease = r.integer("lease_seconds", d.lease_seconds, low=1, high=600)
+    heartbeat = r.integer("heartbeat_seconds", d.heartbeat_seconds, low=1, high=600)
+    if heartbeat * 2 > lease:
+        # A leader must renew at least twice per term, or one slow renewal loses the lease.
+        r.fail("must be at most half of lease_seconds", "heartbeat_seconds")
+    share = r.integer(
+        "web_messages_per_second", d.web_messages_per_second, low=1, high=FREE_PER_SECOND - 1
+    )
+    workers = r.integer("web_workers", d.web_workers, low=1, high=FREE_PER_SECOND - 1)
+    if workers > share:
+        r.fail("each web worker needs a message a second of the web share", "web_workers")
+    return ScalingConfig(
+        lease_seconds=lease,
+        heartbeat_seconds=heartbeat,
+        web_workers=workers,
+        web_messages_per_second=share,
     )
 
 

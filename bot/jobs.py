@@ -5,10 +5,18 @@ so tests and the demo move time with a ManualClock and call the same methods. Wh
 is recorded in the database (the outbox rows, `scheduler_runs`), so a restart, a second
 process or a late trigger neither repeats nor loses work.
 
+Several scheduler processes may run (docs/scaling.md): each keeps trying for the scheduler
+lease (bot/leader.py), and only the holder runs the jobs below and sends; it claims outbox rows
+for no longer than its lease has left, and marks each row before sending it, so a successor
+neither waits for the dead leader's claims nor sends anything twice.
+
 Jobs (see `schedule_jobs`):
+- `scheduler_lease`, every `scaling.heartbeat_seconds`: renew or take the lease; a process
+  that just took over drains the outbox at once.
 - `day_start`, every minute: once per programme day, just after midnight in the programme's
   time zone: the yearly burn (at the end of the burn day), coupon expiry, level recomputation
-  (members whose points aged out are told), pruning of old outbox rows.
+  (members whose points aged out are told), retention (`[retention]`: idempotency keys, settled
+  outbox rows, taken update ids, expired leases and conversation state).
 - `plan_reminders`, every minute: for each local hour that began, queue check-in reminders
   (members whose hour it is and who have not checked in), coupon-expiry digests and burn
   digests (one per member), with dedupe keys.
@@ -40,6 +48,7 @@ from telegram.ext import Application, CallbackContext, Job
 
 from bot.config import Config
 from bot.connectors.sync import INTERVAL_SECONDS, ShopSync, clients_from
+from bot.leader import Leadership
 from bot.logs import kv
 from bot.ratelimit import BULK, FREE_PER_SECOND, FairRateLimiter, retry_seconds
 from handlers import agents, notices
@@ -78,6 +87,48 @@ class DrainReport:
     select_seconds: float = 0.0  # the due-row queries
     claim_seconds: float = 0.0  # whole claims (overlapping the sending)
     seconds: float = 0.0
+
+
+class _Starts:
+    """Notices about to be sent, recorded first (outbox.mark_sending), ahead of the senders.
+
+    The marks run `ahead` notices before the sends, written in the background in one write per
+    chunk: a worker waits only when it overtook them, so the marks neither cost a write per
+    message nor put a wait between a worker's last look at the run's state and its send. A
+    crash leaves at most the marked, unsent notices (`ahead` and those in flight) unsent.
+    """
+
+    def __init__(self, store: Store, claim_id: str, order: list[int], ahead: int) -> None:
+        self.store, self.claim_id, self.order, self.ahead = store, claim_id, order, ahead
+        self.position = {notice_id: index for index, notice_id in enumerate(order)}
+        self.marked = 0  # order[:marked] are recorded
+        self.begun = 0  # notices whose send began
+        self.turn = asyncio.Lock()
+        self.topping: asyncio.Task[None] | None = None
+
+    async def mark_through(self, end: int) -> None:
+        """Record every notice of `order` before index `end` (once)."""
+        async with self.turn:
+            end = min(end, len(self.order))
+            if end <= self.marked:
+                return
+            await outbox.mark_sending(self.store, self.claim_id, self.order[self.marked : end])
+            self.marked = end
+
+    async def before(self, notice_id: int) -> None:
+        """Return once `notice_id` is recorded as being sent; keep the marks ahead."""
+        self.begun += 1
+        index = self.position.get(notice_id, len(self.order) - 1)
+        if index >= self.marked:
+            await self.mark_through(max(index + 1, self.begun + self.ahead))
+        short = self.marked - self.begun < self.ahead // 2 and self.marked < len(self.order)
+        if short and (self.topping is None or self.topping.done()):
+            self.topping = asyncio.create_task(self.mark_through(self.begun + self.ahead))
+
+    async def close(self) -> None:
+        """Wait for a mark still being written (its failure only means fewer marks ahead)."""
+        if self.topping is not None:
+            await asyncio.gather(self.topping, return_exceptions=True)
 
 
 class _SentMarks:
@@ -121,6 +172,8 @@ class _BatchState:
     halt: bool = False  # stop the run (Telegram asked to wait, or is unreachable)
     renew: bool = False  # stop this batch, claim afresh (the lease is running out)
     not_before: datetime | None = None
+    stop_at: datetime | None = None  # stop sending from here on: the claim's lease ends soon
+    starts: _Starts | None = None
 
 
 class Scheduler:
@@ -134,6 +187,7 @@ class Scheduler:
         batch_size: int | None = None,
         concurrency: int | None = None,
         lease: timedelta = LEASE,
+        leadership: Leadership | None = None,
     ) -> None:
         self.app = app
         self.services: Services = app.bot_data[SERVICES_KEY]
@@ -146,6 +200,9 @@ class Scheduler:
         # transaction, decided in Python) never holds the loop or the write lock for long.
         self.batch_size = batch_size or max(20, min(500, self.rate))
         self.lease = lease
+        # With several scheduler processes only the leader sends (None: this one alone).
+        self.leadership = leadership
+        self.retention = config.retention.policy()
         # Enough sends in flight to reach the rate over a ~100 ms round trip.
         self.concurrency = concurrency or max(4, min(100, self.rate // 10))
         self.draining = False
@@ -177,7 +234,7 @@ class Scheduler:
 
     async def start_day(self) -> DayStart | None:
         """Do the start-of-day work if today's is not done yet."""
-        done = await day_start.start_day(self.store)
+        done = await day_start.start_day(self.store, self.retention)
         if done is not None:
             log.info(
                 "day started",
@@ -209,6 +266,16 @@ class Scheduler:
             )
         return report
 
+    def leading(self) -> bool:
+        """Tell whether this process may run the jobs now (it leads, or runs alone)."""
+        return self.leadership is None or self.leadership.leading()
+
+    def _claim_lease(self) -> timedelta:
+        """Claim rows for no longer than this process leads: a successor finds them free."""
+        if self.leadership is None:
+            return self.lease
+        return min(self.lease, self.leadership.remaining())
+
     def _limiter(self) -> FairRateLimiter | None:
         limiter = self.app.bot.rate_limiter
         return limiter if isinstance(limiter, FairRateLimiter) else None
@@ -226,7 +293,7 @@ class Scheduler:
         started = time.perf_counter()
         upcoming: asyncio.Task[Claim] | None = None
         try:
-            while limiter is None or limiter.bulk_blocked_for() <= 0:
+            while (limiter is None or limiter.bulk_blocked_for() <= 0) and self.leading():
                 batch = await (upcoming or self._claim(claim_id, report))
                 upcoming = None
                 if not batch.touched:
@@ -263,8 +330,11 @@ class Scheduler:
 
     async def _claim(self, claim_id: str, report: DrainReport) -> Claim:
         before = time.perf_counter()
+        lease = self._claim_lease()
+        if lease <= timedelta(0):  # the lead was lost: claim nothing
+            return Claim(claim_id=claim_id, lease_until=self.store.now())
         batch = await outbox.claim(
-            self.store, self.policy, claim_id, limit=self.batch_size, lease=self.lease
+            self.store, self.policy, claim_id, limit=self.batch_size, lease=lease
         )
         report.claim_seconds += time.perf_counter() - before
         report.select_seconds += batch.query_seconds
@@ -299,9 +369,21 @@ class Scheduler:
         groups: dict[int, list[Notice]] = {}
         for notice in batch.notices:
             groups.setdefault(notice.telegram_user_id, []).append(notice)
-        state = _BatchState(queue=deque(groups.values()))
-        workers = min(self.concurrency, len(state.queue))
-        await asyncio.gather(*(self._worker(batch, marks, report, state) for _ in range(workers)))
+        # Stop a quarter of the claim's lease (at most LEASE_MARGIN) before it ends.
+        margin = min(LEASE_MARGIN, (batch.lease_until - self.store.now()) / 4)
+        workers = min(self.concurrency, len(groups))
+        order = [notice.id for group in groups.values() for notice in group]
+        starts = _Starts(self.store, batch.claim_id, order, ahead=2 * workers)
+        state = _BatchState(
+            queue=deque(groups.values()), stop_at=batch.lease_until - margin, starts=starts
+        )
+        await starts.mark_through(starts.ahead)  # before any send
+        try:
+            await asyncio.gather(
+                *(self._worker(batch, marks, report, state) for _ in range(workers))
+            )
+        finally:
+            await starts.close()
         await marks.flush()
         untouched = state.left + [n.id for group in state.queue for n in group]
         if untouched:
@@ -319,7 +401,8 @@ class Scheduler:
         while state.queue and not (state.halt or state.renew):
             group = state.queue.popleft()
             for index, notice in enumerate(group):
-                if state.halt or state.renew or store.now() >= batch.lease_until - LEASE_MARGIN:
+                assert state.stop_at is not None
+                if state.halt or state.renew or store.now() >= state.stop_at:
                     # Slower than planned: give the rest back before another run may take it.
                     state.renew = True
                     state.left.extend(n.id for n in group[index:])
@@ -345,6 +428,8 @@ class Scheduler:
         store = self.store
         try:
             text, markup = self.renderer(notice)
+            if state.starts is not None:
+                await state.starts.before(notice.id)
             await self.app.bot.send_message(
                 notice.telegram_user_id,
                 text,
@@ -412,21 +497,39 @@ def scheduler(app: AnyApp) -> Scheduler:
     return app.bot_data[SCHEDULER_KEY]
 
 
+async def _lease_job(context: CallbackContext[Any, Any, Any, Any]) -> None:
+    runner = scheduler(context.application)
+    if runner.leadership is None:
+        return
+    was = runner.leadership.leading()
+    if await runner.leadership.beat() and not was:
+        # Just took over: send what the previous leader left at once, not at the next trigger.
+        queue = context.application.job_queue
+        if queue is not None and queue.scheduler.running:
+            queue.run_once(_drain_job, 0, name="drain_outbox_takeover")
+
+
 async def _day_start_job(context: CallbackContext[Any, Any, Any, Any]) -> None:
-    await scheduler(context.application).start_day()
+    runner = scheduler(context.application)
+    if runner.leading():
+        await runner.start_day()
 
 
 async def _holds_job(context: CallbackContext[Any, Any, Any, Any]) -> None:
-    await scheduler(context.application).release_expired_holds()
+    runner = scheduler(context.application)
+    if runner.leading():
+        await runner.release_expired_holds()
 
 
 async def _plan_job(context: CallbackContext[Any, Any, Any, Any]) -> None:
-    await scheduler(context.application).plan()
+    runner = scheduler(context.application)
+    if runner.leading():
+        await runner.plan()
 
 
 async def _drain_job(context: CallbackContext[Any, Any, Any, Any]) -> None:
     runner = scheduler(context.application)
-    if runner.draining:  # a fan-out still running: it will pick up whatever is due
+    if runner.draining or not runner.leading():  # a fan-out running picks up what is due
         return
     runner.draining = True
     try:
@@ -454,29 +557,40 @@ async def flag_overdue(bot: Bot, services: Services) -> int:
 
 async def shop_sync_job(context: CallbackContext[Any, Any, Any, Any]) -> None:
     """JobQueue callback: make the shop outbox's due calls (coupons in connected shops)."""
+    runner = context.bot_data.get(SCHEDULER_KEY)
+    if runner is not None and not runner.leading():
+        return
     sync: ShopSync = context.bot_data[SHOP_SYNC_KEY]
     await sync.run_once()
 
 
 async def sla_job(context: CallbackContext[Any, Any, Any, Any]) -> None:
-    """JobQueue callback: flag the tickets waiting past the first-answer SLA."""
-    await flag_overdue(context.bot, context.bot_data[SERVICES_KEY])
+    """JobQueue callback: flag the tickets waiting past the first-answer SLA (leader only)."""
+    runner = context.bot_data.get(SCHEDULER_KEY)
+    if runner is None or runner.leading():
+        await flag_overdue(context.bot, context.bot_data[SERVICES_KEY])
 
 
 def schedule_jobs(app: AnyApp, config: Config) -> list[Job]:
     """Register the scheduled jobs on the application's JobQueue and return them.
 
     Call once after `build_application` (the service and the demo); the jobs start with the
-    application.
+    application. The first job keeps the scheduler lease (bot/leader.py): the others run only
+    while this process leads.
     """
     queue = app.job_queue
     if queue is None:
         raise RuntimeError("the JobQueue needs python-telegram-bot[job-queue]")
-    app.bot_data[SCHEDULER_KEY] = Scheduler(app, config)
+    store: Store = app.bot_data[SERVICES_KEY].store
+    scaling = config.scaling
+    leadership = Leadership(store, timedelta(seconds=scaling.lease_seconds))
+    app.bot_data[SCHEDULER_KEY] = Scheduler(app, config, leadership=leadership)
     # Overlap is harmless (claims and dedupe keys) but pointless: one instance at a time, and a
     # trigger missed while the process was busy or down runs once, not once per miss.
     options = {"coalesce": True, "max_instances": 1, "misfire_grace_time": None}
     jobs = [
+        queue.run_repeating(_lease_job, scaling.heartbeat_seconds, first=0,
+                            name="scheduler_lease", job_kwargs=options),
         queue.run_repeating(_day_start_job, TICK_SECONDS, first=1, name="day_start",
                             job_kwargs=options),
         queue.run_repeating(_plan_job, TICK_SECONDS, first=2, name="plan_reminders",

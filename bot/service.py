@@ -1,5 +1,10 @@
 """The service process: shop API server, Telegram bot and scheduler in one asyncio loop.
 
+A process runs one role (docs/scaling.md): `all`, every part, one process as before; `web`,
+the shop API and the Telegram webhook with the handlers, several behind a balancer; or
+`scheduler`, the jobs and the outbox sender without a server, several of which may run with
+one leading (bot/leader.py).
+
 Each part is an async context manager, entered in order and left in reverse, so a part
 starts only on top of what it needs and stops before it: the store opens first and closes
 last; the bot (with its scheduler) starts before the HTTP server takes requests (a webhook
@@ -26,8 +31,9 @@ from bot.api import build_api
 from bot.api.context import MalformedUpdate
 from bot.api.server import Listening, http_server
 from bot.application import build_application, start_up
+from bot.budget import ROLES
 from bot.config import Config, ConfigError, secret
-from bot.jobs import schedule_jobs
+from bot.jobs import schedule_jobs, scheduler
 from bot.logs import kv, setup_logging
 from bot.sender import send_queue
 from bot.store import open_store
@@ -108,17 +114,24 @@ def parse_update(data: dict[str, Any], bot: Bot) -> Update:
 
 @contextlib.asynccontextmanager
 async def running_bot(
-    config: Config, store: Store, token: str, status: TelegramStatus | None = None
+    config: Config,
+    store: Store,
+    token: str,
+    status: TelegramStatus | None = None,
+    role: str = "all",
 ) -> AsyncIterator[tuple[Application, Callable[[dict[str, Any]], Awaitable[None]] | None]]:
     """Run the Telegram bot (polling, or webhook updates pushed by the API server) and its jobs.
 
     Yields the application and, in webhook mode, the callable the API server hands updates to.
     Yields at once: the scheduler runs from the start, and the bot comes up in the background
     as soon as Telegram answers (`bot.telegram_link.connect`), without holding up the shop API.
+    A `web` process runs no jobs; a `scheduler` process takes no updates (it neither polls nor
+    touches the webhook the web workers set).
     """
-    app = build_application(config, store, token=token, status=status)
-    schedule_jobs(app, config)
-    webhook = config.telegram.mode == "webhook"
+    app = build_application(config, store, token=token, status=status, role=role)
+    if role != "web":
+        schedule_jobs(app, config)
+    webhook = config.telegram.mode == "webhook" and role != "scheduler"
     secret_token = (
         secret(config.telegram.webhook_secret_env, "telegram.webhook_secret_env")
         if webhook
@@ -135,7 +148,7 @@ async def running_bot(
                 secret_token=secret_token,
                 allowed_updates=Update.ALL_TYPES,
             )
-        else:
+        elif role != "scheduler":
             await app.bot.delete_webhook()
             assert app.updater is not None
             if not app.updater.running:
@@ -146,10 +159,18 @@ async def running_bot(
                 )
         if not app.running:
             await app.start()  # processes the update queue (the JobQueue already runs)
-            await send_queue(app).start()
+            if role != "scheduler":
+                # Queued sends (storage/sends.py) are the web workers' to perform, within their
+                # share of the budget; a standby scheduler would otherwise send on top of it.
+                await send_queue(app).start()
         log.info(
             "bot running",
-            extra=kv(event="bot_running", mode=config.telegram.mode, username=app.bot.username),
+            extra=kv(
+                event="bot_running",
+                mode=config.telegram.mode,
+                username=app.bot.username,
+                role=role,
+            ),
         )
 
     async def push(update: dict[str, Any]) -> None:
@@ -176,6 +197,12 @@ async def running_bot(
             await app.stop()
         else:
             await app.job_queue.stop()
+        if role != "web":
+            # A clean stop hands the lead over at a standby's next heartbeat, not after the
+            # lease runs out.
+            leadership = scheduler(app).leadership
+            if leadership is not None:
+                await leadership.resign()
         await app.shutdown()  # a no-op unless the bot came up...
         await app.bot.shutdown()  # ...so the HTTP client is closed here in any case
         log.info("bot stopped", extra=kv(event="bot_stopped"))
@@ -211,12 +238,22 @@ async def serve(
     *,
     stop: asyncio.Event | None = None,
     on_ready: Callable[[Listening], None] | None = None,
+    role: str = "all",
 ) -> None:
-    """Run the service until SIGINT/SIGTERM (or until `stop` is set), then stop cleanly.
+    """Run the service in `role` until SIGINT/SIGTERM (or until `stop` is set), then stop cleanly.
 
-    A missing secret or database fails before anything starts, with one clear error.
+    A missing secret or database, or a role the config cannot run, fails before anything
+    starts, with one clear error.
     """
     setup_logging()
+    if role not in ROLES:
+        raise ConfigError([f"unknown role {role!r}; one of {', '.join(ROLES)}"])
+    if role == "web" and config.telegram.mode != "webhook":
+        # Several processes cannot poll one bot: Telegram ends each getUpdates with 409.
+        raise ConfigError(['--role web needs telegram.mode = "webhook"'])
+    if role == "scheduler":  # no server: the shop's key is not needed
+        await _serve_scheduler(config, secret(config.telegram.token_env, "telegram.token_env"))
+        return
     api_key = secret(config.server.api_key_env, "server.api_key_env")
     token = secret(config.telegram.token_env, "telegram.token_env")
     webhook_secret = (
@@ -229,7 +266,9 @@ async def serve(
     with stopper.signals():
         async with contextlib.AsyncExitStack() as parts:
             store = await parts.enter_async_context(open_store(config))
-            app, push = await parts.enter_async_context(running_bot(config, store, token, status))
+            app, push = await parts.enter_async_context(
+                running_bot(config, store, token, status, role)
+            )
             services = app.bot_data[SERVICES_KEY]
             api = build_api(
                 config,
@@ -253,6 +292,7 @@ async def serve(
                     event="listening",
                     host=listening.host,
                     port=listening.port,
+                    role=role,
                     db=config.storage.describe(),
                 ),
             )
@@ -262,6 +302,30 @@ async def serve(
     log.info("stopped", extra=kv(event="stopped"))
     if status.rejected.is_set():
         # Nothing will make Telegram take this token: stop, with one line for the operator.
+        raise ConfigError(
+            [
+                f"Telegram rejected the bot token in {config.telegram.token_env} "
+                "(named by telegram.token_env)"
+            ]
+        )
+
+
+async def _serve_scheduler(config: Config, token: str, stop: asyncio.Event | None = None) -> None:
+    """Run the jobs and the outbox sender (no HTTP server, no updates) until asked to stop."""
+    stopper = Stopper(stop)
+    status = TelegramStatus()
+    with stopper.signals():
+        async with (
+            open_store(config) as store,
+            running_bot(config, store, token, status, "scheduler"),
+        ):
+            log.info(
+                "scheduler running",
+                extra=kv(event="scheduler_running", db=config.storage.path),
+            )
+            await _first(stopper.event.wait(), status.rejected.wait())
+    log.info("stopped", extra=kv(event="stopped"))
+    if status.rejected.is_set():
         raise ConfigError(
             [
                 f"Telegram rejected the bot token in {config.telegram.token_env} "

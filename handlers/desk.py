@@ -11,8 +11,10 @@ import asyncio
 import contextlib
 import html
 import logging
+import secrets
 import weakref
-from collections.abc import MutableMapping
+from collections.abc import AsyncIterator, MutableMapping
+from datetime import timedelta
 from typing import Any, TypeVar
 
 from telegram import Bot, InlineKeyboardMarkup, Message
@@ -22,10 +24,11 @@ from handlers.catalogue import LANGUAGES, Html, join
 from handlers.formatting import moment, money, number
 from handlers.services import Services
 from handlers.ui import button, keyboard
-from storage import members, telegram_users, tickets
+from storage import leases, members, telegram_users, tickets
 from storage.errors import NotFound
 from storage.logs import kv
 from storage.member_card import MemberCard, member_card
+from storage.store import Store
 from storage.telegram_users import Profile
 from storage.tickets import Ticket
 
@@ -119,8 +122,14 @@ def file_id(message: Message) -> str | None:
 # -- per-member serialisation --------------------------------------------------------------
 
 
-def member_lock(bot_data: MutableMapping[Any, Any], telegram_user_id: int) -> asyncio.Lock:
-    """Return the lock that serialises one member's relay (order kept, one topic per ticket).
+# How long a member's relay lease lasts: longer than opening a topic and copying a message
+# takes, even waiting out a flood limit; a worker that died holding it blocks no longer.
+RELAY_TERM = timedelta(seconds=30)
+RELAY_POLL = (0.02, 0.5)  # first and longest pause between tries for a lease another holds
+
+
+def _local_lock(bot_data: MutableMapping[Any, Any], telegram_user_id: int) -> asyncio.Lock:
+    """Return this process's lock for one member.
 
     Weak values: a lock lives only while a handler holds it, so idle members cost nothing.
     """
@@ -132,6 +141,37 @@ def member_lock(bot_data: MutableMapping[Any, Any], telegram_user_id: int) -> as
         lock = asyncio.Lock()
         locks[telegram_user_id] = lock
     return lock
+
+
+@contextlib.asynccontextmanager
+async def member_lock(
+    bot_data: MutableMapping[Any, Any], store: Store, telegram_user_id: int
+) -> AsyncIterator[None]:
+    """Serialise one member's relay across every worker (one topic per ticket, order kept).
+
+    Within a process an asyncio lock queues the member's handlers without touching the
+    database; across processes a lease (`relay:<id>`, storage/leases.py) does, taken by the
+    lock's holder. A lease left by a dead worker expires after RELAY_TERM; a wait longer
+    than that goes on without the lease rather than never answering.
+    """
+    async with _local_lock(bot_data, telegram_user_id):
+        name, holder = f"relay:{telegram_user_id}", secrets.token_hex(8)
+        pause, waited, held = RELAY_POLL[0], 0.0, False
+        while True:
+            held = await leases.acquire(store, name, holder, RELAY_TERM) is not None
+            if held or waited > RELAY_TERM.total_seconds():
+                break
+            # Another worker relays this member's message now: a short wait, not a queue.
+            await asyncio.sleep(pause)
+            waited += pause
+            pause = min(pause * 2, RELAY_POLL[1])
+        if not held:
+            log.warning("relay lease not taken", extra=kv(event="relay_lease_timeout"))
+        try:
+            yield
+        finally:
+            if held:
+                await leases.release(store, name, holder)
 
 
 # -- the member card and the topic ---------------------------------------------------------

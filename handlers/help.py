@@ -20,7 +20,7 @@ from handlers.formatting import day, money, month_day, number, percent
 from handlers.menu import member_or_prompt
 from handlers.ui import Row, answer_query, button, keyboard, reply
 from loyalty.program import Tier
-from storage import daily, members, orders
+from storage import conversations, daily, members, orders
 from storage.orders import OrderStatus
 
 # In the order free text is matched: the more specific questions first ("my payment failed:
@@ -81,18 +81,25 @@ def order_in(text: str) -> str | None:
     return match.group(1) if match else None
 
 
-def _awaiting_order(context: BotContext) -> bool:
-    since = context.user_data.get(AWAIT_ORDER_KEY) if context.user_data is not None else None
-    return since is not None and context.store.now() - since < AWAIT_ORDER_FOR
+# "Send me the order number" is kept in the store, not in PTB's user_data: the member's next
+# message may reach another web worker (storage/conversations.py).
 
 
-def _await_order(context: BotContext, on: bool) -> None:
-    if context.user_data is None:
+async def _awaiting_order(update: Update, context: BotContext) -> bool:
+    user = update.effective_user
+    if user is None:
+        return False
+    return await conversations.recall(context.store, user.id, AWAIT_ORDER_KEY) is not None
+
+
+async def _await_order(update: Update, context: BotContext, on: bool) -> None:
+    user = update.effective_user
+    if user is None:
         return
     if on:
-        context.user_data[AWAIT_ORDER_KEY] = context.store.now()
+        await conversations.remember(context.store, user.id, AWAIT_ORDER_KEY, "1", AWAIT_ORDER_FOR)
     else:
-        context.user_data.pop(AWAIT_ORDER_KEY, None)
+        await conversations.forget(context.store, user.id, AWAIT_ORDER_KEY)
 
 
 async def free_text(update: Update, context: BotContext) -> None:
@@ -102,7 +109,7 @@ async def free_text(update: Update, context: BotContext) -> None:
         return
     text = message.text
     topic = topic_for(context.services.texts, text)
-    awaiting = _awaiting_order(context)
+    awaiting = await _awaiting_order(update, context)
     order_id = order_in(text) if topic in (None, "missing", "payment") else None
     if order_id is None and awaiting and topic is None and (bare := JUST_ID.match(text)):
         order_id = bare.group(1)
@@ -151,7 +158,7 @@ def _answer_keyboard(context: BotContext, *extra: Row) -> InlineKeyboardMarkup:
 async def menu(update: Update, context: BotContext) -> None:
     """Show the questions (also to a user who has not linked an account yet)."""
     await answer_query(update)
-    _await_order(context, False)
+    await _await_order(update, context, False)
     text = context.t("help.menu", programme=context.store.program.name)
     await reply(update, context, text, menu_keyboard(context))
 
@@ -165,7 +172,7 @@ async def answer(update: Update, context: BotContext) -> None:
 
 async def send_answer(update: Update, context: BotContext, topic: str) -> None:
     """Render one FAQ answer with the buttons that lead on from it."""
-    _await_order(context, topic == "missing")
+    await _await_order(update, context, topic == "missing")
     if topic == "payment":  # it may show the member's held points: never kept
         text: Html = await payment_text(context)
         markup = context.services.once(
@@ -446,7 +453,7 @@ async def look_up(update: Update, context: BotContext, order_id: str) -> None:
     member_id = await member_or_prompt(update, context)
     if member_id is None:
         return
-    _await_order(context, True)
+    await _await_order(update, context, True)
     found = await orders.for_member(context.store, member_id, order_id)
     if found is None:
         text = context.t("help.order_not_found", order=order_id)

@@ -162,7 +162,7 @@ async def relay(update: Update, context: BotContext) -> None:
     if state.banned:
         await reply(update, context, context.t("support.banned"))
         raise ApplicationHandlerStop
-    async with desk.member_lock(context.bot_data, user.id):
+    async with desk.member_lock(context.bot_data, context.store, user.id):
         # Under the lock: the open ticket as it is now (an agent may just have closed it).
         # Writing after a ticket closed opens a new one, linked to the old one.
         opened = await open_ticket(context, user)
@@ -186,7 +186,7 @@ async def start_support(update: Update, context: BotContext) -> None:
         await reply(update, context, context.t("support.banned"))
         return
     question = " ".join(context.args or []).strip() if update.message else ""
-    async with desk.member_lock(context.bot_data, user.id):
+    async with desk.member_lock(context.bot_data, context.store, user.id):
         opened = await open_ticket(context, user)
         if opened is None:
             return

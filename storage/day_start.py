@@ -1,4 +1,4 @@
-"""The start of a programme day: the yearly burn, coupon expiry, level recompute, pruning.
+"""The start of a programme day: the yearly burn, coupon expiry, level recompute, retention.
 
 Run once per programme day, just after midnight in the programme's time zone; each step is its
 own idempotent operation, in the module that owns it.
@@ -10,7 +10,8 @@ from dataclasses import dataclass
 from datetime import date
 
 from loyalty.calendar import programme_day
-from storage import connectors, coupons, members, outbox, sends
+from storage import connectors, coupons, members, retention, sends
+from storage.retention import Retention
 from storage.scheduler_runs import last_period, record_period
 from storage.store import Store
 
@@ -28,8 +29,8 @@ class DayStart:
     pruned: int
 
 
-async def start_day(store: Store) -> DayStart | None:
-    """Once per programme day: burn, expire coupons, recompute levels; prune old outbox, send rows.
+async def start_day(store: Store, keep: Retention = retention.DEFAULT) -> DayStart | None:
+    """Once per programme day: burn, expire coupons, recompute levels, prune by `keep`.
 
     Each step is its own idempotent operation; the day is recorded only when all are done, so
     a crash part-way repeats the steps (harmlessly) on the next run. Returns None if today's
@@ -43,7 +44,7 @@ async def start_day(store: Store) -> DayStart | None:
     burned = await coupons.burn(store)
     expired = await coupons.expire(store)
     changes = await members.recompute_levels(store)
-    pruned = await outbox.prune(store, now - outbox.KEEP_SETTLED)
+    pruned = (await retention.prune(store, keep)).total
     pruned += await sends.prune(store, now - sends.KEEP_SETTLED)
     pruned += await connectors.prune(store, now - connectors.KEEP_DELIVERIES)
     await record_period(store, JOB, today.isoformat())

@@ -5,6 +5,11 @@ planning, always with a dedupe key. A sender *claims* due rows (`claimed_until`,
 in one transaction, so two overlapping runs never hold the same row; a run that dies leaves its
 claim to expire and the rows are sent by the next run. Each claimed row is then marked sent,
 given back, or settled with the reason it will never be sent; settled rows are pruned later.
+
+Nobody hears a notice twice: a sender records that it starts sending a row (`mark_sending`,
+in small group commits) before the message goes. A row whose claim died with that mark set
+may or may not have reached the member; the next claim skips it as `uncertain` instead of
+sending it again. A crash thus loses at most the messages in flight at that moment.
 """
 
 from __future__ import annotations
@@ -113,7 +118,8 @@ class Claim:
 # Due rows: account notices (priority 0) first, then planned reminders, each priority an exact
 # range of the partial index, so only rows that are due (and not held by another run) are read.
 _CLAIM_SQL = """
-SELECT o.id, o.member_id, o.kind, o.payload, o.due_at, o.attempts, l.telegram_user_id,
+SELECT o.id, o.member_id, o.kind, o.payload, o.due_at, o.attempts, o.sending_at,
+    l.telegram_user_id,
     u.telegram_user_id IS NOT NULL AS known, u.language, u.telegram_language,
     COALESCE(u.reminders, 1) AS master, COALESCE(u.unreachable, 0) AS unreachable,
     u.remind_daily, u.remind_expiry, u.remind_burn, u.remind_account, u.quiet_start, u.quiet_end,
@@ -229,6 +235,8 @@ def _skip_reason(
         return "unlinked", None
     if row["unreachable"]:
         return "unreachable", None
+    if row["sending_at"] is not None:
+        return "uncertain", None  # a dead run may have sent it: never twice
     if row["attempts"] >= MAX_ATTEMPTS:
         return "attempts", None
     mode = row[f"remind_{category_of(row['kind'])}"] or "on"
@@ -288,14 +296,36 @@ async def mark_sent(store: Store, claim_id: str, ids: list[int]) -> int:
     return await store.db.write(mark)
 
 
+async def mark_sending(store: Store, claim_id: str, ids: list[int]) -> int:
+    """Record that claimed notices are about to be sent; return how many this claim holds."""
+    if not ids:
+        return 0
+
+    def mark(conn: Conn) -> int:
+        # The id list in the same form as mark_sent's and release's (a JSON array).
+        cursor = conn.execute(
+            "UPDATE outbox SET sending_at = ? WHERE claim_id = ? AND status = 'pending'"
+            f" AND id IN {ids_in(conn)}",
+            (to_db(store.now()), claim_id, json.dumps(ids)),
+        )
+        return max(cursor.rowcount, 0)
+
+    return await store.db.write(mark)
+
+
 async def release(store: Store, claim_id: str, ids: list[int], not_before: datetime) -> None:
-    """Give claimed notices back, to be sent by a later run no sooner than `not_before`."""
+    """Give claimed notices back, to be sent by a later run no sooner than `not_before`.
+
+    Their sending marks are cleared: the sender knows they did not go (or chose to repeat
+    them, when Telegram could not be reached).
+    """
     if not ids:
         return
 
     def give_back(conn: Conn) -> None:
         conn.execute(
-            "UPDATE outbox SET claimed_until = ? WHERE claim_id = ? AND status = 'pending'"
+            "UPDATE outbox SET claimed_until = ?, sending_at = NULL"
+            " WHERE claim_id = ? AND status = 'pending'"
             f" AND id IN {ids_in(conn)}",
             (to_db(not_before), claim_id, json.dumps(ids)),
         )

@@ -46,8 +46,8 @@ def child_env(**extra: str) -> dict[str, str]:
 class Service:
     """A `loyaltybot run` child process whose log lines can be awaited."""
 
-    def __init__(self, config: Path, env: dict[str, str]) -> None:
-        self.config, self.env = config, env
+    def __init__(self, config: Path, env: dict[str, str], *args: str) -> None:
+        self.config, self.env, self.args = config, env, args
         self.lines: list[str] = []
         self._changed = asyncio.Condition()
         self.process: asyncio.subprocess.Process | None = None
@@ -55,7 +55,7 @@ class Service:
 
     async def __aenter__(self) -> Service:
         self.process = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "bot", "run", "-c", str(self.config),
+            sys.executable, "-m", "bot", "run", "-c", str(self.config), *self.args,
             cwd=ROOT, env=self.env, stdout=asyncio.subprocess.DEVNULL,
             stderr=asyncio.subprocess.PIPE,
         )  # fmt: skip

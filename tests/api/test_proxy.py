@@ -73,13 +73,14 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def proxy_config(directory: Path, listen: int, upstream: int) -> str:
-    """Return deploy/nginx.conf for this test: loopback ports, no TLS, 1 s timeouts, no root
-    paths, in the foreground."""
+def proxy_config(directory: Path, listen: int, upstream: int, *more: int) -> str:
+    """Return deploy/nginx.conf for this test: loopback ports (`more`: further web workers,
+    as docs/scaling.md adds them), no TLS, 1 s timeouts, no root paths, in the foreground."""
     text = CONF.read_text()
+    servers = "".join(f"\n        server 127.0.0.1:{port};" for port in more)
     replaced = [
         (r"listen 443 ssl;", f"listen 127.0.0.1:{listen};"),
-        (r"server 127\.0\.0\.1:8080;", f"server 127.0.0.1:{upstream};"),
+        (r"server 127\.0\.0\.1:8080;", f"server 127.0.0.1:{upstream};{servers}"),
         (r"client_header_timeout 10s;", f"client_header_timeout {TIMEOUT}s;"),
         (r"client_body_timeout 10s;", f"client_body_timeout {TIMEOUT}s;"),
         (r"worker_processes auto;", "worker_processes 1;"),
@@ -102,10 +103,10 @@ def proxy_config(directory: Path, listen: int, upstream: int) -> str:
 
 
 @contextlib.contextmanager
-def nginx(directory: Path, listen: int, upstream: int) -> Iterator[None]:
+def nginx(directory: Path, listen: int, upstream: int, *more: int) -> Iterator[None]:
     """Run nginx with the test's config until the block ends."""
     conf = directory / "nginx.conf"
-    conf.write_text(proxy_config(directory, listen, upstream))
+    conf.write_text(proxy_config(directory, listen, upstream, *more))
     command = [
         str(NGINX),
         "-p",

@@ -130,3 +130,20 @@ async def test_a_second_stop_request_forces_the_stop() -> None:
     assert stopper.event.is_set() and forced == []
     stopper.request(signal.SIGINT)
     assert forced == [True]
+
+
+async def test_a_web_worker_needs_webhook_mode_and_the_role_must_be_known(tmp_path: Path) -> None:
+    config = run_config(tmp_path, "http://127.0.0.1:9/bot")  # polling: one process only
+    await migrate(tmp_path / "loyalty.db")
+    env = child_env(SHOP_API_KEY=API_KEY, BOT_TOKEN="1:x")
+    for role, code, message in (
+        ("web", 1, 'error: --role web needs telegram.mode = "webhook"'),
+        ("leader", 2, "invalid choice: 'leader'"),
+    ):
+        child = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "bot", "run", "-c", str(config), "--role", role, cwd=ROOT,
+            env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        )  # fmt: skip
+        _, err = await asyncio.wait_for(child.communicate(), 60)
+        assert child.returncode == code
+        assert message in err.decode()

@@ -165,6 +165,34 @@ async def test_webhook_checks_the_secret_and_passes_updates_on(store: Store) -> 
         app_for(store, telegram_webhook=on_update)
 
 
+async def test_a_redelivered_update_is_taken_once_by_any_of_two_workers(
+    store: Store, tmp_path: Path, clock: ManualClock
+) -> None:
+    received: list[tuple[str, dict[str, Any]]] = []
+
+    def worker(name: str) -> Any:
+        async def on_update(update: dict[str, Any]) -> None:
+            received.append((name, update))
+
+        return on_update
+
+    other = await open_store(tmp_path / "loyalty.db", store.program, clock)  # another process
+    good = {"X-Telegram-Bot-Api-Secret-Token": "s3cret"}
+    try:
+        one = app_for(store, telegram_webhook=worker("one"), webhook_secret="s3cret")
+        two = app_for(other, telegram_webhook=worker("two"), webhook_secret="s3cret")
+        async with client_for(one) as first, client_for(two) as second:
+            for client in (first, second, first):
+                response = await client.post(
+                    "/telegram/webhook", json={"update_id": 9}, headers=good
+                )
+                assert response.status_code == 200  # Telegram stops redelivering
+            await second.post("/telegram/webhook", json={"update_id": 10}, headers=good)
+    finally:
+        await other.close()
+    assert received == [("one", {"update_id": 9}), ("two", {"update_id": 10})]
+
+
 async def test_webhook_answers_400_to_json_that_is_not_an_update(
     store: Store, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -473,6 +473,7 @@ async def test_schedule_jobs_registers_each_job_and_the_sla_hook(
         await linked(store, ann, "m-1")
         jobs = schedule_jobs(app, make_config())
         assert [j.name for j in jobs] == [
+            "scheduler_lease",  # first: the others run only while this process leads
             "day_start",
             "plan_reminders",
             "drain_outbox",
@@ -480,7 +481,7 @@ async def test_schedule_jobs_registers_each_job_and_the_sla_hook(
             "expire_holds",
         ]
         intervals = [j.job.trigger.interval.total_seconds() for j in jobs]
-        assert intervals == [60, 60, make_config().reminders.interval_seconds, 60, 60]
+        assert intervals == [5, 60, 60, make_config().reminders.interval_seconds, 60, 60]
         assert make_config().reminders.interval_seconds == 15
         mark = ann.mark()
         clock.set(EVENING)

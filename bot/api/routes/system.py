@@ -18,6 +18,7 @@ from bot.api.context import MalformedUpdate, api
 from bot.api.errors import ApiError
 from bot.api.openapi import document
 from bot.logs import kv
+from storage import updates
 
 log = logging.getLogger(__name__)
 HEALTH_TIMEOUT = 2.0
@@ -80,6 +81,11 @@ async def post_telegram_webhook(request: Request) -> Response:
     try:
         if not isinstance(update_id, int) or isinstance(update_id, bool):
             raise MalformedUpdate("update_id: required, an integer")
+        # Telegram redelivers an update it thinks was lost; behind a balancer the repeat may
+        # come to another worker: the first to record the id takes it (storage/updates.py).
+        if not await updates.take(ctx.store, update_id):
+            log.info("update repeated", extra=kv(event="update_repeated", update_id=update_id))
+            return Response(status_code=200)
         await ctx.telegram_webhook(dict(update))
     except MalformedUpdate as exc:
         # The right secret but not an update: a bug or a forgery on Telegram's side of the
