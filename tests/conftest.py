@@ -8,6 +8,7 @@ SQLite and once on PostgreSQL, each store in a fresh schema of its own; the rest
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import sqlite3
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
@@ -88,6 +89,7 @@ class StoreOpener:
         self._request = request
         self.opened: list[tuple[Store, str | None]] = []
         self._where: dict[int, Path | str] = {}  # id(store): its file, or its schema
+        self._others: set[int] = set()  # second stores, which a test may have closed itself
 
     async def open(self, program: Program, name: str) -> Store:
         """Open a fresh, migrated store named `name` (a file, or a schema) for `program`."""
@@ -117,10 +119,15 @@ class StoreOpener:
                 dsn, store.program, clock=self.clock, pool_size=2, schema=where, durable=False
             )
         self.opened.insert(0, (s, None))  # closed first; the first store gives the schema back
+        self._others.add(id(s))
         return s
 
     async def close(self) -> None:
         for s, schema in self.opened:
+            if id(s) in self._others:
+                with contextlib.suppress(Exception):  # closed by the test already
+                    await s.close()
+                continue
             await s.close()
             if schema is not None:
                 self._request.getfixturevalue("postgres_schemas").give_back(schema)
