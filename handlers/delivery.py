@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 from telegram import Bot, InlineKeyboardMarkup, Message
 from telegram.error import BadRequest, Forbidden
 
-from handlers import desk
+from handlers import desk, ui
 from handlers.catalogue import Html, escape
 from handlers.outgoing import member_text, member_unreachable, topic_note
 from handlers.services import Services
@@ -208,6 +208,11 @@ async def _member_text(bot: Bot, services: Services, send: Send) -> None:
         await _record(services, ticket, record, sent.message_id, kind="text")
 
 
+async def _reply(bot: Bot, services: Services, send: Send) -> None:
+    # An answer Telegram did not take when the handler sent it (handlers/ui.py `_send_later`).
+    await ui.call(bot, "sendMessage", {**send.payload, "chat_id": send.chat_id}, **SEND_OPTIONS)
+
+
 async def _topic_note(bot: Bot, services: Services, send: Send) -> None:
     ticket = await tickets.get(services.store, _ticket_id(send))
     await _note(bot, services, ticket, send.payload["text"])
@@ -273,6 +278,7 @@ PERFORMERS: dict[str, Performer] = {
     "relay_in": _relay_in,
     "relay_out": _relay_out,
     "member_text": _member_text,
+    ui.REPLY: _reply,
     "topic_note": _topic_note,
     "group_text": _group_text,
     "card": _card,

@@ -9,11 +9,12 @@ from typing import Any
 
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.constants import ParseMode
-from telegram.error import BadRequest, NetworkError
+from telegram.error import BadRequest, NetworkError, RetryAfter
 from telegram.warnings import PTBUserWarning
 
 from handlers.catalogue import Html
 from handlers.context import BotContext
+from storage import sends
 from storage.logs import kv
 
 log = logging.getLogger(__name__)
@@ -30,6 +31,8 @@ Row = list[InlineKeyboardButton]
 UNEDITABLE = ("message to edit not found", "message can't be edited")
 # ... and for a callback answer that came too late or names a query it no longer knows.
 LATE_ANSWER = ("query is too old", "query id is invalid")
+# The send-queue kind of an answer queued because Telegram did not take it (`_send_later`).
+REPLY = "reply"
 
 
 # Buttons cannot change once made, so equal ones are shared: a screen's Back or Confirm is
@@ -112,7 +115,7 @@ async def reply(
         try:
             await call(context.bot, "editMessageText", edit_params)
             return
-        except BadRequest as exc:
+        except BadRequest as exc:  # first: BadRequest is a NetworkError in PTB
             reason = exc.message.lower()
             # A double tap re-renders the same screen: Telegram refuses an identical edit.
             if "not modified" in reason:
@@ -120,13 +123,31 @@ async def reply(
             if not any(gone in reason for gone in UNEDITABLE):
                 raise
             log.info("screen sent anew", extra=kv(event="edit_refused", reason=exc.message))
+        except (RetryAfter, NetworkError) as exc:
+            # Not lost: the screen comes later as a new message (the edit may be stale then).
+            await _send_later(context, {**params, "chat_id": message.chat.id}, exc)
+            return
     chat = update.effective_chat
     if chat is None:
         return
     params["chat_id"] = chat.id
     if protect:
         params["protect_content"] = True
-    await call(context.bot, "sendMessage", params)
+    try:
+        await call(context.bot, "sendMessage", params)
+    except BadRequest:  # a refusal of this message (a NetworkError in PTB): no use again
+        raise
+    except (RetryAfter, NetworkError) as exc:
+        await _send_later(context, params, exc)
+
+
+async def _send_later(context: BotContext, params: dict[str, Any], error: Exception) -> None:
+    """Queue an answer Telegram did not take (throttled past the rate limiter's retries, timed
+    out, unreachable): the chat's send queue delivers it in order, retried, or records why not
+    (bot/sender.py). A coupon code or a confirmation is never lost with the update."""
+    await sends.enqueue(context.store, int(params["chat_id"]), REPLY, params)
+    context.services.wake_sender()
+    log.warning("answer queued", extra=kv(event="answer_queued", error=type(error).__name__))
 
 
 async def answer_query(update: Update, text: str | None = None, *, alert: bool = False) -> bool:

@@ -12,6 +12,7 @@ from telegram.ext import Application
 
 from bot.application import build_application, start_up
 from bot.config import Config
+from bot.sender import send_queue
 from loyalty.clock import ManualClock
 from storage import coupons, grants, members
 from storage.store import Store
@@ -163,15 +164,44 @@ async def test_telegram_away_is_one_line_and_no_apology(
     await linked(bot_store, ann)
     before = len(ann.bot_messages())
     emu.go_down("timeout")
-    with caplog.at_level(logging.INFO), pytest.raises(EmulatorHandlerError):
-        await ann.send("/me")
+    with caplog.at_level(logging.INFO):
+        await ann.send("/me")  # the answer is queued, and (Telegram away too long) fails
     emu.come_back()
     assert len(ann.bot_messages()) == before
     lines = [r for r in caplog.records if r.name.startswith(("handlers", "bot"))]
     assert [r.getMessage() for r in lines] == [
         "telegram unreachable",
-        "handler failed: Telegram unreachable",
+        "answer queued",
+        "send failed",
     ]
     assert all(r.exc_info is None for r in lines)
     await ann.send("/me")  # back: no restart needed
     assert len(ann.bot_messages()) == before + 1
+
+
+async def test_a_confirm_while_telegram_times_out_brings_the_code_once_it_is_back(
+    emu: TelegramEmulator,
+    app: Application,  # type: ignore[type-arg]
+    ann: Person,
+    bot_store: Store,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    await rich(bot_store, ann, "m-1")
+    await ann.send("/coupons")
+    await ann.press(TEN)
+    queue = send_queue(app)
+    emu.after_update.remove(queue.drain)  # the queue goes on only once Telegram is back
+    before = len(ann.bot_messages())
+    emu.go_down("timeout")
+    with caplog.at_level(logging.WARNING):
+        await ann.press(CONFIRM, timeout=0)  # the exchange happens; no answer gets through
+    assert len(ann.bot_messages()) == before
+    assert [getattr(r, "kv", {}).get("event") for r in caplog.records].count("answer_queued") == 2
+    emu.come_back()
+    await queue.drain()
+    owned = await coupons.of_member(bot_store, "m-1")
+    done, code = ann.bot_messages()[-2:]
+    assert len(owned) == 1 and owned[0].code in code.text and code.protect_content
+    assert "Your $10.00 coupon is ready" in done.text
+    assert len(ann.bot_messages()) == before + 2  # each once
+    assert (await members.view(bot_store, "m-1")).points == 2000
