@@ -100,6 +100,12 @@ def build_parser() -> argparse.ArgumentParser:
     restore = db_commands.add_parser("restore", parents=[common], help="replace the database")
     restore.add_argument("backup", type=Path, help="a file made by `db backup`")
     restore.add_argument("--yes", action="store_true", help="yes, replace it (service stopped)")
+    copier = db_commands.add_parser(
+        "copy", parents=[common], help="copy the store into another, empty one, and compare"
+    )
+    copier.add_argument(
+        "--to", required=True, type=Path, metavar="OTHER_CONFIG", help="the target's config file"
+    )
 
     events = commands.add_parser("events", parents=[common], help="shop events")
     events_commands = events.add_subparsers(dest="action", metavar="ACTION", required=True)

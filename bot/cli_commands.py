@@ -6,23 +6,24 @@ import argparse
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import IO, Any, cast
+from typing import IO
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from bot.api.body import BadJson, parse_json
-from bot.config import Config, missing_secrets, secret
+from bot.config import Config, load_config, missing_secrets, secret
 from bot.connectors.check import connectors_check as connectors_check
-from bot.store import open_store
+from bot.store import open_database, open_store
 from bot.tables import program_tables, requirement_words
 from handlers.formatting import moment, money, number
 from handlers.services import deep_link
 from loyalty.program import Currency
 from storage import check as consistency
+from storage import copy as copying
 from storage import coupons, events, grants, ledger, links, members
-from storage.db import Database, loose_files, migrations
+from storage.db import latest_migration, loose_files
 from storage.errors import OperationError, Refused
 
 EXIT_OK, EXIT_FAILED = 0, 1
@@ -73,14 +74,14 @@ async def config_check(config: Config, args: argparse.Namespace, out: Console) -
 
 async def db_migrate(config: Config, args: argparse.Namespace, out: Console) -> int:
     """Create the database or apply the migrations it lacks."""
-    path = Path(config.storage.path)
-    db = await Database.open(path, synchronous=cast(Any, config.storage.synchronous))
+    db = await open_database(config.storage, create=True)
     try:
         version = await db.schema_version()
     finally:
         await db.close()
-    latest = migrations()[-1][0]
-    out.print(f"{path}: schema version {version} (latest {latest})", highlight=False)
+    latest = latest_migration(config.storage.backend)
+    where = config.storage.describe()
+    out.print(f"{where}: schema version {version} (latest {latest})", highlight=False)
     return EXIT_OK
 
 
@@ -90,13 +91,54 @@ async def db_check(config: Config, args: argparse.Namespace, out: Console) -> in
     async with open_store(config) as store:
         problems = await consistency.check(store)
         # While the store is open: the -wal and -shm files exist then, to be looked at too.
-        problems.extend(loose_files(config.storage.path))
+        if config.storage.backend == "sqlite":
+            problems.extend(loose_files(config.storage.path))
     if problems:
         for problem in problems:
             print(problem, file=sys.stderr)
         print(f"{len(problems)} problem(s) found", file=sys.stderr)
         return EXIT_FAILED
-    out.print(f"{config.storage.path}: consistent", highlight=False)
+    out.print(f"{config.storage.describe()}: consistent", highlight=False)
+    return EXIT_OK
+
+
+async def db_copy(config: Config, args: argparse.Namespace, out: Console) -> int:
+    """Copy this store into the (empty) store of another config, then compare the two."""
+    other = load_config(args.to)
+    source = await open_database(config.storage)
+    try:
+        target = await open_database(other.storage, create=True)
+        try:
+            planned = await copying.plan(source, target)
+            progress = Progress(
+                TextColumn("copying"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeElapsedColumn(),
+                console=Console(stderr=True),
+                transient=True,
+                disable=not sys.stderr.isatty(),
+            )
+            with progress:
+                task = progress.add_task("rows", total=sum(rows for _, _, rows in planned))
+                copied = await copying.copy(source, target, lambda n: progress.advance(task, n))
+            comparison = await copying.compare(source, target)
+        finally:
+            await target.close()
+    finally:
+        await source.close()
+    where, there = config.storage.describe(), other.storage.describe()
+    if comparison.differences:
+        for difference in comparison.differences:
+            print(difference, file=sys.stderr)
+        print(f"{where} -> {there}: the copy differs", file=sys.stderr)
+        return EXIT_FAILED
+    out.print(
+        f"{where} -> {there}: copied {copied:,} rows; {comparison.members:,}"
+        " members' balances, levels, coupons and ledgers are equal",
+        highlight=False,
+        soft_wrap=True,
+    )
     return EXIT_OK
 
 

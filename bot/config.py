@@ -45,10 +45,17 @@ class TelegramConfig:
 
 @dataclass(frozen=True)
 class StorageConfig:
-    """Where the SQLite database lives and how hard it syncs."""
+    """Which database: a SQLite file (`path`) or PostgreSQL (DSN in `dsn_env`), and its sync."""
 
+    backend: str = "sqlite"
     path: str = "loyalty.db"
     synchronous: str = "FULL"
+    dsn_env: str = "LOYALTYBOT_DATABASE_URL"
+    pool_size: int = 10
+
+    def describe(self) -> str:
+        """Name the database for messages, never showing the DSN (it may hold a password)."""
+        return self.path if self.backend == "sqlite" else f"PostgreSQL (${self.dsn_env})"
 
 
 @dataclass(frozen=True)
@@ -258,10 +265,13 @@ def _telegram(r: TableReader) -> TelegramConfig:
 
 def _storage(r: TableReader) -> StorageConfig:
     return StorageConfig(
+        backend=r.text("backend", StorageConfig.backend, choices=("sqlite", "postgresql")),
         path=r.text("path", StorageConfig.path),
         synchronous=r.text(
             "synchronous", StorageConfig.synchronous, choices=("FULL", "NORMAL", "EXTRA")
         ),
+        dsn_env=r.text("dsn_env", StorageConfig.dsn_env),
+        pool_size=r.integer("pool_size", StorageConfig.pool_size, low=1, high=100),
     )
 
 

@@ -298,7 +298,7 @@ async def serve(
                     host=listening.host,
                     port=listening.port,
                     role=role,
-                    db=config.storage.path,
+                    db=config.storage.describe(),
                 ),
             )
             if on_ready is not None:

@@ -37,7 +37,7 @@ _CHECKS = (
         "ledger row whose balance_after breaks the running sum",
         """SELECT id, balance_after, running FROM (
              SELECT id, balance_after, SUM(amount) OVER (
-               PARTITION BY member_id, currency ORDER BY id) AS running FROM ledger)
+               PARTITION BY member_id, currency ORDER BY id) AS running FROM ledger) AS rows
            WHERE balance_after != running""",
     ),
 )

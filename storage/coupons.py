@@ -323,7 +323,7 @@ async def issue_goodwill(
         first = recall(conn, idem, print_)
         if first is not None:
             return Coupon.from_dict(first)
-        _balances_and_count(conn, member_id, "")
+        _balances_and_count(conn, member_id, programme_day(store.program, store.now()).isoformat())
         now = store.now()
         code = new_code()
         posting = post(
@@ -410,7 +410,7 @@ async def expire(store: Store) -> dict[str, int]:
 
     def mark(conn: Conn) -> list[Row]:
         found = conn.execute(
-            "UPDATE coupons SET status = CASE WHEN burns THEN 'burned' ELSE 'expired' END"
+            "UPDATE coupons SET status = CASE WHEN burns = 1 THEN 'burned' ELSE 'expired' END"
             " WHERE status = 'active' AND expires_at <= ? RETURNING status, code",
             (cutoff,),
         ).fetchall()

@@ -1,4 +1,9 @@
-"""The SQLite connection pair: one serialised writer, one reader, WAL, and numbered migrations."""
+"""The SQLite connection pair: one serialised writer, one reader, WAL, and numbered migrations.
+
+Also what both backends share: the `Conn` and `Row` a write body sees, the timestamp format and
+the SQLite migrations. The PostgreSQL store with the same surface is `storage.postgres`;
+the SQL rules that let one statement run on both are in docs/storage.md.
+"""
 
 from __future__ import annotations
 
@@ -8,12 +13,12 @@ import logging
 import os
 import sqlite3
 import stat
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal, Protocol, TypeVar
 
 import aiosqlite
 
@@ -21,14 +26,82 @@ from storage.logs import kv
 
 log = logging.getLogger(__name__)
 Synchronous = Literal["OFF", "NORMAL", "FULL", "EXTRA"]
-Row = sqlite3.Row
 Params = Sequence[Any] | dict[str, Any]
 T = TypeVar("T")
 
 
-# What an operation's statements run on: the writer's DB-API connection, as a plain
-# `def body(conn: Conn) -> T` given to `Database.write` sees it; storage helpers take it too.
-Conn = sqlite3.Connection
+class Row(Protocol):
+    """A result row on either backend: by column name (`row["points"]`) or by index."""
+
+    def __getitem__(self, key: int | str, /) -> Any: ...
+    def __len__(self) -> int: ...
+    def __iter__(self) -> Iterator[Any]: ...
+    def keys(self) -> list[str]: ...
+
+
+class Cursor(Protocol):
+    """What a statement returns on either backend (sqlite3 and psycopg cursors both are one)."""
+
+    @property
+    def rowcount(self) -> int: ...
+    def fetchone(self) -> Any: ...
+    def fetchall(self) -> list[Any]: ...
+    def __iter__(self) -> Iterator[Any]: ...
+
+
+class Conn(Protocol):
+    """What an operation's statements run on, as a `def body(conn: Conn) -> T` given to
+    `write` sees it; storage helpers take it too. SQLite: the writer's `sqlite3.Connection`;
+    PostgreSQL: `storage.postgres.PgConn` (same `?` statements, see docs/storage.md)."""
+
+    def execute(self, sql: str, parameters: Params = ..., /) -> Any: ...
+    def executemany(self, sql: str, parameters: Iterable[Params], /) -> Any: ...
+
+
+def dialect_of(conn: Conn) -> str:
+    """Return "sqlite" or "postgresql": the SQL `conn` speaks (for statements that differ)."""
+    return getattr(conn, "dialect", "sqlite")
+
+
+def pick(dialect: str, sqlite: str, postgresql: str) -> str:
+    """Return the statement for `dialect` (a `dialect_of(conn)` or a database's `dialect`)."""
+    return postgresql if dialect == "postgresql" else sqlite
+
+
+# A list parameter is one JSON array (`json.dumps(ids)`), unpacked by the database: one
+# statement (and one cached plan) whatever the list's length.
+_IDS_IN = {
+    "sqlite": "(SELECT value FROM json_each(?))",
+    "postgresql": "(SELECT CAST(value AS BIGINT) FROM jsonb_array_elements_text(CAST(? AS jsonb)))",
+}
+_TEXTS_IN = {
+    "sqlite": "(SELECT value FROM json_each(?))",
+    "postgresql": "(SELECT value FROM jsonb_array_elements_text(CAST(? AS jsonb)))",
+}
+
+
+def ids_in(conn: Conn) -> str:
+    """Return `(SELECT ...)` for `x IN ...` over one parameter: a JSON array of integers."""
+    return _IDS_IN[dialect_of(conn)]
+
+
+def texts_in(conn: Conn) -> str:
+    """Return `(SELECT ...)` for `x IN ...` over one parameter: a JSON array of strings."""
+    return _TEXTS_IN[dialect_of(conn)]
+
+
+class AnyDatabase(Protocol):
+    """The surface every store backend offers: `Database` (SQLite), `PostgresDatabase`."""
+
+    dialect: str
+
+    async def write(self, body: Callable[[Conn], T]) -> T: ...
+    async def read(self, sql: str, params: Params = ()) -> Iterable[Row]: ...
+    async def read_one(self, sql: str, params: Params = ()) -> Row | None: ...
+    async def lookup(self, sql: str, params: Params = ()) -> list[Row]: ...
+    async def lookup_one(self, sql: str, params: Params = ()) -> Row | None: ...
+    async def schema_version(self) -> int: ...
+    async def close(self) -> None: ...
 
 
 def to_db(instant: datetime) -> str:
@@ -53,6 +126,16 @@ def migrations() -> list[tuple[int, str, str]]:
     return sorted(found)
 
 
+def latest_migration(dialect: str) -> int:
+    """Return the newest shipped migration's version for "sqlite" or "postgresql"."""
+    if dialect == "postgresql":
+        found = resources.files("storage.migrations").joinpath("postgresql").iterdir()
+        return max(
+            int(e.name[:4]) for e in found if e.name.endswith(".sql") and e.name[:4].isdigit()
+        )
+    return migrations()[-1][0]
+
+
 class Database:
     """A writer connection, used by one transaction at a time, and a reader connection.
 
@@ -72,6 +155,7 @@ class Database:
         reader: aiosqlite.Connection,
         quick: sqlite3.Connection | None = None,
     ) -> None:
+        self.dialect = "sqlite"
         self._writer = writer
         self._reader = reader
         self._quick = quick
@@ -229,7 +313,7 @@ class _Write:
     outcome: asyncio.Future[Any]
 
 
-def _run_group(conn: Conn, group: list[_Write]) -> list[tuple[bool, Any]]:
+def _run_group(conn: sqlite3.Connection, group: list[_Write]) -> list[tuple[bool, Any]]:
     """Run each body in a savepoint of its own, all in one transaction with one COMMIT.
 
     Returns (succeeded, value or exception) per body. A body that raises is rolled back to

@@ -110,7 +110,7 @@ def post(
 # same pages as paging down. Every row, and the cursor itself, is the member's own.
 _HISTORY_SQL = """
 WITH cursor (before_id) AS (
-    SELECT CASE WHEN :after IS NULL THEN :before ELSE COALESCE(
+    SELECT CASE WHEN CAST(:after AS BIGINT) IS NULL THEN CAST(:before AS BIGINT) ELSE COALESCE(
         (SELECT id FROM ledger WHERE member_id = :member AND id > :after
             ORDER BY id LIMIT 1 OFFSET :limit),
         :top) END

@@ -5,7 +5,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 
 from loyalty.calendar import next_day_start, programme_day
 from loyalty.coupons import next_burn
@@ -110,9 +110,13 @@ def standing_from_row(row: Row) -> Standing:
     )
 
 
+# "Since the beginning": a real instant, not '', so it compares as a timestamp on PostgreSQL.
+_BEGINNING = to_db(datetime.min.replace(tzinfo=UTC))
+
+
 def _since(store: Store, now: datetime) -> str:
     start = window_start(store.program, now)
-    return to_db(start) if start else ""
+    return to_db(start) if start else _BEGINNING
 
 
 def standing_row(conn: Conn, store: Store, member_id: str) -> Row:

@@ -32,7 +32,7 @@ from loyalty.reminders import (
     daily_offer,
     quiet_until,
 )
-from storage.db import Conn, Row, from_db, to_db
+from storage.db import Conn, Row, from_db, ids_in, texts_in, to_db
 from storage.errors import Invalid
 from storage.store import Store
 
@@ -127,12 +127,12 @@ SELECT o.id, o.member_id, o.kind, o.payload, o.due_at, o.attempts, o.sending_at,
 FROM (SELECT id FROM (
     SELECT id FROM (SELECT id FROM outbox WHERE status = 'pending' AND priority = 0
         AND due_at <= :now AND (claimed_until IS NULL OR claimed_until <= :now)
-        ORDER BY due_at LIMIT :limit)
+        ORDER BY due_at LIMIT :limit) AS urgent
     UNION ALL
     SELECT id FROM (SELECT id FROM outbox WHERE status = 'pending' AND priority = :planned
         AND due_at <= :now AND (claimed_until IS NULL OR claimed_until <= :now)
-        ORDER BY due_at LIMIT :limit)
-) LIMIT :limit) d
+        ORDER BY due_at LIMIT :limit) AS planned
+) AS due LIMIT :limit) d
 JOIN outbox o ON o.id = d.id
 JOIN members m ON m.member_id = o.member_id
 LEFT JOIN telegram_links l ON l.member_id = o.member_id
@@ -210,7 +210,7 @@ async def claim(
         if claimed:
             conn.execute(
                 "UPDATE outbox SET claimed_until = ?, claim_id = ?, attempts = attempts + 1"
-                " WHERE id IN (SELECT value FROM json_each(?))",
+                f" WHERE id IN {ids_in(conn)}",
                 (to_db(result.lease_until), claim_id, json.dumps(claimed)),
             )
         if skips:
@@ -268,8 +268,8 @@ def _coupon_lines(conn: Conn, rows: Iterable[Row], now: datetime) -> dict[str, C
     if not codes:
         return {}
     found = conn.execute(
-        "SELECT code, value_cents, expires_at FROM coupons WHERE code IN"
-        " (SELECT value FROM json_each(?)) AND status = 'active' AND expires_at > ?",
+        f"SELECT code, value_cents, expires_at FROM coupons WHERE code IN {texts_in(conn)}"
+        " AND status = 'active' AND expires_at > ?",
         (json.dumps(codes), to_db(expired_cutoff(now))),
     ).fetchall()
     return {
@@ -288,7 +288,7 @@ async def mark_sent(store: Store, claim_id: str, ids: list[int]) -> int:
     def mark(conn: Conn) -> int:
         cursor = conn.execute(
             "UPDATE outbox SET status = 'sent', sent_at = ?, claimed_until = NULL"
-            " WHERE claim_id = ? AND status = 'pending' AND id IN (SELECT value FROM json_each(?))",
+            f" WHERE claim_id = ? AND status = 'pending' AND id IN {ids_in(conn)}",
             (to_db(store.now()), claim_id, json.dumps(ids)),
         )
         return max(cursor.rowcount, 0)
@@ -302,10 +302,10 @@ async def mark_sending(store: Store, claim_id: str, ids: list[int]) -> int:
         return 0
 
     def mark(conn: Conn) -> int:
-        # The id list in the same form as mark_sent's and release's (SQLite's json_each).
+        # The id list in the same form as mark_sent's and release's (a JSON array).
         cursor = conn.execute(
             "UPDATE outbox SET sending_at = ? WHERE claim_id = ? AND status = 'pending'"
-            " AND id IN (SELECT value FROM json_each(?))",
+            f" AND id IN {ids_in(conn)}",
             (to_db(store.now()), claim_id, json.dumps(ids)),
         )
         return max(cursor.rowcount, 0)
@@ -326,7 +326,7 @@ async def release(store: Store, claim_id: str, ids: list[int], not_before: datet
         conn.execute(
             "UPDATE outbox SET claimed_until = ?, sending_at = NULL"
             " WHERE claim_id = ? AND status = 'pending'"
-            " AND id IN (SELECT value FROM json_each(?))",
+            f" AND id IN {ids_in(conn)}",
             (to_db(not_before), claim_id, json.dumps(ids)),
         )
 

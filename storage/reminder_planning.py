@@ -20,7 +20,7 @@ from loyalty.calendar import day_start, programme_day
 from loyalty.coupons import next_burn
 from loyalty.reminders import ReminderPolicy, hours_to_plan
 from storage import daily
-from storage.db import Conn, from_db, to_db
+from storage.db import Conn, from_db, pick, to_db
 from storage.outbox import PLANNED_PRIORITY
 from storage.scheduler_runs import last_period, record_period
 from storage.store import Store
@@ -112,7 +112,7 @@ JOIN telegram_links l ON l.telegram_user_id = u.telegram_user_id
 JOIN members m ON m.member_id = l.member_id
 WHERE u.reminder_hour = :hour AND u.telegram_user_id > :after AND u.telegram_user_id <= :upto
     AND u.remind_daily != 'off' AND u.reminders = 1 AND u.unreachable = 0
-    AND (m.last_claim_day IS NULL OR m.last_claim_day < :day)
+    AND (m.last_claim_day IS NULL OR m.last_claim_day < :claim_day)
 ON CONFLICT (dedupe_key) DO NOTHING
 """,
 )
@@ -131,7 +131,7 @@ JOIN telegram_links l ON l.telegram_user_id = u.telegram_user_id
 JOIN members m ON m.member_id = l.member_id
 WHERE u.reminder_hour IS NULL AND u.telegram_user_id > :after AND u.telegram_user_id <= :upto
     AND u.remind_daily != 'off' AND u.reminders = 1 AND u.unreachable = 0
-    AND (m.last_claim_day IS NULL OR m.last_claim_day < :day)
+    AND (m.last_claim_day IS NULL OR m.last_claim_day < :claim_day)
 ON CONFLICT (dedupe_key) DO NOTHING
 """,
 )
@@ -147,6 +147,9 @@ async def _plan_daily(
     params = {
         "hour": hour,
         "day": day.isoformat(),
+        # The same day again under another name: PostgreSQL gives a parameter one type, and
+        # :day is text in the dedupe key while this one is compared with a date column.
+        "claim_day": day.isoformat(),
         "payload": json.dumps({"day": day.isoformat()}),
         "due": to_db(start),
         "priority": PLANNED_PRIORITY,
@@ -196,6 +199,35 @@ ON CONFLICT (dedupe_key) DO NOTHING
 """
 
 
+_PG_DIGEST_MEMBERS = """
+SELECT DISTINCT c.member_id
+FROM jsonb_array_elements(CAST(:ranges AS jsonb)) AS j (value)
+JOIN coupons c ON c.status = 'active'
+    AND c.expires_at >= CAST(j.value ->> 0 AS timestamptz)
+    AND c.expires_at < CAST(j.value ->> 1 AS timestamptz)
+"""
+_PG_DIGEST_INSERT = """
+INSERT INTO outbox (member_id, kind, dedupe_key, payload, due_at, created_at, priority)
+SELECT c.member_id, CAST(:kind AS text),
+    CAST(:kind AS text) || ':' || CAST(:day AS text) || ':' || c.member_id,
+    jsonb_build_object('day', CAST(:day AS text), 'codes', jsonb_agg(c.code)), :due, :now, :priority
+FROM jsonb_array_elements_text(CAST(:members AS jsonb)) AS j (value)
+JOIN coupons c ON c.member_id = j.value AND c.status = 'active'
+JOIN telegram_links l ON l.member_id = c.member_id
+JOIN telegram_users u ON u.telegram_user_id = l.telegram_user_id
+WHERE c.burns = :burns
+    AND EXISTS (SELECT 1 FROM jsonb_array_elements(CAST(:ranges AS jsonb)) AS r (value)
+                WHERE c.expires_at >= CAST(r.value ->> 0 AS timestamptz)
+                    AND c.expires_at < CAST(r.value ->> 1 AS timestamptz))
+    AND COALESCE(u.reminder_hour, :default_hour) = :hour
+    AND CASE CAST(:category AS text) WHEN 'expiry' THEN u.remind_expiry
+        WHEN 'burn' THEN u.remind_burn END != 'off'
+    AND u.reminders = 1 AND u.unreachable = 0
+GROUP BY c.member_id
+ON CONFLICT (dedupe_key) DO NOTHING
+"""
+
+
 async def _plan_digest(
     store: Store,
     policy: ReminderPolicy,
@@ -217,7 +249,10 @@ async def _plan_digest(
     if not ranges:
         return 0
     days = json.dumps(ranges)
-    members = [row[0] for row in await store.db.read(_DIGEST_MEMBERS, {"ranges": days})]
+    dialect = store.db.dialect
+    find = pick(dialect, _DIGEST_MEMBERS, _PG_DIGEST_MEMBERS)
+    insert = pick(dialect, _DIGEST_INSERT, _PG_DIGEST_INSERT)
+    members = [row[0] for row in await store.db.read(find, {"ranges": days})]
     params = {
         "ranges": days,
         "kind": kind,
@@ -232,9 +267,7 @@ async def _plan_digest(
     queued = 0
     for first in range(0, len(members), batch):
         chunk = json.dumps(members[first : first + batch])
-        queued += await store.db.write(
-            _insert_rows(store, _DIGEST_INSERT, {**params, "members": chunk})
-        )
+        queued += await store.db.write(_insert_rows(store, insert, {**params, "members": chunk}))
     return queued
 
 

@@ -8,14 +8,14 @@ from pathlib import Path
 
 from loyalty.clock import Clock, system_clock
 from loyalty.program import Program
-from storage.db import Database, Synchronous
+from storage.db import AnyDatabase, Database, Synchronous
 
 
 @dataclass
 class Store:
     """What each operation runs against; operations are the functions in the storage modules."""
 
-    db: Database
+    db: AnyDatabase
     program: Program
     clock: Clock = system_clock
     # The connected shop platforms that take coupons ("woocommerce", "shopify"): a coupon for
@@ -32,8 +32,26 @@ class Store:
         synchronous: Synchronous = "FULL",
         shop_platforms: frozenset[str] = frozenset(),
     ) -> Store:
-        """Open the database at `path` (migrating it) for `program`."""
+        """Open the SQLite database at `path` (migrating it) for `program`."""
         db = await Database.open(path, synchronous=synchronous)
+        return cls(db, program, clock, shop_platforms)
+
+    @classmethod
+    async def open_postgres(
+        cls,
+        dsn: str,
+        program: Program,
+        *,
+        clock: Clock = system_clock,
+        pool_size: int = 10,
+        schema: str | None = None,
+        durable: bool = True,
+        shop_platforms: frozenset[str] = frozenset(),
+    ) -> Store:
+        """Open the PostgreSQL database at `dsn` (migrating it) for `program`."""
+        from storage.postgres import PostgresDatabase  # psycopg only where it is used
+
+        db = await PostgresDatabase.open(dsn, pool_size=pool_size, schema=schema, durable=durable)
         return cls(db, program, clock, shop_platforms)
 
     async def close(self) -> None:

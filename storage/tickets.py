@@ -279,7 +279,7 @@ async def attach_topic(
     def attach(conn: Conn) -> bool:
         cursor = conn.execute(
             "UPDATE tickets SET chat_id = ?, thread_id = ?, topic_name = ?, card_message_id = NULL"
-            " WHERE id = ? AND thread_id IS ?",
+            " WHERE id = ? AND thread_id IS NOT DISTINCT FROM ?",
             (chat_id, thread_id, topic_name, ticket_id, replacing),
         )
         return cursor.rowcount == 1

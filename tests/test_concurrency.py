@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-from pathlib import Path
 from typing import Any
 
-from loyalty.clock import ManualClock
 from storage import checkout, coupons, daily, members
 from storage.check import check
 from storage.errors import OperationError, Refused
 from storage.grants import grant
 from storage.store import Store
-from tests.conftest import member, open_store, rows, scalar, send
+from tests.conftest import StoreOpener, member, rows, scalar, send
 
 
 def outcomes(results: list[Any]) -> tuple[list[Any], list[BaseException]]:
@@ -125,33 +123,29 @@ async def test_simultaneous_capture_and_release_one_wins(vip_store: Store) -> No
     assert await check(vip_store) == []
 
 
-async def test_two_store_objects_racing_on_one_file(
-    store: Store, tmp_path: Path, clock: ManualClock
-) -> None:
-    """Two connections, as two processes would have: BEGIN IMMEDIATE serialises them."""
-    other = await open_store(tmp_path / "loyalty.db", store.program, clock)
-    try:
-        await member(store)
-        await grant(store, "m-1", 1_000, reason="exactly two coupons", actor="test")
-        results = await asyncio.gather(
-            *(
-                coupons.exchange(s, "m-1", 500, "points", key=f"{n}-{i}")
-                for i in range(25)
-                for n, s in (("a", store), ("b", other))
-            ),
-            return_exceptions=True,
-        )
-        ok, failed = outcomes(results)
-        assert len(ok) == 2
-        assert len(failed) == 48
-        for s in (store, other):
-            assert (await members.view(s, "m-1")).points == 0
-            assert await scalar(s, "SELECT COUNT(*) FROM coupons") == 2
-            assert await check(s) == []
-        claims = await asyncio.gather(
-            *(daily.claim(s, "m-1") for _ in range(10) for s in (store, other))
-        )
-        assert sum(c.claimed for c in claims) == 1
-        assert (await members.view(other, "m-1")).coins == 10
-    finally:
-        await other.close()
+async def test_two_store_objects_racing_on_one_file(store: Store, stores: StoreOpener) -> None:
+    """Two databases objects, as two processes would have: SQLite's BEGIN IMMEDIATE serialises
+    them, PostgreSQL's SERIALIZABLE runs the losers again."""
+    other = await stores.another(store)
+    await member(store)
+    await grant(store, "m-1", 1_000, reason="exactly two coupons", actor="test")
+    results = await asyncio.gather(
+        *(
+            coupons.exchange(s, "m-1", 500, "points", key=f"{n}-{i}")
+            for i in range(25)
+            for n, s in (("a", store), ("b", other))
+        ),
+        return_exceptions=True,
+    )
+    ok, failed = outcomes(results)
+    assert len(ok) == 2
+    assert len(failed) == 48
+    for s in (store, other):
+        assert (await members.view(s, "m-1")).points == 0
+        assert await scalar(s, "SELECT COUNT(*) FROM coupons") == 2
+        assert await check(s) == []
+    claims = await asyncio.gather(
+        *(daily.claim(s, "m-1") for _ in range(10) for s in (store, other))
+    )
+    assert sum(c.claimed for c in claims) == 1
+    assert (await members.view(other, "m-1")).coins == 10

@@ -131,9 +131,9 @@ RULES = {
     for rule in (
         Rule("loyalty: standard library only", in_folder("loyalty"), only("loyalty")),
         Rule(
-            "storage: standard library, loyalty, storage and aiosqlite only",
+            "storage: standard library, loyalty, storage, aiosqlite and psycopg only",
             in_folder("storage"),
-            only("loyalty", "storage", "aiosqlite"),
+            only("loyalty", "storage", "aiosqlite", "psycopg", "psycopg_pool"),
         ),
         Rule(
             "handlers: never bot or telegram_emulator",
@@ -171,19 +171,19 @@ BAD_AND_GOOD = [
     ("loyalty: standard library only", "loyalty/levels.py", "import aiosqlite", "import math"),
     ("loyalty: standard library only", "loyalty/x.py", "from storage import ledger", "import json"),
     (
-        "storage: standard library, loyalty, storage and aiosqlite only",
+        "storage: standard library, loyalty, storage, aiosqlite and psycopg only",
         "storage/ledger.py",
         "def f():\n    from handlers.ui import reply",
         "from loyalty.program import Program",
     ),
     (
-        "storage: standard library, loyalty, storage and aiosqlite only",
+        "storage: standard library, loyalty, storage, aiosqlite and psycopg only",
         "storage/db.py",
         "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from telegram import Bot",
         "import aiosqlite",
     ),
     (
-        "storage: standard library, loyalty, storage and aiosqlite only",
+        "storage: standard library, loyalty, storage, aiosqlite and psycopg only",
         "storage/db.py",
         "import telegram_emulator",
         "from . import errors",

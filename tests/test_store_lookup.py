@@ -42,6 +42,7 @@ class Locked:
         pass
 
 
+@pytest.mark.sqlite_only
 async def test_a_locked_database_sends_the_lookup_to_the_reader_thread(store: Store) -> None:
     await member(store)
     await grant(store, "m-1", 42, reason="test", actor="test")
@@ -54,6 +55,7 @@ async def test_a_locked_database_sends_the_lookup_to_the_reader_thread(store: St
     assert row is not None and row["points"] == 42
 
 
+@pytest.mark.sqlite_only
 async def test_other_errors_are_not_retried(store: Store) -> None:
     with pytest.raises(sqlite3.OperationalError, match="no such table"):
         await store.db.lookup("SELECT * FROM no_such_table")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import sqlite3
 from datetime import UTC, time, timedelta
 
 import pytest
@@ -14,7 +13,7 @@ from storage import checkout, grants, members, tickets
 from storage.db import Conn
 from storage.errors import Conflict, Invalid, NotFound, Refused
 from storage.store import Store
-from tests.conftest import member
+from tests.conftest import INTEGRITY_ERRORS, member
 
 USER, OTHER = 5001, 5002
 OFFICE = BusinessHours.from_names(time(9), time(18), ("mon", "tue", "wed", "thu", "fri"), UTC)
@@ -25,7 +24,7 @@ async def opened(store: Store, user: int = USER, **kwargs: object) -> tickets.Ti
     return ticket
 
 
-async def count(store: Store, where: str = "1") -> int:
+async def count(store: Store, where: str = "TRUE") -> int:
     row = await store.db.read_one(f"SELECT COUNT(*) FROM tickets WHERE {where}")
     assert row is not None
     return int(row[0])
@@ -50,7 +49,7 @@ async def test_the_database_refuses_a_second_open_ticket(store: Store) -> None:
             (USER,),
         )
 
-    with pytest.raises(sqlite3.IntegrityError):
+    with pytest.raises(INTEGRITY_ERRORS):
         await store.db.write(second)
 
 

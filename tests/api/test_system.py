@@ -19,7 +19,7 @@ from loyalty.clock import ManualClock
 from loyalty.loader import load_program
 from storage.store import Store
 from tests.api.conftest import API_KEY, Shop, app_for, client_for, error
-from tests.conftest import open_store
+from tests.conftest import StoreOpener, open_store
 
 
 @pytest.mark.parametrize(
@@ -167,7 +167,7 @@ async def test_webhook_checks_the_secret_and_passes_updates_on(store: Store) -> 
 
 
 async def test_a_redelivered_update_is_taken_once_by_any_of_two_workers(
-    store: Store, tmp_path: Path, clock: ManualClock
+    store: Store, stores: StoreOpener
 ) -> None:
     received: list[tuple[str, dict[str, Any]]] = []
 
@@ -177,7 +177,7 @@ async def test_a_redelivered_update_is_taken_once_by_any_of_two_workers(
 
         return on_update
 
-    other = await open_store(tmp_path / "loyalty.db", store.program, clock)  # another process
+    other = await stores.another(store)  # another process on the same database
     good = {"X-Telegram-Bot-Api-Secret-Token": "s3cret"}
     try:
         one = app_for(store, telegram_webhook=worker("one"), webhook_secret="s3cret")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -20,7 +19,7 @@ from storage import links
 from storage.store import Store
 from telegram_emulator import EmulatorRequest, Person, RateLimits, TelegramEmulator
 from telegram_emulator import ManualClock as EmulatorClock
-from tests.conftest import member, open_store
+from tests.conftest import StoreOpener, member
 
 SHOP = {"name": "Demo Shop", "account_url": "https://shop.example/account",
         "signup_url": "https://shop.example/signup?ref={code}"}  # fmt: skip
@@ -42,10 +41,8 @@ def config() -> Config:
 
 
 @pytest.fixture
-async def bot_store(tmp_path: Path, clock: ManualClock, config: Config) -> AsyncIterator[Store]:
-    store = await open_store(tmp_path / "bot.db", config.program, clock)
-    yield store
-    await store.close()
+async def bot_store(stores: StoreOpener, config: Config) -> Store:
+    return await stores.open(config.program, "bot")
 
 
 # Conversations run at Telegram's real limits (the emulator's defaults: a private chat's

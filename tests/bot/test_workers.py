@@ -19,7 +19,7 @@ from storage.store import Store
 from telegram_emulator import TelegramEmulator
 from tests.bot.conftest import linked, make_config
 from tests.bot.test_reminders import EVENING, sent_to, world
-from tests.conftest import delivered_order, rows
+from tests.conftest import StoreOpener, delivered_order, rows
 
 
 async def test_the_order_number_question_is_answered_by_another_worker(
@@ -134,12 +134,11 @@ def test_the_budget_holds_however_the_processes_are_split() -> None:
 
 
 async def test_two_stores_on_one_file_see_one_update_id_once(
-    tmp_path: Path, clock: ManualClock, store: Store
+    store: Store, stores: StoreOpener
 ) -> None:
     from storage import updates
-    from tests.conftest import open_store
 
-    other = await open_store(tmp_path / "loyalty.db", store.program, clock)
+    other = await stores.another(store)  # the same file, or the same PostgreSQL schema
     try:
         assert await updates.take(store, 42)
         assert not await updates.take(other, 42)
