@@ -35,7 +35,7 @@ import httpx  # noqa: E402
 import uvloop  # noqa: E402
 
 from bench.engine import NOW, build, machine  # noqa: E402
-from bot.api import build_api  # noqa: E402
+from bot.api.app import build_api  # noqa: E402
 from bot.config import parse_config  # noqa: E402
 from bot.web import session  # noqa: E402
 from bot.web.initdata import sign  # noqa: E402

@@ -23,7 +23,7 @@ from urllib.parse import quote
 
 from telegram.ext import Application
 
-from bot.api import build_api
+from bot.api.app import build_api
 from bot.api.server import http_server
 from bot.application import build_application, start_up
 from bot.config import Config, StorageConfig

@@ -27,7 +27,7 @@ from telegram import Bot, Update
 from telegram.error import InvalidToken, TelegramError
 from telegram.ext import Application
 
-from bot.api import build_api
+from bot.api.app import build_api
 from bot.api.context import MalformedUpdate
 from bot.api.server import Listening, http_server
 from bot.application import build_application, start_up

@@ -26,7 +26,7 @@ sys.path.insert(0, str(ROOT))
 from playwright.sync_api import sync_playwright  # noqa: E402
 
 from bench.engine import NOW, build  # noqa: E402
-from bot.api import build_api  # noqa: E402
+from bot.api.app import build_api  # noqa: E402
 from bot.api.server import http_server  # noqa: E402
 from bot.config import parse_config  # noqa: E402
 from bot.web.initdata import sign  # noqa: E402

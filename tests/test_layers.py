@@ -262,3 +262,16 @@ def test_a_violation_names_the_file_the_line_and_the_import() -> None:
         list(imports_of("loyalty/rules.py", source))
     )
     assert str(found) == "loyalty/rules.py:4: from aiosqlite import connect, Row"
+
+
+def test_a_module_the_api_imports_can_be_imported_first() -> None:
+    """The connectors use the API's body parser and the API serves the connectors: importing
+    a connector module first (a benchmark does) must not meet the API half-initialised."""
+    import subprocess
+    import sys
+
+    for module in ("bot.connectors.mapping", "bot.api.body", "bot.web.card"):
+        done = subprocess.run(
+            [sys.executable, "-c", f"import {module}"], capture_output=True, text=True
+        )
+        assert done.returncode == 0, done.stderr

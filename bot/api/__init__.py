@@ -1,8 +1,6 @@
 """The shop API: how a shop feeds the programme and asks it questions (INTERFACES.md section 3).
 
-`build_api` returns the Starlette app; `bot.api.server.http_server` runs it under uvicorn.
+`bot.api.app.build_api` returns the Starlette app; `bot.api.server.http_server` runs it under
+uvicorn. Nothing is imported here: a module the app itself imports (the connectors' parsers use
+`bot.api.body`) must be importable first, without the app.
 """
-
-from bot.api.app import build_api
-
-__all__ = ["build_api"]

@@ -12,7 +12,7 @@ import httpx
 import pytest
 from starlette.applications import Starlette
 
-from bot.api import build_api
+from bot.api.app import build_api
 from bot.config import Config, parse_config
 from storage.store import Store
 from tests.api.contract import CONTRACT

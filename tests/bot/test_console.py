@@ -8,7 +8,7 @@ import httpx
 import pytest
 from telegram.ext import Application
 
-from bot.api import build_api
+from bot.api.app import build_api
 from bot.config import Config
 from storage.store import Store
 from telegram_emulator import Person, TelegramEmulator

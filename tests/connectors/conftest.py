@@ -15,7 +15,7 @@ import pytest
 from prometheus_client import CollectorRegistry
 from starlette.applications import Starlette
 
-from bot.api import build_api
+from bot.api.app import build_api
 from bot.config import Config, parse_config
 from bot.connectors.mapping import sign
 from bot.connectors.webhooks import Connectors

@@ -198,7 +198,7 @@ async def test_a_connector_that_is_off_or_has_no_secret_takes_nothing(
     import httpx
     from prometheus_client import CollectorRegistry
 
-    from bot.api import build_api
+    from bot.api.app import build_api
     from bot.connectors.webhooks import Connectors
     from tests.connectors.conftest import API_KEY, connector_config
 

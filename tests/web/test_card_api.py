@@ -130,7 +130,7 @@ async def test_daily_check_in_once_a_day(
 
 
 async def test_without_a_bot_token_the_card_is_unavailable(store: Store) -> None:
-    from bot.api import build_api
+    from bot.api.app import build_api
     from tests.web.conftest import web_config
 
     app = build_api(web_config(), store, api_key="k", bot_username="b")

@@ -269,7 +269,7 @@ async def test_console_bad_input_gets_a_clear_error_and_changes_nothing(
 
 
 async def test_the_overview_says_how_telegram_is(store: Store) -> None:
-    from bot.api import build_api
+    from bot.api.app import build_api
     from tests.web.conftest import web_config
 
     app = build_api(
@@ -284,7 +284,7 @@ async def test_the_overview_says_how_telegram_is(store: Store) -> None:
 
 
 async def test_the_overview_says_how_the_connectors_are(store: Store, clock: ManualClock) -> None:
-    from bot.api import build_api
+    from bot.api.app import build_api
     from bot.config import parse_config
     from storage.db import to_db
 
