@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import os
+import random
 import signal
+import socket
 import sys
 from pathlib import Path
 
@@ -12,6 +14,29 @@ from storage.db import Database
 from tests.cli.conftest import ROOT
 
 API_KEY = "run-test-key"
+_HANDED_OUT: set[int] = set()
+
+
+def free_port() -> int:
+    """Return a loopback port that is free now, for a server that must be told its port.
+
+    It is picked below the kernel's ephemeral range: a server of the same test binding port 0
+    (the emulator, a child service) takes ports from that range, so it can never take this one
+    before its user binds it. A port is handed out once per test process.
+    """
+    low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    for _ in range(200):
+        port = random.randrange(10_000, low)
+        if port in _HANDED_OUT:
+            continue
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        _HANDED_OUT.add(port)
+        return port
+    raise RuntimeError("no free loopback port below the ephemeral range")
 
 
 def run_config(directory: Path, base_url: str, *, extra: str = "", username: str = "") -> Path:

@@ -29,6 +29,7 @@ from bot.api.server import http_server
 from storage.store import Store
 from tests.api.conftest import API_KEY, app_for, error, make_config
 from tests.cli.conftest import ROOT
+from tests.run_kit import free_port
 
 NGINX = shutil.which("nginx")
 
@@ -65,12 +66,6 @@ class Proxied:
     @property
     def url(self) -> str:
         return f"http://{self.host}:{self.port}"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def proxy_config(directory: Path, listen: int, upstream: int, *more: int) -> str:

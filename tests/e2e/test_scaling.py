@@ -25,9 +25,9 @@ from storage import outbox
 from storage.db import Conn, to_db
 from storage.store import Store
 from telegram_emulator import Person, TelegramEmulator, serve
-from tests.api.test_proxy import NGINX, free_port, nginx
+from tests.api.test_proxy import NGINX, nginx
 from tests.e2e.test_service_end_to_end import event
-from tests.run_kit import API_KEY, Service, child_env, migrate
+from tests.run_kit import API_KEY, Service, child_env, free_port, migrate
 
 SECRET = "s3cr3t"
 LEASE = 2  # seconds: the scheduler lease in these tests

@@ -3,7 +3,6 @@ emulator over HTTP, the shop on the HTTP API; polling and webhook modes."""
 
 from __future__ import annotations
 
-import socket
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -12,7 +11,7 @@ import httpx
 import pytest
 
 from telegram_emulator import Person, TelegramEmulator, serve
-from tests.run_kit import API_KEY, Service, child_env, migrate, run_config
+from tests.run_kit import API_KEY, Service, child_env, free_port, migrate, run_config
 
 NOW = datetime.now(UTC).isoformat()
 
@@ -22,12 +21,6 @@ async def emu() -> AsyncIterator[TelegramEmulator]:
     emulator = TelegramEmulator(bot_username="shop_loyalty_bot")
     yield emulator
     await emulator.aclose()
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 async def event(client: httpx.AsyncClient, event_id: str, type_: str, **data: object) -> None:

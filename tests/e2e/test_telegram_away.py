@@ -12,8 +12,8 @@ import httpx
 
 from telegram_emulator import TelegramEmulator, serve
 from tests.cli.conftest import ROOT
-from tests.e2e.test_service_end_to_end import event, free_port, member_journey
-from tests.run_kit import API_KEY, Service, child_env, migrate, run_config
+from tests.e2e.test_service_end_to_end import event, member_journey
+from tests.run_kit import API_KEY, Service, child_env, free_port, migrate, run_config
 
 # Shaped like a real token (bot id, then 35 characters), so that a leak is a leak.
 TOKEN = "7012345678:AAHk3x9QeVZr2bq-Xm4TnP8sLw0JdYcFgUo"
