@@ -166,8 +166,12 @@ class TelegramEmulator:
         self._refusals.setdefault(method.lower(), []).append(ApiError(code, description))
 
     def revoke_token(self) -> str:
-        """Revoke the bot's token (as @BotFather does): the old one gets 401; return the new."""
+        """Revoke the bot's token (as @BotFather does): the old one gets 401; return the new.
+
+        A long poll made with the old token is answered at once (empty): its next call is
+        the one refused, as a client of Telegram sees it without waiting out its timeout."""
         self.token = f"{self.bot_id}:REVOKED{next(self._ids)}"
+        self.updates.release()
         return self.token
 
     # -- the Bot API -----------------------------------------------------------------------
