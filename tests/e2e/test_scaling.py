@@ -1,6 +1,7 @@
 """Several `loyaltybot run` processes on one store, Telegram played by the emulator over HTTP:
 two web workers and a scheduler behind nginx (deploy/nginx.conf with a second upstream, as
 docs/scaling.md deploys it), and two schedulers handing the lead over when one is killed.
+Each runs on both backends: a SQLite file, and a PostgreSQL schema of its own.
 
 Real processes and real time: what is awaited is another process (a webhook answered, a lease
 taken over), polled with a deadline; the lease is 2 s here (20 s by default)."""
@@ -12,22 +13,25 @@ import signal
 import sqlite3
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import httpx
+import psycopg
 import pytest
 
 from loyalty.loader import load_program
 from storage import outbox
-from storage.db import Conn, to_db
+from storage.db import Conn, Database, to_db
+from storage.postgres import PostgresDatabase
 from storage.store import Store
 from telegram_emulator import Person, TelegramEmulator, serve
 from tests.api.test_proxy import NGINX, nginx
 from tests.e2e.test_service_end_to_end import event
-from tests.run_kit import API_KEY, Service, child_env, free_port, migrate
+from tests.postgres_kit import PostgresSchemas
+from tests.run_kit import API_KEY, Service, child_env, free_port
 
 SECRET = "s3cr3t"
 LEASE = 2  # seconds: the scheduler lease in these tests
@@ -41,11 +45,64 @@ async def emu() -> AsyncIterator[TelegramEmulator]:
     await emulator.aclose()
 
 
-def write_config(path: Path, db: Path, base_url: str, *, port: int = 0, extra: str = "") -> Path:
+DSN_ENV = "LBT_SCALING_DSN"
+
+
+class Shared:
+    """The deployment's one database: a SQLite file or a PostgreSQL schema, as seen from outside."""
+
+    def __init__(self, tmp_path: Path, dsn: str | None = None) -> None:
+        self.path, self.dsn = tmp_path / "loyalty.db", dsn
+
+    @property
+    def storage(self) -> str:
+        """The processes' `[storage]` table."""
+        if self.dsn is None:
+            return f'[storage]\npath = "{self.path}"\n'
+        return f'[storage]\nbackend = "postgresql"\ndsn_env = "{DSN_ENV}"\npool_size = 4\n'
+
+    def env(self, **extra: str) -> dict[str, str]:
+        """The processes' environment: `extra` and, on PostgreSQL, the DSN."""
+        return child_env(**extra, **({} if self.dsn is None else {DSN_ENV: self.dsn}))
+
+    async def migrate(self) -> None:
+        """Create the tables before the processes start (they would race to)."""
+        db = await (
+            Database.open(self.path) if self.dsn is None else PostgresDatabase.open(self.dsn)
+        )
+        await db.close()
+
+    async def open_store(self) -> Store:
+        """Open the store in this test's process (to seed it)."""
+        program = load_program({"preset": "marketplace"})
+        if self.dsn is None:
+            return await Store.open(self.path, program)
+        return await Store.open_postgres(self.dsn, program, pool_size=1)
+
+    def query(self, sql: str) -> list[tuple[Any, ...]]:
+        """Read the shared database as a third party would (its own connection)."""
+        if self.dsn is None:
+            with sqlite3.connect(self.path) as conn:
+                return conn.execute(sql).fetchall()
+        with psycopg.connect(self.dsn) as pg:
+            return pg.execute(sql).fetchall()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def shared(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Shared]:
+    if request.param == "sqlite":
+        yield Shared(tmp_path)
+        return
+    schemas: PostgresSchemas = request.getfixturevalue("postgres_schemas")  # skips without one
+    schema = schemas.create()
+    yield Shared(tmp_path, schemas.dsn_for(schema))
+    schemas.give_back(schema)
+
+
+def write_config(path: Path, db: Shared, base_url: str, *, port: int = 0, extra: str = "") -> Path:
     """A config for one process of the deployment: its own port, the shared database."""
     path.write_text(
-        f'[storage]\npath = "{db}"\n'
-        f'[telegram]\nbase_url = "{base_url}"\nbot_username = "shop_loyalty_bot"\n'
+        db.storage + f'[telegram]\nbase_url = "{base_url}"\nbot_username = "shop_loyalty_bot"\n'
         f"{extra}\n"
         f"[server]\nport = {port}\n"
         # No quiet hours, reminders only from the outbox, drained every second.
@@ -65,16 +122,15 @@ async def until(check: Callable[[], Any], what: str, timeout: float = DEADLINE) 
     return result
 
 
-def query(db: Path, sql: str) -> list[tuple[Any, ...]]:
-    """Read the shared database as a third party would (its own connection)."""
-    with sqlite3.connect(db) as conn:
-        return conn.execute(sql).fetchall()
-
-
-def clean(*services: Service) -> None:
+def clean(db: Shared, *services: Service) -> None:
+    """No process failed or logged the DSN (a secret); the web workers ran on `db`'s backend."""
     for service in services:
         assert "Traceback" not in service.log, service.log
         assert "level=ERROR" not in service.log, service.log
+        if db.dsn is not None:
+            assert "postgresql://" not in service.log and "search_path" not in service.log
+            if "msg=listening" in service.log:  # a web worker names its database there
+                assert f"PostgreSQL (${DSN_ENV})" in service.log
 
 
 async def take_two_taps(emu: TelegramEmulator, person: Person, label: str) -> list[dict[str, Any]]:
@@ -93,15 +149,15 @@ async def take_two_taps(emu: TelegramEmulator, person: Person, label: str) -> li
 
 
 async def test_two_web_workers_and_a_scheduler_behind_nginx_spend_a_double_tap_once(
-    tmp_path: Path, emu: TelegramEmulator
+    tmp_path: Path, emu: TelegramEmulator, shared: Shared
 ) -> None:
     if NGINX is None:
         pytest.skip("nginx is not on PATH; to run this test: apt-get install nginx")
     front, ports = free_port(), (free_port(), free_port())
-    db = tmp_path / "loyalty.db"
-    await migrate(db)
+    db = shared
+    await db.migrate()
     webhook = f'mode = "webhook"\nwebhook_url = "http://127.0.0.1:{front}/telegram/webhook"'
-    env = child_env(SHOP_API_KEY=API_KEY, BOT_TOKEN=emu.token, WEBHOOK_SECRET=SECRET)
+    env = db.env(SHOP_API_KEY=API_KEY, BOT_TOKEN=emu.token, WEBHOOK_SECRET=SECRET)
     (tmp_path / "nginx").mkdir()
     async with serve(emu) as base_url:
         web = [
@@ -131,7 +187,7 @@ async def test_two_web_workers_and_a_scheduler_behind_nginx_spend_a_double_tap_o
                     await event(shop, "e-3", "order.delivered", order_id="o-1")
                     # The points notice is the scheduler's to send, not a web worker's.
                     sent = "SELECT status FROM outbox WHERE kind = 'order_points'"
-                    await until(lambda: query(db, sent) == [("sent",)], "the points notice")
+                    await until(lambda: db.query(sent) == [("sent",)], "the points notice")
                     await ann.send("/coupons")
                     await ann.wait_reply()
                     await ann.press("$5.00 · 500 points")
@@ -157,7 +213,7 @@ async def test_two_web_workers_and_a_scheduler_behind_nginx_spend_a_double_tap_o
                     assert len(shown["coupons"]) == 1
                 for service in (one, two, scheduler):
                     assert await service.stop() == 0
-    clean(one, two, scheduler)
+    clean(db, one, two, scheduler)
     assert "outbox_drained" not in one.log + two.log  # web workers send no fan-out
     assert "event=scheduler_lost_lead" not in scheduler.log
 
@@ -165,9 +221,9 @@ async def test_two_web_workers_and_a_scheduler_behind_nginx_spend_a_double_tap_o
 MEMBERS = 90
 
 
-async def seed_fan_out(db: Path) -> None:
+async def seed_fan_out(db: Shared) -> None:
     """Members linked to Telegram users, each with one points notice due now."""
-    store = await Store.open(db, load_program({"preset": "marketplace"}))
+    store = await db.open_store()
     now = datetime.now(UTC)
     stamp = to_db(now)
 
@@ -198,15 +254,15 @@ async def seed_fan_out(db: Path) -> None:
 
 
 async def test_killing_the_leading_scheduler_mid_fan_out_hands_over_and_nobody_hears_twice(
-    tmp_path: Path, emu: TelegramEmulator
+    tmp_path: Path, emu: TelegramEmulator, shared: Shared
 ) -> None:
-    db = tmp_path / "loyalty.db"
-    await migrate(db)
+    db = shared
+    await db.migrate()
     await seed_fan_out(db)
     for i in range(MEMBERS):
         emu.user(5_000 + i, f"M{i}")
         emu.users[5_000 + i].started = True
-    env = child_env(BOT_TOKEN=emu.token)
+    env = db.env(BOT_TOKEN=emu.token)
 
     def received() -> Counter[int]:
         return Counter(
@@ -226,14 +282,14 @@ async def test_killing_the_leading_scheduler_mid_fan_out_hands_over_and_nobody_h
                 await second.wait_for("event=scheduler_leading", timeout=DEADLINE)
                 handover = time.monotonic() - killed
                 pending = "SELECT COUNT(*) FROM outbox WHERE status = 'pending'"
-                await until(lambda: query(db, pending) == [(0,)], "every notice settled")
+                await until(lambda: db.query(pending) == [(0,)], "every notice settled")
                 assert await second.stop() == 0
-    clean(second)
+    clean(db, second)
     assert handover < LEASE + 1 + 2  # lease + heartbeat, and the processes' own pace
     got = received()
     assert max(got.values()) == 1  # nobody reminded twice
-    outcomes = dict(query(db, "SELECT COALESCE(outcome, status), COUNT(*) FROM outbox"
-                              " GROUP BY 1"))  # fmt: skip
+    outcomes = dict(db.query("SELECT COALESCE(outcome, status), COUNT(*) FROM outbox"
+                             " GROUP BY 1"))  # fmt: skip
     uncertain = outcomes.get("uncertain", 0)
     # The notices in flight when the leader died are not sent again, and only those.
     assert outcomes.get("sent", 0) + uncertain == MEMBERS
