@@ -15,6 +15,9 @@ from tests.cli.conftest import ROOT
 
 API_KEY = "run-test-key"
 _HANDED_OUT: set[int] = set()
+# Where Linux starts handing out ports for a bind to port 0 (net.ipv4.ip_local_port_range
+# defaults to 32768-60999; IANA's dynamic range starts higher still, at 49152).
+EPHEMERAL_START = 32_768
 
 
 def free_port() -> int:
@@ -24,9 +27,8 @@ def free_port() -> int:
     (the emulator, a child service) takes ports from that range, so it can never take this one
     before its user binds it. A port is handed out once per test process.
     """
-    low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
     for _ in range(200):
-        port = random.randrange(10_000, low)
+        port = random.randrange(10_000, EPHEMERAL_START)
         if port in _HANDED_OUT:
             continue
         with socket.socket() as sock:

@@ -31,9 +31,9 @@ CHROMIUM_ARGS = [
 
 
 def chromium_path() -> str | None:
-    """Return Debian's chromium (or $CHROMIUM), or None when it is not installed."""
-    found = os.environ.get("CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
-    return found if Path(found).exists() else None
+    """Return $CHROMIUM, else the `chromium` on PATH (Debian's), or None when there is none."""
+    found = os.environ.get("CHROMIUM") or shutil.which("chromium")
+    return found if found is not None and Path(found).exists() else None
 
 
 class LiveServer:
