@@ -150,3 +150,28 @@ def email(value: object) -> str | None:
     """Return a plausible e-mail address, else None (a guest's may be anything)."""
     found = text(value, 254)
     return found if found and "@" in found else None
+
+
+def upsert_member(
+    out: Mapped,
+    prefix: str,
+    member: str,
+    customer_id: str,
+    at: datetime,
+    *,
+    found_email: str | None,
+    first: object,
+    last: object,
+    language: str | None = None,
+) -> None:
+    """Add a platform customer's `member.upserted`, keyed by the profile it carries (a changed
+    profile is a new fact, the same one again is a duplicate)."""
+    name = " ".join(p for p in (text(first, 100), text(last, 100)) if p)
+    data: dict[str, Any] = {"member_id": member}
+    if found_email:
+        data["email"] = found_email
+    if name:
+        data["name"] = name[:200]
+    if language:
+        data["language"] = language
+    out.add(f"{prefix}:customer:{customer_id}:{profile_key(data)}", "member.upserted", at, **data)

@@ -23,8 +23,8 @@ from bot.connectors.mapping import (
     identifier,
     instant,
     member_id,
-    profile_key,
     text,
+    upsert_member,
 )
 from bot.connectors.settings import ShopifyConfig
 from storage.connectors import CodeUse, Customer
@@ -59,18 +59,11 @@ def _member(config: ShopifyConfig, out: Mapped, raw: Mapping[str, Any], at: date
     customer_id = identifier(raw.get("id"), "the customer id")
     member = member_id(config.member_id, customer_id)
     found_email = email(raw.get("email"))
-    name = " ".join(
-        p for p in (text(raw.get("first_name"), 100), text(raw.get("last_name"), 100)) if p
-    )
-    data: dict[str, Any] = {"member_id": member}
-    if found_email:
-        data["email"] = found_email
-    if name:
-        data["name"] = name[:200]
-    language = text(raw.get("locale"), 16)
-    if language:
-        data["language"] = language
-    out.add(f"shopify:customer:{customer_id}:{profile_key(data)}", "member.upserted", at, **data)
+    upsert_member(
+        out, "shopify", member, customer_id, at, found_email=found_email,
+        first=raw.get("first_name"), last=raw.get("last_name"),
+        language=text(raw.get("locale"), 16),
+    )  # fmt: skip
     if raw.get("verified_email") is True:
         out.add(f"shopify:customer:{customer_id}:verified", "member.email_verified", at,
                 member_id=member)  # fmt: skip

@@ -22,8 +22,8 @@ from bot.connectors.mapping import (
     identifier,
     instant,
     member_id,
-    profile_key,
     text,
+    upsert_member,
 )
 from bot.connectors.settings import WooCommerceConfig
 from storage.connectors import CodeUse, Customer
@@ -60,15 +60,10 @@ def _member(
 ) -> str:
     member = member_id(config.member_id, customer_id)
     found_email = email(profile.get("email"))
-    name = " ".join(
-        p for p in (text(profile.get("first"), 100), text(profile.get("last"), 100)) if p
-    )
-    data: dict[str, Any] = {"member_id": member}
-    if found_email:
-        data["email"] = found_email
-    if name:
-        data["name"] = name[:200]
-    out.add(f"wc:customer:{customer_id}:{profile_key(data)}", "member.upserted", at, **data)
+    upsert_member(
+        out, "wc", member, customer_id, at, found_email=found_email,
+        first=profile.get("first"), last=profile.get("last"),
+    )  # fmt: skip
     if config.assume_email_verified and found_email:
         out.add(f"wc:customer:{customer_id}:verified", "member.email_verified", at,
                 member_id=member)  # fmt: skip
