@@ -2,22 +2,18 @@
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from storage.db import Conn, from_db, to_db
 from storage.errors import Refused
+from storage.links import token_hash
 from storage.store import Store
 
 DEFAULT_TTL = timedelta(minutes=10)
 TOKEN_BYTES = 24
 MAX_TOKEN_LENGTH = 128
-
-
-def _hash(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -38,7 +34,7 @@ async def create(store: Store, admin_id: int, ttl: timedelta = DEFAULT_TTL) -> C
         conn.execute(
             "INSERT INTO console_logins (token_hash, admin_id, expires_at, created_at)"
             " VALUES (?, ?, ?, ?)",
-            (_hash(token), admin_id, to_db(now + ttl), to_db(now)),
+            (token_hash(token), admin_id, to_db(now + ttl), to_db(now)),
         )
 
     await store.db.write(insert)
@@ -57,7 +53,7 @@ async def consume(store: Store, token: str) -> int:
     def use(conn: Conn) -> int:
         row = conn.execute(
             "SELECT admin_id, expires_at, used_at FROM console_logins WHERE token_hash = ?",
-            (_hash(token),),
+            (token_hash(token),),
         ).fetchone()
         if row is None:
             raise Refused("this sign-in link is not valid", code="invalid")
@@ -68,7 +64,7 @@ async def consume(store: Store, token: str) -> int:
         # The guard in WHERE keeps "once" true even if two requests race past the read.
         cursor = conn.execute(
             "UPDATE console_logins SET used_at = ? WHERE token_hash = ? AND used_at IS NULL",
-            (to_db(now), _hash(token)),
+            (to_db(now), token_hash(token)),
         )
         if cursor.rowcount != 1:
             raise Refused("this sign-in link was used already", code="used")

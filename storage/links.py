@@ -23,7 +23,8 @@ TOKEN_BYTES = 24
 HOUR = timedelta(hours=1)
 
 
-def _hash(token: str) -> str:
+def token_hash(token: str) -> str:
+    """Return what is stored of a one-time token (its SHA-256): a leaked database links nobody."""
     return hashlib.sha256(token.encode()).hexdigest()
 
 
@@ -73,7 +74,7 @@ async def create_token(
         conn.execute(
             "INSERT INTO link_tokens (token_hash, member_id, expires_at, created_at)"
             " VALUES (?, ?, ?, ?)",
-            (_hash(token), member_id, to_db(now + ttl), to_db(now)),
+            (token_hash(token), member_id, to_db(now + ttl), to_db(now)),
         )
 
     await store.db.write(insert)
@@ -104,7 +105,7 @@ async def consume_token(store: Store, token: str, telegram_user_id: int) -> str:
             "SELECT t.member_id, t.expires_at, t.used_at, t.revoked_at, l.telegram_user_id"
             " FROM link_tokens t LEFT JOIN telegram_links l USING (member_id)"
             " WHERE t.token_hash = ?",
-            (_hash(token),),
+            (token_hash(token),),
         ).fetchone()
         if row is None:
             raise Refused("this link is not valid", code="invalid")
@@ -130,7 +131,7 @@ async def consume_token(store: Store, token: str, telegram_user_id: int) -> str:
             )
         conn.execute(
             "UPDATE link_tokens SET used_at = ?, used_by = ? WHERE token_hash = ?",
-            (to_db(now), telegram_user_id, _hash(token)),
+            (to_db(now), telegram_user_id, token_hash(token)),
         )
         conn.execute(
             "INSERT INTO telegram_links (member_id, telegram_user_id, linked_at) VALUES (?, ?, ?)",
