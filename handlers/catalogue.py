@@ -126,7 +126,8 @@ class Catalogue:
             raise TypeError(f"{key} has no plural forms: use text()")
         category = plural_category(language, count)
         template = forms.get(category) or forms["other"]
-        values.setdefault("n", number(count, language))
+        if "n" not in values:  # not setdefault: that would format the count every time
+            values["n"] = number(count, language)
         return Html(template.format(**_escaped(values)))
 
 

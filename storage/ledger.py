@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import NamedTuple
 
 from loyalty.program import Currency
 from storage.db import Conn, from_db, to_db
@@ -20,10 +21,11 @@ class Posting:
     balance_after: int
 
 
-@dataclass(frozen=True)
-class Entry:
+class Entry(NamedTuple):
     """One ledger row as members and operators see it."""
 
+    # A NamedTuple, not a frozen dataclass: a /history page builds eleven, and a frozen
+    # dataclass's __init__ (object.__setattr__ per field) took 5% of the whole update.
     id: int
     currency: Currency
     amount: int
@@ -150,20 +152,21 @@ async def history(
             },
         )
     )
+    # By position, in _HISTORY_SQL's column order (by name cost twice as much, eleven rows).
     entries = [
         Entry(
-            id=r["id"],
-            currency=r["currency"],
-            amount=r["amount"],
-            balance_after=r["balance_after"],
-            reason=r["reason"],
-            ref=r["ref"],
-            note=r["note"],
-            actor=r["actor"],
-            shortfall=r["shortfall"],
-            created_at=from_db(r["created_at"]),
-            occurred_at=from_db(r["occurred_at"]),
-            coupon_value_cents=r["coupon_value_cents"],
+            r[0],
+            r[1],
+            r[2],
+            r[3],
+            r[4],
+            r[5],
+            r[6],
+            r[7],
+            r[8],
+            from_db(r[9]),
+            from_db(r[10]),
+            r[11],
         )
         for r in rows
     ]
