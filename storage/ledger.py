@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from loyalty.program import Currency
 from storage.db import Conn, from_db, to_db
@@ -127,6 +127,30 @@ WHERE l.member_id = :member AND l.id < (SELECT before_id FROM cursor)
 ORDER BY l.id DESC LIMIT :limit + 1
 """
 _TOP = 2**62
+# The newest page, the one /history opens on, needs no cursor, and nothing is newer than it.
+_COLUMNS = _HISTORY_SQL[_HISTORY_SQL.index("SELECT l.id") : _HISTORY_SQL.index(",\n    EXISTS")]
+_NEWEST_SQL = f"""
+{_COLUMNS}, 0 AS newer
+FROM ledger l LEFT JOIN coupons c ON c.ledger_id = l.id
+WHERE l.member_id = :member
+ORDER BY l.id DESC LIMIT :limit + 1
+"""
+
+
+async def _page_at(
+    store: Store, member_id: str, before_id: int | None, after_id: int | None, limit: int
+) -> list[Any]:
+    """Read the rows of the page before `before_id` or just newer than `after_id`."""
+    return await store.db.lookup(
+        _HISTORY_SQL,
+        {
+            "member": member_id,
+            "before": max(-1, min(before_id, _TOP)) if before_id is not None else _TOP,
+            "after": max(-1, min(after_id, _TOP)) if after_id is not None else None,
+            "limit": limit,
+            "top": _TOP,
+        },
+    )
 
 
 async def history(
@@ -140,19 +164,11 @@ async def history(
     """Return a page of a member's ledger, newest first: older than `before_id`, or the page
     just newer than `after_id`, or the newest page; only ever the member's own rows."""
     limit = max(1, min(limit, MAX_PAGE))
-    rows = list(
-        await store.db.lookup(
-            _HISTORY_SQL,
-            {
-                "member": member_id,
-                "before": max(-1, min(before_id, _TOP)) if before_id is not None else _TOP,
-                "after": max(-1, min(after_id, _TOP)) if after_id is not None else None,
-                "limit": limit,
-                "top": _TOP,
-            },
-        )
-    )
-    # By position, in _HISTORY_SQL's column order (by name cost twice as much, eleven rows).
+    if before_id is None and after_id is None:
+        rows = await store.db.lookup(_NEWEST_SQL, {"member": member_id, "limit": limit})
+    else:
+        rows = await _page_at(store, member_id, before_id, after_id, limit)
+    # By position, in the SELECTs' column order (by name cost twice as much, eleven rows).
     entries = [
         Entry(
             r[0],
