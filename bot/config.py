@@ -14,6 +14,8 @@ from handlers.services import SupportConfig
 from loyalty.loader import Problem, ProgramInvalid, TableReader, load_program
 from loyalty.program import Program
 from loyalty.reminders import ReminderPolicy, minutes
+from storage import links
+from storage.db import DEFAULT_SYNCHRONOUS
 from storage.retention import Retention
 
 FREE_PER_SECOND = 30  # Telegram's messages a second per bot, shared by every process
@@ -49,7 +51,7 @@ class StorageConfig:
 
     backend: str = "sqlite"
     path: str = "loyalty.db"
-    synchronous: str = "FULL"
+    synchronous: str = DEFAULT_SYNCHRONOUS
     dsn_env: str = "LOYALTYBOT_DATABASE_URL"
     pool_size: int = 10
 
@@ -66,7 +68,7 @@ class ServerConfig:
     port: int = 8080
     api_key_env: str = "SHOP_API_KEY"
     max_body_bytes: int = 65_536
-    link_token_minutes: int = 1_440
+    link_token_minutes: int = links.DEFAULT_TTL // timedelta(minutes=1)
     link_tokens_per_hour: int = 10
     hold_minutes: int = 1_440
 

@@ -26,6 +26,8 @@ from storage.logs import kv
 
 log = logging.getLogger(__name__)
 Synchronous = Literal["OFF", "NORMAL", "FULL", "EXTRA"]
+# The one default (`[storage] synchronous` takes it too): every commit on disk before it answers.
+DEFAULT_SYNCHRONOUS: Synchronous = "FULL"
 Params = Sequence[Any] | dict[str, Any]
 T = TypeVar("T")
 
@@ -169,7 +171,7 @@ class Database:
         cls,
         path: str | Path,
         *,
-        synchronous: Synchronous = "FULL",
+        synchronous: Synchronous = DEFAULT_SYNCHRONOUS,
         busy_timeout_ms: int = 10_000,
         migrate: bool = True,
         checkpoints: bool = True,

@@ -13,7 +13,7 @@ from storage.errors import NotFound, Refused
 from storage.members import check_member_id
 from storage.store import Store
 
-DEFAULT_TTL = timedelta(hours=24)
+DEFAULT_TTL = timedelta(hours=24)  # `server.link_token_minutes` defaults to it
 # Tokens a member may be issued per rolling hour (the service takes
 # `server.link_tokens_per_hour`): each one revokes the last, so more only helps someone trying
 # to race the member.

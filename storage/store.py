@@ -8,7 +8,7 @@ from pathlib import Path
 
 from loyalty.clock import Clock, system_clock
 from loyalty.program import Program
-from storage.db import AnyDatabase, Database, Synchronous
+from storage.db import DEFAULT_SYNCHRONOUS, AnyDatabase, Database, Synchronous
 
 
 @dataclass
@@ -29,7 +29,7 @@ class Store:
         program: Program,
         *,
         clock: Clock = system_clock,
-        synchronous: Synchronous = "FULL",
+        synchronous: Synchronous = DEFAULT_SYNCHRONOUS,
         shop_platforms: frozenset[str] = frozenset(),
     ) -> Store:
         """Open the SQLite database at `path` (migrating it) for `program`."""
