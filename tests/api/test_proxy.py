@@ -9,63 +9,39 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import os
 import re
 import shutil
-import socket
-import subprocess
 import time
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
-from starlette.types import ASGIApp, Receive, Scope, Send
 
 from bot.api.server import http_server
 from storage.store import Store
 from tests.api.conftest import API_KEY, app_for, error, make_config
+from tests.api.proxy_kit import (
+    PROMPT,
+    SECRET,
+    Proxied,
+    Seen,
+    answer_to,
+    body_of,
+    exchange,
+    live_app,
+    running,
+)
 from tests.cli.conftest import ROOT
 from tests.run_kit import free_port
 
 NGINX = shutil.which("nginx")
+pytestmark = pytest.mark.sqlite_only  # the proxy is under test, not the store: one backend
 
 CONF = ROOT / "deploy" / "nginx.conf"
 TIMEOUT = 1  # the proxy's header and body timeouts here, in seconds
-PROMPT = 1.0  # what "answered promptly" means, with margin for a busy CI machine
 HEADER_LINE_LIMIT = 16_384  # large_client_header_buffers' size in deploy/nginx.conf
-SECRET = "s3cret"
-
-
-@dataclass
-class Seen:
-    """The requests that reached the app (path and query), in order."""
-
-    paths: list[str] = field(default_factory=list)
-
-    def wrap(self, app: ASGIApp) -> ASGIApp:
-        async def recorded(scope: Scope, receive: Receive, send: Send) -> None:
-            if scope["type"] == "http":
-                query = scope["query_string"].decode()
-                self.paths.append(scope["path"] + (f"?{query}" if query else ""))
-            await app(scope, receive, send)
-
-        return recorded
-
-
-@dataclass
-class Proxied:
-    host: str
-    port: int
-    seen: Seen
-    updates: list[dict[str, Any]]
-
-    @property
-    def url(self) -> str:
-        return f"http://{self.host}:{self.port}"
 
 
 def proxy_config(directory: Path, listen: int, upstream: int, *more: int) -> str:
@@ -111,68 +87,18 @@ def nginx(directory: Path, listen: int, upstream: int, *more: int) -> Iterator[N
         "-c",
         str(conf),
     ]
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    try:
-        deadline = time.monotonic() + 10
-        while True:
-            if process.poll() is not None:
-                raise AssertionError(f"nginx did not start: {process.stderr.read().decode()}")  # type: ignore[union-attr]
-            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", listen)):
-                break
-            assert time.monotonic() < deadline, "nginx did not listen within 10 s"
-            time.sleep(0.02)
+    with running(command, listen, "nginx"):
         yield
-    finally:
-        process.terminate()  # SIGTERM: nginx's fast shutdown
-        process.wait(10)
 
 
 @pytest.fixture
 async def proxied(store: Store, tmp_path: Path) -> AsyncIterator[Proxied]:
     if NGINX is None:
         pytest.skip("nginx is not on PATH; to run these tests: apt-get install nginx")
-    seen, updates = Seen(), []
-
-    async def on_update(update: dict[str, Any]) -> None:
-        updates.append(update)
-
-    app = app_for(store, config=make_config(), telegram_webhook=on_update, webhook_secret=SECRET)
-    async with http_server(seen.wrap(app), "127.0.0.1", 0) as live:
+    async with live_app(store) as (upstream, seen, updates):
         port = free_port()
-        with nginx(tmp_path, port, live.port):
+        with nginx(tmp_path, port, upstream):
             yield Proxied("127.0.0.1", port, seen, updates)
-
-
-async def exchange(proxied: Proxied, *chunks: bytes, wait: float = PROMPT) -> bytes:
-    """Send `chunks` on a fresh connection; return all the proxy wrote before it closed."""
-    reader, writer = await asyncio.open_connection(proxied.host, proxied.port)
-    try:
-        for chunk in chunks:
-            writer.write(chunk)
-            await writer.drain()
-        return await asyncio.wait_for(reader.read(), wait)
-    finally:
-        writer.close()
-
-
-async def answer_to(proxied: Proxied, *chunks: bytes) -> bytes:
-    """Send `chunks` on a fresh connection; return the first answer (head and body)."""
-    reader, writer = await asyncio.open_connection(proxied.host, proxied.port)
-    try:
-        with contextlib.suppress(ConnectionError):  # the proxy may answer before the end
-            for chunk in chunks:
-                writer.write(chunk)
-                await writer.drain()
-        head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), PROMPT)
-        length = re.search(rb"(?i)\r\ncontent-length: (\d+)", head)
-        assert length is not None, head
-        return head + await asyncio.wait_for(reader.readexactly(int(length.group(1))), PROMPT)
-    finally:
-        writer.close()
-
-
-def body_of(answer: bytes) -> Any:
-    return json.loads(answer.split(b"\r\n\r\n", 1)[1])
 
 
 async def test_requests_and_a_webhook_pass_through(proxied: Proxied) -> None:

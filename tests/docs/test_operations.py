@@ -29,7 +29,7 @@ ELSEWHERE = {
     "journalctl": "needs journald; the log line format: tests/api/test_logs.py",
     "docker": "needs a daemon; built below when one answers, the inputs checked always",
     "nginx": "tests/api/test_proxy.py runs deploy/nginx.conf with a real nginx",
-    "caddy": "not installed here: deploy/Caddyfile is not run by the suite",
+    "caddy": "tests/api/test_caddy.py runs this line, and deploy/Caddyfile before a live server",
     "curl": "the same endpoints: tests/api/test_system.py (/metrics, /healthz)",
 }
 DAY = "2026-11-20T10:00:00+00:00"
