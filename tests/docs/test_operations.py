@@ -5,14 +5,26 @@ is neither run nor named fails the test."""
 
 from __future__ import annotations
 
+import asyncio
+import configparser
+import contextlib
 import json
+import os
 import re
+import shlex
 import shutil
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
+from typing import Any
 
+import httpx
 import pytest
+
+from telegram_emulator import TelegramEmulator, serve
+from tests.run_kit import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 PAGE = ROOT / "docs" / "operations.md"
@@ -129,6 +141,113 @@ def test_the_systemd_unit_verifies() -> None:
     assert child.returncode == 0 and child.stderr.strip() == "", child.stderr
     for key in ("ExecStartPre=", "ExecStart=", "EnvironmentFile=", "KillSignal=SIGTERM"):
         assert key in unit, key
+
+
+def unit_sections(text: str) -> configparser.ConfigParser:
+    """Parse a systemd unit (an ini file with case-sensitive keys and no interpolation)."""
+    parser = configparser.ConfigParser(interpolation=None, delimiters=("=",))
+    parser.optionxform = str  # type: ignore[assignment,method-assign]
+    parser.read_string(text)
+    return parser
+
+
+def environment_file(path: Path) -> dict[str, str]:
+    """Read a systemd EnvironmentFile: KEY=VALUE lines, # and ; comments, optional quotes."""
+    values = {}
+    for raw in path.read_text().splitlines():
+        line = raw.strip()
+        if line and not line.startswith(("#", ";")):
+            key, _, value = line.partition("=")
+            values[key.strip()] = value.strip().strip("'\"")
+    return values
+
+
+async def test_the_systemd_unit_runs_as_systemd_would_run_it(tmp_path: Path) -> None:
+    """No systemd as PID 1 here: the unit's [Service] is carried out the way systemd does it.
+
+    EnvironmentFile and StateDirectory set up, UMask applied, ExecStartPre to its end, then
+    ExecStart until /healthz answers, KillSignal, and a clean exit within TimeoutStopSec.
+    Paths are this checkout's venv and a temporary /etc and /var/lib; User= is not switched.
+    """
+    service = unit_sections((ROOT / "deploy" / "loyaltybot.service").read_text())["Service"]
+    etc, state_root = tmp_path / "etc" / "loyaltybot", tmp_path / "var" / "lib"
+
+    def local(value: str) -> str:
+        value = value.replace("/srv/loyaltybot/.venv/bin/loyaltybot", str(BIN / "loyaltybot"))
+        value = value.replace("/srv/loyaltybot", str(ROOT))
+        return value.replace("/etc/loyaltybot/", f"{etc}/")
+
+    state = state_root / service["StateDirectory"]
+    state.mkdir(parents=True, mode=int(service["StateDirectoryMode"], 8))
+    etc.mkdir(parents=True)
+    port = free_port()
+    emulator = TelegramEmulator(bot_username="loyalty_test_bot")
+    async with serve(emulator) as base_url:
+        example = (ROOT / "config.example.toml").read_text()
+        for line, replacement in (
+            ('path = "loyalty.db"', f'path = "{state}/loyalty.db"'),  # the page's sed
+            ("port = 8080", f"port = {port}"),
+            ('base_url = "https://api.telegram.org/bot"', f'base_url = "{base_url}"'),
+        ):
+            assert line in example, line
+            example = example.replace(line, replacement, 1)
+        (etc / "config.toml").write_text(example)
+        (etc / "secrets.env").write_text(
+            f"# the bot's secrets\nBOT_TOKEN={emulator.token}\nSHOP_API_KEY='k-0123456789'\n"
+        )
+        # systemd's environment: its own few variables and the EnvironmentFile, nothing of ours.
+        env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8",
+               "STATE_DIRECTORY": str(state),
+               **environment_file(Path(local(service["EnvironmentFile"])))}  # fmt: skip
+        umask = int(service["UMask"], 8)
+        start: dict[str, Any] = {"cwd": local(service["WorkingDirectory"]), "env": env,
+                                 "preexec_fn": lambda: os.umask(umask)}  # fmt: skip
+        for key in ("ExecStartPre", "ExecStart"):
+            assert not service[key].startswith(("-", "@", ":", "+", "!")), key  # plain commands
+        before = await asyncio.create_subprocess_exec(
+            *shlex.split(local(service["ExecStartPre"])), stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.PIPE, **start,
+        )  # fmt: skip
+        _, failed = await asyncio.wait_for(before.communicate(), 60)
+        assert before.returncode == 0, failed.decode()
+        assert (state / "loyalty.db").stat().st_mode & 0o777 == 0o600  # UMask=0077
+        main = await asyncio.create_subprocess_exec(
+            *shlex.split(local(service["ExecStart"])), stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.PIPE, **start,
+        )  # fmt: skip
+        assert main.stderr is not None
+        log: list[str] = []
+
+        async def read_log() -> None:
+            assert main.stderr is not None
+            async for line in main.stderr:
+                log.append(line.decode(errors="replace"))
+
+        reading = asyncio.create_task(read_log())
+        try:
+            deadline = time.monotonic() + 30
+            async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
+                while True:  # Type=exec: started at once; serving once it answers, bot and all
+                    assert main.returncode is None, "the service ended:\n" + "".join(log)
+                    with contextlib.suppress(httpx.TransportError):
+                        healthy = (await client.get("/healthz")).status_code == 200
+                        if healthy and any("event=bot_running" in line for line in log):
+                            break
+                    assert time.monotonic() < deadline, "not serving within 30 s"
+                    await asyncio.sleep(0.1)
+            main.send_signal(signal.Signals[service["KillSignal"]])
+            stopping = time.monotonic()
+            await asyncio.wait_for(main.wait(), float(service["TimeoutStopSec"]))
+            await reading
+        finally:
+            if main.returncode is None:
+                main.kill()
+                await main.wait()
+        text = "".join(log)
+        assert main.returncode == 0, text[-3000:]
+        assert time.monotonic() - stopping < float(service["TimeoutStopSec"])
+        assert "event=stopped" in text and "Traceback" not in text
+    await emulator.aclose()
 
 
 def test_the_container_file_copies_every_package() -> None:
