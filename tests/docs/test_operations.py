@@ -17,6 +17,7 @@ import signal
 import subprocess
 import sys
 import time
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -248,6 +249,72 @@ async def test_the_systemd_unit_runs_as_systemd_would_run_it(tmp_path: Path) -> 
         assert time.monotonic() - stopping < float(service["TimeoutStopSec"])
         assert "event=stopped" in text and "Traceback" not in text
     await emulator.aclose()
+
+
+WHEEL_CHECK = """
+import sys
+from pathlib import Path
+site = Path(sys.argv[1])
+sys.path.insert(0, str(site))  # -I left out the checkout; the venv's packages stay
+import bot, handlers.catalogue
+from bot.cli import main
+for module in (bot, handlers.catalogue):
+    assert Path(module.__file__).is_relative_to(site), module.__file__
+print("texts:", len(handlers.catalogue.Catalogue.load()._entries))
+codes = [main(["db", "migrate", "-c", sys.argv[2]]), main(["config", "check", "-c", sys.argv[2]])]
+print("codes:", codes)
+"""
+
+
+def copied_by_the_container_file() -> list[str]:
+    """Return what deploy/Containerfile copies into the image, as checkout paths."""
+    text = (ROOT / "deploy" / "Containerfile").read_text()
+    return [
+        name for m in re.finditer(r"^COPY (.+) \S+$", text, re.M) for name in m.group(1).split()
+    ]
+
+
+def test_the_wheel_holds_everything_the_packages_need(tmp_path: Path) -> None:
+    """`pip install .` (the page's install, the container's too) installs a wheel, not the
+    checkout: build it from what the Containerfile copies, then run from the wheel alone."""
+    source = tmp_path / "source"
+    for name in copied_by_the_container_file():
+        if (ROOT / name).is_dir():
+            shutil.copytree(
+                ROOT / name, source / name, ignore=shutil.ignore_patterns("__pycache__")
+            )
+        else:
+            (source / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy(ROOT / name, source / name)
+    build = [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation",
+             "--no-index", "-w", str(tmp_path / "dist"), str(source)]  # fmt: skip
+    built = subprocess.run(build, capture_output=True, text=True, timeout=120, check=False)
+    assert built.returncode == 0, built.stdout[-2000:] + built.stderr[-2000:]
+    (wheel,) = (tmp_path / "dist").glob("loyaltybot-*.whl")
+    site = tmp_path / "site"
+    with zipfile.ZipFile(wheel) as archive:
+        archive.extractall(site)
+        inside = set(archive.namelist())
+    # Every file of the packages in the checkout is in the wheel (READMEs aside): texts,
+    # migrations, presets, web pages.
+    packages = ["bot", "handlers", "loyalty", "storage", "telegram_emulator"]
+    tracked = subprocess.run(["git", "-C", str(ROOT), "ls-files", *packages], capture_output=True,
+                             text=True, check=True).stdout.split()  # fmt: skip
+    missing = sorted(n for n in tracked if n not in inside and not n.endswith(".md"))
+    assert missing == [], f"not in the wheel (pyproject.toml's package-data): {missing}"
+    config = tmp_path / "config.toml"
+    config.write_text(
+        (ROOT / "config.example.toml")
+        .read_text()
+        .replace('path = "loyalty.db"', f'path = "{tmp_path / "loyalty.db"}"')
+    )
+    env = {**os.environ, "BOT_TOKEN": "123:abc", "SHOP_API_KEY": "k-0123456789"}
+    check = [sys.executable, "-I", "-c", WHEEL_CHECK, str(site), str(config)]
+    child = subprocess.run(check, capture_output=True, text=True, cwd=tmp_path, env=env,
+                           timeout=60, check=False)  # fmt: skip
+    assert child.returncode == 0, child.stdout[-2000:] + child.stderr[-3000:]
+    assert "codes: [0, 0]" in child.stdout, child.stdout[-2000:] + child.stderr[-2000:]
+    assert (tmp_path / "loyalty.db").exists()
 
 
 def test_the_container_file_copies_every_package() -> None:
