@@ -8,36 +8,33 @@ server, 1 s timeouts, the admin endpoint off, and Caddy's own files in the test'
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
+import functools
 import os
 import re
 import shlex
 import shutil
 import subprocess
-import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 
 from storage.store import Store
-from tests.api.conftest import API_KEY, error, make_config
+from tests.api.conftest import API_KEY, make_config
 from tests.api.proxy_kit import (
-    PROMPT,
-    SECRET,
     Proxied,
     answer_to,
+    behind,
     body_of,
-    exchange,
-    live_app,
+    dribbled_headers_cut_off,
+    passes_requests_and_a_webhook,
+    refuses_a_header_over,
     running,
     tmp_home,
 )
 from tests.cli.conftest import ROOT
 from tests.docs.test_operations import commands
-from tests.run_kit import free_port
 
 CADDY = shutil.which("caddy")
 CADDYFILE = ROOT / "deploy" / "Caddyfile"
@@ -99,26 +96,13 @@ def caddy(directory: Path, listen: int, upstream: int) -> Iterator[None]:
 
 @pytest.fixture
 async def proxied(store: Store, tmp_path: Path) -> AsyncIterator[Proxied]:
-    async with live_app(store) as (upstream, seen, updates):
-        port = free_port()
-        with caddy(tmp_path, port, upstream):
-            yield Proxied("127.0.0.1", port, seen, updates)
-    # Caddy wrote nothing outside the test's directory: its HOME and XDG dirs are in it.
+    # Caddy writes nothing outside the test's directory: its HOME and XDG dirs are in it.
+    async with behind(store, functools.partial(caddy, tmp_path)) as through:
+        yield through
 
 
 async def test_requests_and_a_webhook_pass_through(proxied: Proxied) -> None:
-    headers = {"Authorization": f"Bearer {API_KEY}"}
-    async with httpx.AsyncClient(base_url=proxied.url, headers=headers) as client:
-        assert (await client.get("/healthz")).status_code == 200
-        assert error(await client.get("/api/v1/members/m-1"), 404)["code"] == "not_found"
-        webhook = await client.post(
-            "/telegram/webhook",
-            json={"update_id": 7},
-            headers={"X-Telegram-Bot-Api-Secret-Token": SECRET, "Authorization": ""},
-        )
-        assert webhook.status_code == 200
-    assert proxied.updates == [{"update_id": 7}]
-    assert proxied.seen.paths == ["/healthz", "/api/v1/members/m-1", "/telegram/webhook"]
+    await passes_requests_and_a_webhook(proxied)
 
 
 def post(path: str, length: bytes) -> bytes:
@@ -168,35 +152,10 @@ async def test_bodies_over_the_apps_limits_are_refused_before_the_app(proxied: P
 
 
 async def test_headers_over_16_kib_get_431_before_the_app(proxied: Proxied) -> None:
-    head = b"GET /healthz?big HTTP/1.1\r\nHost: x\r\n"
-    big = b"X-Padding: " + b"a" * HEADER_LIMIT + b"\r\n\r\n"
-    answer = await exchange(proxied, head + big)
-    assert answer.startswith(b"HTTP/1.1 431 ")
-    # Just under the limit is served, and so is the request after it on the same connection.
-    fits = b"X-Padding: " + b"a" * (HEADER_LIMIT - 200) + b"\r\n\r\n"
-    near = await exchange(
-        proxied, head.replace(b"?big", b"?fits") + fits,
-        b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
-    )  # fmt: skip
-    assert near.count(b"HTTP/1.1 200 ") == 2
-    assert proxied.seen.paths == ["/healthz?fits", "/healthz"]
+    await refuses_a_header_over(proxied, HEADER_LIMIT)  # Go's own plain-text 431
 
 
 async def test_headers_that_dribble_past_the_timeout_are_cut_off(proxied: Proxied) -> None:
-    # Real time on purpose, as in test_proxy.py: the clock under test is Caddy's own.
-    reader, writer = await asyncio.open_connection(proxied.host, proxied.port)
-    started = time.monotonic()
-    closed = asyncio.create_task(reader.read())
-    with contextlib.suppress(ConnectionError):
-        for byte in b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: abcdefghijklmnopqrstuvwxyz":
-            if closed.done():
-                break
-            writer.write(bytes([byte]))  # a byte every 50 ms: each read well within 1 s
-            await writer.drain()
-            await asyncio.sleep(TIMEOUT / 20)
-    answer = await asyncio.wait_for(closed, TIMEOUT + PROMPT)
-    assert TIMEOUT * 0.9 <= time.monotonic() - started < TIMEOUT + PROMPT
+    answer = await dribbled_headers_cut_off(proxied, TIMEOUT)
     # Go's server answers a request it gave up on with a plain 400, or nothing.
     assert answer == b"" or answer.startswith(b"HTTP/1.1 400 ")
-    writer.close()
-    assert proxied.seen.paths == []
