@@ -76,7 +76,12 @@ def build_parser() -> argparse.ArgumentParser:
         " scheduler: jobs and the outbox sender, one leading (docs/scaling.md)",
     )
     demo = commands.add_parser("demo", parents=[common], help="the whole product offline")
-    demo.add_argument("--db", metavar="PATH", help="demo database (default: a temporary file)")
+    demo.add_argument(
+        "--db",
+        metavar="PATH",
+        help="keep the demo database here, with its moved clock (PATH.clock), for the next run"
+        " (default: a temporary file)",
+    )
 
     sandbox = commands.add_parser(
         "sandbox", parents=[common], help="the real service on an emulated Telegram, chat here"

@@ -10,6 +10,7 @@ reminders, digests, expiry, the burn, SLA flags and out-of-hours answers can all
 
 from __future__ import annotations
 
+import json
 import re
 import secrets
 import tempfile
@@ -50,6 +51,7 @@ DEMO_HELP = """\
   :link           be the shop: link Alex's account again (after /unlink), by a one-time link
   :time           show the demo's clock; :time +1d, +3h, +30m, or :time 2027-06-29 19:00
                   moves it forward, running the scheduler at every hour on the way
+                  (with --db the moved clock is kept with the database for the next run)
   :tick           run the scheduler once now (reminders and notices that are due)
   :web            the member's card and the owner's console in your browser (new links)
 """
@@ -58,10 +60,16 @@ UNITS = {"d": "days", "h": "hours", "m": "minutes"}
 
 
 class DemoClock:
-    """The demo's time: a base clock plus however far `:time` moved it."""
+    """The demo's time: a base clock plus however far `:time` moved it.
 
-    def __init__(self, base: Clock = system_clock) -> None:
+    With `keep` (a kept `--db` database) the offset is saved beside the database at every
+    move and read back at the next start: the data written at the moved time stays in the
+    demo's past instead of in a future the real clock has not reached.
+    """
+
+    def __init__(self, base: Clock = system_clock, keep: Path | None = None) -> None:
         self.base = base
+        self.keep = keep
         self.offset = timedelta()
 
     def __call__(self) -> datetime:
@@ -71,6 +79,41 @@ class DemoClock:
     def monotonic(self) -> float:
         """Return monotonic seconds moved by the same offset (the emulator's clock)."""
         return time.monotonic() + self.offset.total_seconds()
+
+    def move(self, delta: timedelta) -> None:
+        """Move the clock forward by `delta` (and save the offset when it is kept)."""
+        self.offset += delta
+        if self.keep is not None:
+            temporary = self.keep.with_name(self.keep.name + ".new")
+            temporary.write_text(json.dumps({"offset_seconds": self.offset.total_seconds()}))
+            temporary.replace(self.keep)  # whole or not at all, even on a crash mid-write
+
+    def restore(self) -> bool:
+        """Take the offset saved beside a kept database; return whether there was one."""
+        if self.keep is None or not self.keep.exists():
+            return False
+        try:
+            seconds = float(json.loads(self.keep.read_text())["offset_seconds"])
+        except (OSError, ValueError, KeyError, TypeError):
+            return False  # unreadable: real time, as before the clock was kept
+        self.offset = max(timedelta(), timedelta(seconds=seconds))
+        return self.offset > timedelta()
+
+    def forget(self) -> None:
+        """Drop a saved offset: a fresh demo starts at real time."""
+        self.offset = timedelta()
+        if self.keep is not None:
+            self.keep.unlink(missing_ok=True)
+
+
+def now_line(store: Store, clock: DemoClock) -> str:
+    """Return "(demo time: ...)" in the programme's zone."""
+    return f"(demo time: {moment(clock(), store.program.timezone, 'en')})"
+
+
+def clock_file(db: Path) -> Path:
+    """Return where the moved clock of a kept demo database is saved: beside it."""
+    return db.with_name(db.name + ".clock")
 
 
 def parse_when(text: str, now: datetime, zone: Any) -> datetime | str:
@@ -189,7 +232,7 @@ class Backstage:
 
     def now_line(self) -> str:
         """Return the demo's time, in the programme's zone."""
-        return f"(demo time: {moment(self.clock(), self.store.program.timezone, 'en')})"
+        return now_line(self.store, self.clock)
 
     async def time(self, text: str) -> list[str]:
         """Move the clock to `text`, running the scheduler at every hour on the way."""
@@ -203,7 +246,7 @@ class Backstage:
         while self.clock() < target and not chat.terminal.interrupted.is_set():
             now = self.clock()
             hour = now.replace(minute=0, second=0, microsecond=0) + STEP
-            self.clock.offset += min(hour, target) - now
+            self.clock.move(min(hour, target) - now)
             await self.tick()
             news = chat.news()
             if news:
@@ -247,7 +290,7 @@ async def run_demo(
 ) -> int:
     """Run the demo until `:quit`, the end of input or Ctrl-C; return the exit code."""
     terminal = terminal or stdin_terminal()
-    demo_clock = DemoClock(clock)
+    demo_clock = DemoClock(clock, keep=clock_file(Path(db_path)) if db_path else None)
     with tempfile.TemporaryDirectory(prefix="loyaltybot-demo-") as scratch:
         path = Path(db_path) if db_path else Path(scratch) / "demo.db"
         config = replace(config, storage=StorageConfig(path=str(path), synchronous="NORMAL"))
@@ -259,21 +302,26 @@ async def run_demo(
         )
         config = replace(config, support=support)
         store = await Store.open(path, config.program, synchronous="NORMAL", clock=demo_clock)
-        # A script piped into the demo goes faster than a person types: a roomier burst in the
-        # member's private chat keeps Telegram's sustained limit out of the way.
-        emu = TelegramEmulator(
-            bot_username="loyalty_demo_bot",
-            limits=RateLimits(private_burst=50),
-            start_time=demo_clock(),
-            clock=demo_clock.monotonic,
-        )
-        desk = Desk.open(emu)
+        emu: TelegramEmulator | None = None
         try:
             again = await seeded(store)
             if not again:
+                demo_clock.forget()  # a clock file left by a deleted database is not this one's
                 await seed(store, DEMO_USER_ID)
             else:
+                moved = demo_clock.restore()
                 terminal.show(f"(continuing the demo saved in {path})")
+                if moved:  # as `:time` left it, or the data would be in the future
+                    terminal.show(f"(its clock is still moved on) {now_line(store, demo_clock)}")
+            # A script piped into the demo goes faster than a person types: a roomier burst in
+            # the member's private chat keeps Telegram's sustained limit out of the way.
+            emu = TelegramEmulator(
+                bot_username="loyalty_demo_bot",
+                limits=RateLimits(private_burst=50),
+                start_time=demo_clock(),
+                clock=demo_clock.monotonic,
+            )
+            desk = Desk.open(emu)
             app: Application = build_application(
                 config, store, EmulatorRequest(emu), token=emu.token
             )
@@ -297,6 +345,7 @@ async def run_demo(
                 with ctrl_c_stops(terminal):
                     await chat.run()
         finally:
-            await emu.aclose()
+            if emu is not None:
+                await emu.aclose()
             await store.close()
     return 0

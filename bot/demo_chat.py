@@ -3,11 +3,13 @@
 What you type: `/commands` and text go to the bot as the member (numbers too: the bot may ask
 for an order number); `#3` or a button's label presses that button of the newest message with
 buttons; `:` starts a demo command (`:help` lists them). Edited messages print again, marked
-"(edited)". The agents' forum group is shown as `desk #N>` lines.
+"(edited)". The agents' forum group is shown as `desk #N>` lines. What the bot says while you
+are at the prompt (a reminder, an agent's answer) is printed as it arrives, above the prompt.
 """
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -30,7 +32,8 @@ CHAT_HELP = """Demo commands:
   /command, text  talk to the bot as the member (numbers are text: "10023")
 {agent}
 {extra}  :help           this help
-  :quit           leave (or Ctrl-C)"""
+  :quit           leave (or Ctrl-C)
+What the bot says while you type is printed above the prompt; Ctrl-R shows your line again."""
 
 # A demo command: gets the text after its name, returns lines to print.
 MetaCommand = Callable[[str], Awaitable[list[str]]]
@@ -160,6 +163,7 @@ class Chat:
     extra_help: str = ""
     numbers: dict[int, tuple[MessageView, str]] = field(default_factory=dict)
     before: dict[int, tuple[str, Any]] = field(default_factory=dict)
+    seen: tuple[int, int] = (0, 0)  # `marks()` when the news were last shown
     # Waits for the bot's answers when they come over HTTP (the sandbox); the demo's bot
     # answers within the call itself.
     after_action: Callable[[], Awaitable[None]] | None = None
@@ -169,18 +173,41 @@ class Chat:
         agent = AGENT_HELP if self.desk is not None else ""
         return CHAT_HELP.format(agent=agent, extra=self.extra_help)
 
+    def marks(self) -> tuple[int, int]:
+        """Return bookmarks of the bot's activity in the member's chat and the agents' group."""
+        desk = self.me.activity(self.desk.group) if self.desk is not None else 0
+        return self.me.activity(), desk
+
     def news(self) -> list[str]:
         """Return lines for every bot message new or edited since the last call, and the desk's."""
         lines: list[str] = []
+        self.seen = self.marks()
         for message, edited in changed(self.me, self.before):
             lines += render(message, self.numbers, edited=edited)
         self.before = snapshot(self.me)
         return lines + (self.desk.news() if self.desk is not None else [])
 
+    async def watch(self) -> None:
+        """Print what the bot says while you are at the prompt, as it arrives (a reminder, an
+        agent's answer, a shop event's notice), until cancelled."""
+        while True:
+            if self.marks() == self.seen:
+                waits = [asyncio.ensure_future(self.me.wait_activity(self.seen[0]))]
+                if self.desk is not None:
+                    group = self.desk.group
+                    waits.append(asyncio.ensure_future(self.me.wait_activity(self.seen[1], group)))
+                try:
+                    await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+                finally:
+                    for wait in waits:
+                        wait.cancel()
+            self.show_news()
+
     def show_news(self) -> None:
-        """Print what the bot said since the last look."""
-        for line in self.news():
-            self.terminal.show(line)
+        """Print what the bot said since the last look (at the prompt: above it, at once)."""
+        lines = self.news()
+        if lines:
+            self.terminal.show("\n".join(lines))
 
     def by_label(self, text: str) -> int | None:
         """Return the number of the shown button whose label is `text` (emoji optional)."""
@@ -240,7 +267,7 @@ class Chat:
             await self._settle()
         while True:
             self.show_news()
-            line = await self.terminal.next_line()
+            line = await self.terminal.next_line(meanwhile=self.watch)
             if line is None:
                 break
             text = line.strip()

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import TextIO
 
 PROMPT = "you> "
+CLEAR_LINE = "\r\x1b[K"  # back to the line's start, erase to its end (ANSI, any terminal)
 
 
 class StdinLines:
@@ -74,22 +75,43 @@ class Terminal:
     prompt: bool = False  # print "you> " before reading (a person at a keyboard)
     interrupted: asyncio.Event = field(default_factory=asyncio.Event)
 
+    at_prompt: bool = False  # the prompt is on screen and a line is being read
+
     def show(self, text: str) -> None:
-        """Print a line of the conversation."""
+        """Print a line of the conversation; at the prompt, above a redrawn prompt."""
+        if self.at_prompt and self.prompt:
+            # A message that arrived while you type: wipe the prompt's line, print the message,
+            # draw the prompt again. What you had typed stays typed (Ctrl-R shows it again).
+            print(f"{CLEAR_LINE}{text}", file=self.out)
+            print(PROMPT, end="", file=self.out, flush=True)
+            return
         print(text, file=self.out, flush=True)
 
-    async def next_line(self) -> str | None:
-        """Return the next line you typed; None at the end of input or after Ctrl-C."""
+    async def next_line(self, meanwhile: Callable[[], Awaitable[None]] | None = None) -> str | None:
+        """Return the next line you typed; None at the end of input or after Ctrl-C.
+
+        `meanwhile` runs while the line is awaited (and is cancelled once it is read): it may
+        `show` what arrives in the meantime.
+        """
         if self.interrupted.is_set():
             return None
         if self.prompt:
             print(PROMPT, end="", file=self.out, flush=True)
         reading = asyncio.ensure_future(self.read_line())
         stopping = asyncio.ensure_future(self.interrupted.wait())
-        done, _ = await asyncio.wait({reading, stopping}, return_when=asyncio.FIRST_COMPLETED)
-        for task in (reading, stopping):
-            if task not in done:
-                task.cancel()
+        waiting = {reading, stopping}
+        watching = asyncio.ensure_future(meanwhile()) if meanwhile is not None else None
+        self.at_prompt = True
+        try:
+            done, _ = await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            self.at_prompt = False
+            for task in (reading, stopping, watching):
+                if task is not None and not task.done():
+                    task.cancel()
+            if watching is not None:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await watching  # its errors are its caller's, not swallowed here
         if reading not in done:
             if self.prompt:
                 print(file=self.out, flush=True)  # end the prompt's line: the shell's is next

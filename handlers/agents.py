@@ -15,6 +15,7 @@ import hashlib
 import logging
 import re
 from collections.abc import Callable, Coroutine
+from datetime import timedelta
 from typing import Any
 
 from telegram import Bot, BotCommand, BotCommandScopeChat, Update
@@ -29,7 +30,7 @@ from telegram.ext import (
 )
 
 from handlers import desk, outgoing
-from handlers.catalogue import Html, escape, join
+from handlers.catalogue import Html, duration, escape, join
 from handlers.context import SERVICES_KEY, BotContext
 from handlers.formatting import moment, money
 from handlers.services import Services
@@ -41,6 +42,7 @@ from storage.tickets import Overdue, Ticket
 log = logging.getLogger(__name__)
 # What PTB's handlers take: an `async def`, i.e. a coroutine function (not any awaitable).
 Callback = Callable[[Update, BotContext], Coroutine[Any, Any, None]]
+MINUTE = timedelta(minutes=1)
 AMOUNT = re.compile(r"^[+-]?\d{1,8}$")
 AGENT_COMMANDS = ("close", "card", "grant", "coupon", "canned", "ban", "unban")
 
@@ -388,14 +390,7 @@ async def flag_overdue_ticket(bot: Bot, services: Services, item: Overdue) -> bo
     The scheduler (`bot/jobs.py: flag_overdue`) finds and claims the overdue tickets.
     """
     support = services.support
-    minutes = int(item.waiting.total_seconds() // 60)
-    text = services.texts.plural(
-        "agents.sla_flag",
-        minutes,
-        support.language,
-        link=desk.ticket_link(item.ticket),
-        name=item.ticket.display_name,
-    )
+    text, minutes = sla_flag_text(services, item)
     try:
         try:
             await bot.send_message(support.agent_chat_id, text)
@@ -410,6 +405,32 @@ async def flag_overdue_ticket(bot: Bot, services: Services, item: Overdue) -> bo
         return False
     log.info("sla flagged", extra=kv(event="sla_flagged", ticket=item.ticket.id, minutes=minutes))
     return True
+
+
+def sla_flag_text(services: Services, item: Overdue) -> tuple[Html, int]:
+    """Return the SLA flag for `item` and its wall-clock wait in minutes.
+
+    The SLA counts working time (support hours) only, so the flag tells both: the wait on the
+    wall clock, and how much of it fell in working hours.
+    """
+    support, texts = services.support, services.texts
+    hours = support.hours(services.store.program.timezone)
+    since = item.ticket.first_message_at or item.ticket.opened_at
+    waited = int(item.waiting // MINUTE)
+    working = int(hours.working_time(since, since + item.waiting) // MINUTE)
+    key = "agents.sla_flag"
+    if not hours.days:
+        key = "agents.sla_flag_plain"  # no working day configured: plain time counts
+    elif working == waited:
+        key = "agents.sla_flag_all_working"
+    lang = support.language
+    text = texts.text(
+        key, lang,
+        link=desk.ticket_link(item.ticket), name=item.ticket.display_name,
+        waited=duration(texts, waited, lang), working=duration(texts, working, lang),
+        sla=duration(texts, support.sla_minutes, lang),
+    )  # fmt: skip
+    return text, waited
 
 
 def follow_agent_chat(services: Services, new_chat_id: int) -> bool:

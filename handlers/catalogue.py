@@ -49,6 +49,15 @@ def _escaped(values: dict[str, Any]) -> dict[str, str]:
     }
 
 
+def duration(texts: Catalogue, minutes: int, language: str) -> Html:
+    """Render whole minutes as days, hours and minutes ("2 hours 10 minutes"), zeros left out."""
+    days, rest = divmod(max(0, minutes), 24 * 60)
+    hours, minutes = divmod(rest, 60)
+    counts = (("days", days), ("hours", hours), ("minutes", minutes))
+    parts = [texts.plural(f"units.{unit}", n, language) for unit, n in counts if n]
+    return join(parts or [texts.plural("units.minutes", 0, language)], " ")
+
+
 def join(parts: list[Html], separator: str = "\n") -> Html:
     """Join already-safe HTML pieces."""
     return Html(separator.join(parts))

@@ -7,7 +7,7 @@ from datetime import timedelta
 from telegram import InlineKeyboardMarkup, Update
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler
 
-from handlers.catalogue import Html, join
+from handlers.catalogue import Html, duration, join
 from handlers.context import BotContext
 from handlers.formatting import moment
 from handlers.menu import member_or_prompt
@@ -33,14 +33,7 @@ def amounts(context: BotContext, coins: int, points: int) -> Html:
 
 def wait(context: BotContext, delta: timedelta) -> Html:
     """Render a wait as hours and minutes, rounded up to a whole minute ("in 1 minute")."""
-    minutes = max(1, -(-delta // MINUTE))
-    hours, minutes = divmod(minutes, 60)
-    parts = []
-    if hours:
-        parts.append(context.tp("units.hours", hours))
-    if minutes:
-        parts.append(context.tp("units.minutes", minutes))
-    return join(parts, " ")
+    return duration(context.services.texts, max(1, -(-delta // MINUTE)), context.lang)
 
 
 def level_text(context: BotContext, change: LevelChange) -> Html:

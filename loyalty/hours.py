@@ -81,3 +81,18 @@ class BusinessHours:
             remaining -= available
             cursor = window[1]
         return cursor + remaining
+
+    def working_time(self, start: datetime, end: datetime) -> timedelta:
+        """Return how much of `start`-`end` falls inside working windows (the inverse of
+        `add_working_time`: the SLA's own count). With no working day at all, all of it."""
+        if end <= start or not self.days:
+            return max(end - start, timedelta())
+        total, cursor = timedelta(), start
+        # Each pass consumes one window, as in add_working_time.
+        for _ in range(10_000):
+            window = next(((o, c) for o, c in self.windows(cursor) if c > cursor), None)
+            if window is None or window[0] >= end:
+                break
+            total += min(window[1], end) - max(cursor, window[0])
+            cursor = window[1]
+        return total

@@ -428,6 +428,17 @@ class Person:
         """Return a bookmark: the id of the newest message in the chat right now."""
         return self._chat(chat).last_message_id
 
+    def activity(self, chat: Group | None = None) -> int:
+        """Return a bookmark of the bot's sends and edits in the chat so far (a count)."""
+        return self._chat(chat).activity.seq
+
+    async def wait_activity(self, after: int, chat: Group | None = None) -> None:
+        """Wait until the bot sends or edits something in the chat past bookmark ``after``.
+
+        Unlike ``wait_reply`` it consumes nothing and has no timeout: a watcher's wait.
+        """
+        await self._chat(chat).activity.wait_beyond(after)
+
     def messages_since(self, mark: int, chat: Group | None = None) -> list[MessageView]:
         """Return the bot's live messages sent after ``mark``."""
         return [m for m in self.bot_messages(chat) if m.message_id > mark]

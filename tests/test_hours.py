@@ -36,6 +36,20 @@ def test_working_time_skips_nights_and_weekends() -> None:
     assert OFFICE.add_working_time(at(0, 10), timedelta(hours=20)) == at(2, 12)
 
 
+def test_working_time_between_two_instants_counts_only_the_windows() -> None:
+    assert OFFICE.working_time(at(0, 10), at(0, 10, 31)) == timedelta(minutes=31)
+    assert OFFICE.working_time(at(0, 7), at(0, 9, 30)) == timedelta(minutes=30)
+    # Friday 17:50 to Monday 09:20: ten minutes on Friday, twenty on Monday.
+    assert OFFICE.working_time(at(3, 17, 50), at(6, 9, 20)) == timedelta(minutes=30)
+    assert OFFICE.working_time(at(0, 10), at(2, 12)) == timedelta(hours=20)
+    assert OFFICE.working_time(at(4, 1), at(4, 23)) == timedelta()  # all of Saturday
+    assert OFFICE.working_time(at(0, 12), at(0, 11)) == timedelta()
+    for start, delta in ((at(0, 7), timedelta(hours=13)), (at(3, 17), timedelta(minutes=95))):
+        assert OFFICE.working_time(start, OFFICE.add_working_time(start, delta)) == delta
+    never = BusinessHours.from_names(time(9), time(18), (), UTC)
+    assert never.working_time(at(0, 10), at(0, 11)) == timedelta(hours=1)
+
+
 def test_overnight_window_belongs_to_the_day_it_starts() -> None:
     nights = BusinessHours.from_names(time(22), time(6), ("mon",), UTC)
     monday = at(-1, 0)

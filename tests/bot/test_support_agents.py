@@ -3,7 +3,8 @@ stranger groups, business hours and the SLA flag."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -12,10 +13,12 @@ from telegram.ext import Application
 
 from bot.config import Config
 from bot.jobs import flag_overdue, sla_job
+from handlers.agents import sla_flag_text
 from handlers.context import SERVICES_KEY
 from loyalty.clock import ManualClock
 from storage import coupons, ledger, members
 from storage.store import Store
+from storage.tickets import Overdue, Ticket
 from telegram_emulator import Group, Person, TelegramEmulator
 from tests.bot.support_kit import (  # noqa: F401 (fixtures, found by name)
     AGENTS,
@@ -263,7 +266,10 @@ async def test_sla_flag_once_per_ticket_waiting_for_a_first_answer(
     assert await flag_overdue(app.bot, services) == 1
     flag = desk.messages()[-1]
     assert flag.thread_id is None  # in the General topic, linking to the ticket
-    assert flag.text == "⏰ Ticket #2 (Борис) has waited 31 minutes for a first answer."
+    assert flag.text == (
+        "⏰ Ticket #2 (Борис) has waited 31 minutes for a first answer, all of it in working"
+        " hours (the limit: 30 minutes)."
+    )
     boris_thread = (await ticket_of(bot_store, boris)).thread_id
     assert f'<a href="https://t.me/c/1000000077/{boris_thread}">#2</a>' in flag.html
     clock.advance(hours=3)
@@ -286,6 +292,40 @@ async def test_sla_counts_working_time_only(
     assert await flag_overdue(app.bot, services) == 0
     clock.set(datetime(2026, 3, 16, 9, 21, tzinfo=UTC))  # Monday 09:21: 30 working minutes
     assert await flag_overdue(app.bot, services) == 1
+    # The flag tells the wall-clock wait and the working time the SLA counted, not one as the
+    # other (it used to say "has waited 3811 minutes").
+    assert desk.messages()[-1].text == (
+        "⏰ Ticket #1 (Ann) has waited 2 days 15 hours 31 minutes for a first answer, 31 minutes"
+        " of them in working hours (the limit: 30 minutes of working time)."
+    )
+
+
+async def test_the_sla_flag_in_russian_and_without_working_days(
+    app: Application,  # type: ignore[type-arg]
+) -> None:
+    services = app.bot_data[SERVICES_KEY]
+    started = datetime(2026, 3, 13, 17, 50, tzinfo=UTC)  # Friday, ten minutes before closing
+    ticket = Ticket(
+        id=1, telegram_user_id=1001, member_id=None, status="open", subject=None,
+        display_name="Ann", username=None, previous_id=None, chat_id=None, thread_id=None,
+        topic_name=None, card_message_id=None, opened_at=started, first_message_at=started,
+        sla_due_at=None, first_answer_at=None, sla_flagged_at=None, closed_at=None,
+        closed_by=None, rating=None,
+    )  # fmt: skip
+    weekend = Overdue(ticket, timedelta(hours=63, minutes=31))  # until Monday 09:21
+    services.support = replace(services.support, language="ru")
+    text, minutes = sla_flag_text(services, weekend)
+    assert minutes == 63 * 60 + 31
+    assert text == (
+        "⏰ Обращение #1 (Ann) ждёт первого ответа 2 дня 15 часов 31 минуту, из них 31 минуту"
+        " в рабочее время (ответить нужно за 30 минут рабочего времени)."
+    )
+    services.support = replace(services.support, language="en", days=())
+    text, _ = sla_flag_text(services, weekend)
+    assert text == (
+        "⏰ Ticket #1 (Ann) has waited 2 days 15 hours 31 minutes for a first answer"
+        " (the limit: 30 minutes)."
+    )
 
 
 async def test_card_lists_open_holds(

@@ -129,6 +129,23 @@ def test_a_kept_database_continues_on_the_second_run(tmp_path: Path) -> None:
     assert "(the open order was already delivered)" in second
 
 
+def test_a_kept_database_keeps_its_moved_clock(tmp_path: Path) -> None:
+    db = tmp_path / "demo.db"
+    real = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
+    first = run_demo_in_process([":time +3d", "/daily"], db_path=str(db), clock=lambda: real)
+    assert "(demo time: 26 Nov 2026, 12:00)" in first
+    # The next start, at the same real time: the demo's clock is where :time left it, so the
+    # check-in made on the 26th is still today's, not one in the future.
+    second = run_demo_in_process([":time", "/daily"], db_path=str(db), clock=lambda: real)
+    assert "(its clock is still moved on) (demo time: 26 Nov 2026, 12:00)" in second
+    assert second.count("(demo time: 26 Nov 2026, 12:00)") == 2
+    assert "already" in second[second.rindex("you> /daily") :], second[-600:]
+    # A fresh database does not inherit a clock left beside a deleted one.
+    db.unlink()
+    third = run_demo_in_process([":time"], db_path=str(db), clock=lambda: real)
+    assert "(demo time: 23 Nov 2026, 12:00)" in third and "moved on" not in third
+
+
 def test_numbers_are_text_and_demo_commands_answer_every_line() -> None:
     out = run_demo_in_process([
         ":agent hello?",  # no ticket yet

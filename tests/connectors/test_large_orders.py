@@ -8,7 +8,8 @@ from bot.api.limits import CONNECTOR_MAX_BODY
 from storage import members
 from storage.store import Store
 from tests.api.conftest import API_KEY, error
-from tests.api.test_proxy import Proxied, answer_to, proxied  # noqa: F401 (a fixture)
+from tests.api.proxy_kit import Proxied, answer_to
+from tests.api.test_proxy import proxied  # noqa: F401 (a fixture)
 from tests.connectors.conftest import Platforms, sample
 
 
