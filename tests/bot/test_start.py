@@ -25,7 +25,7 @@ async def test_link_with_token_then_token_reused(
     await member(bot_store, "m-1")
     token = await links.create_token(bot_store, "m-1")
     await ann.send(f"/start {token.token}")
-    assert "account is connected" in ann.last_reply().text
+    assert "is connected" in ann.last_reply().text
     assert "nav:me" in [b.callback_data for row in ann.last_reply().buttons for b in row]
     assert (await members.view(bot_store, "m-1")).telegram_user_id == ann.id
     await ann.send(f"/start {token.token}")
@@ -126,7 +126,7 @@ async def test_a_link_issued_before_unlink_or_replaced_no_longer_links(
     await boris.send(f"/start {spare.token}")
     assert "заменила более новая" in boris.last_reply().text  # Boris reads Russian
     await ann.send(f"/start {latest.token}")
-    assert "account is connected" in ann.last_reply().text
+    assert "is connected" in ann.last_reply().text
     before_unlink = await links.create_token(bot_store, "m-1")
     await ann.send("/unlink")
     await ann.press("Yes, disconnect")

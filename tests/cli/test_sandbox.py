@@ -91,7 +91,7 @@ def test_the_shop_api_and_the_bot_meet_in_the_sandbox(tmp_path: Path, monkeypatc
     out = play(config, steps, prompt=True, out=screen)
     assert "sandbox: the service's log is " in out
     assert "(unknown member 'm-1')" in out  # before the shop registered Ann
-    assert "account is connected. Your level: A0" in out
+    assert "is connected. Your level: A0" in out
     assert "Level: A0" in out
     assert "(shop API: http://127.0.0.1:" in out
     notice = out.index("You earned 55 points for order o-1.")

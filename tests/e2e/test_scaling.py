@@ -181,7 +181,7 @@ async def test_two_web_workers_and_a_scheduler_behind_nginx_spend_a_double_tap_o
                     await event(shop, "e-1", "member.upserted", member_id="m-1", name="Ann")
                     token = (await shop.post("/api/v1/members/m-1/link-token")).json()
                     await ann.send(f"/start {token['token']}")
-                    assert "account is connected" in (await ann.wait_reply()).text
+                    assert "is connected" in (await ann.wait_reply()).text
                     await event(shop, "e-2", "order.placed", order_id="o-1", member_id="m-1",
                                 amount_cents=61_050)  # fmt: skip
                     await event(shop, "e-3", "order.delivered", order_id="o-1")
