@@ -9,7 +9,8 @@ handler does not answer it as well. Anything else passes on untouched.
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timedelta
+import secrets
+from datetime import timedelta
 
 from telegram import Message, Update, User
 from telegram.ext import (
@@ -27,7 +28,7 @@ from handlers.context import BotContext
 from handlers.formatting import moment
 from handlers.services import Services
 from handlers.ui import answer_or_say, answer_query, button, keyboard, reply
-from storage import tickets
+from storage import leases, tickets
 from storage.errors import Conflict, NotFound, Refused
 from storage.logs import kv
 from storage.tickets import SUBJECTS, Ticket
@@ -40,7 +41,6 @@ RATE = r"^sup:rate:(\d{1,12}):([1-5])$"
 # ticket linked to the old one. Later, free text goes back to the FAQ.
 FOLLOW_UP = timedelta(hours=24)
 LIMIT_WINDOW = timedelta(minutes=1)  # support.messages_per_minute counts in this window
-_TOLD_KEY = "support_limit_told"  # bot_data: when each member last heard they were refused
 
 
 def offline_note(context: BotContext) -> Html | None:
@@ -130,16 +130,16 @@ async def to_agents(
 
 async def _within_limit(context: BotContext, message: Message) -> bool:
     """Tell whether the member may send one more message now; if not, tell them (once a
-    window: the refusal says until when nothing is passed on)."""
+    window, whichever worker refuses: the refusal says until when nothing is passed on)."""
     store, user_id = context.store, message.chat.id
     now = store.now()
     limit = context.services.support.messages_per_minute
     if await tickets.member_messages_since(store, user_id, now - LIMIT_WINDOW) < limit:
         return True
-    told: dict[int, datetime] = context.bot_data.setdefault(_TOLD_KEY, {})
-    last = told.get(user_id)
-    if last is None or now - last >= LIMIT_WINDOW:
-        told[user_id] = now
+    # "Told" is a lease for the window, in the shared store: a worker's own memory would let
+    # each worker that refuses a message tell the member again.
+    told = f"slow-down-told:{user_id}"
+    if await leases.acquire(store, told, secrets.token_hex(8), LIMIT_WINDOW) is not None:
         zone = store.program.timezone
         text = context.t("support.slow_down", when=moment(now + LIMIT_WINDOW, zone, context.lang))
         await context.bot.send_message(user_id, text)

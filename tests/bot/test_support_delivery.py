@@ -293,3 +293,21 @@ async def test_a_redelivered_agent_update_reaches_the_member_once(
     assert "10 points" in got[2]
     answers = [t for t in texts(desk.messages(thread)) if "changed the points" in t]
     assert len(answers) == 1  # nor is the agents' confirmation repeated
+
+
+async def test_a_flooding_member_is_told_once_whichever_worker_refuses(
+    emu: TelegramEmulator, ann: Person, desk: Group, bot_store: Store, config: Config
+) -> None:
+    """"Told once a minute" lived in one Application's bot_data: a second worker (another
+    process on the same store) told the member again."""
+    await ask(ann, "message 1")
+    for n in range(2, 13):
+        await ann.send(f"message {n}")
+    assert len([m for m in ann.bot_messages() if m.text.startswith("✋")]) == 1
+    async with running(emu, bot_store, config):  # the member's next updates reach another
+        for n in range(13, 16):
+            await ann.send(f"message {n}")
+    assert len([m for m in ann.bot_messages() if m.text.startswith("✋")]) == 1
+    thread = only_topic(desk).thread_id
+    relayed = [t for t in texts(desk.messages(thread)) if t.startswith("message")]
+    assert relayed == [f"message {n}" for n in range(1, 11)]
