@@ -37,6 +37,7 @@ import argparse
 import asyncio
 import contextlib
 import json
+import math
 import os
 import queue
 import socket
@@ -339,28 +340,34 @@ async def send_checked(conn: Connection, body: Event) -> None:
 
 
 def http_closed_loop(
-    port: int | Sequence[int], all_stories: list[list[Event]], connections: int
+    port: int | Sequence[int],
+    all_stories: list[list[Event]],
+    connections: int,
+    seconds: float | None = None,
 ) -> float:
     """Send every story through `connections` connections as fast as answers come; events/s.
 
-    Given several ports (servers), the connections are spread over them in turn."""
+    Given several ports (servers), the connections are spread over them in turn. Given
+    `seconds`, no story is started after that long (the stories begun are finished)."""
     todo: queue.SimpleQueue[list[Event]] = queue.SimpleQueue()
     for story in all_stories:
         todo.put(story)
-    total = sum(len(s) for s in all_stories)
     ports = [port] if isinstance(port, int) else list(port)
     conns = [BlockingConnection(ports[i % len(ports)]) for i in range(connections)]
+    start = time.perf_counter()
+    deadline = math.inf if seconds is None else start + seconds
 
-    def worker(conn: BlockingConnection) -> None:
+    def worker(conn: BlockingConnection) -> int:
+        sent = 0
         with contextlib.suppress(queue.Empty):
-            while True:
+            while time.perf_counter() < deadline:
                 for body in todo.get_nowait():
                     _check(body, *conn.post("/api/v1/events", body))
+                    sent += 1
+        return sent
 
-    start = time.perf_counter()
     with ThreadPoolExecutor(connections) as pool:
-        for done in [pool.submit(worker, conn) for conn in conns]:
-            done.result()
+        total = sum(done.result() for done in [pool.submit(worker, conn) for conn in conns])
     took = time.perf_counter() - start
     for conn in conns:
         conn.close()

@@ -2,7 +2,8 @@
 
     python bench/web_workers.py                 # 1 then 2 workers, default sizes (~1.5 min)
     python bench/web_workers.py --smoke         # tiny sizes: does it all work (~20 s)
-    python bench/web_workers.py --workers 2 --events-stories 400 --updates 6000
+    python bench/web_workers.py --workers 2 --seconds 20 --concurrency 64
+    python bench/web_workers.py --workers 1 --profile /tmp/prof   # where each loop's CPU goes
 
 On a fresh PostgreSQL schema of its own (dropped after; `--dsn`, default the local test
 server), for each worker count in turn: `loyaltybot run --role web` as that many separate
@@ -36,7 +37,9 @@ import argparse
 import asyncio
 import itertools
 import json
+import math
 import os
+import pstats
 import signal
 import statistics
 import subprocess
@@ -92,17 +95,23 @@ budget.share = share
 from bot.cli import main
 
 profile = os.environ.get("LBT_BENCH_PROFILE")
-if profile:  # --profile: the main thread (the event loop) under cProfile, dumped at the stop
+if profile:  # --profile: the main thread (the event loop) under cProfile while the bench says
     import cProfile
+    import signal
     import time
-    profiler = cProfile.Profile(time.thread_time)  # CPU, not wall: the machine is shared
-    profiler.enable()
-    try:
-        code = main(sys.argv[1:])
-    finally:
-        profiler.disable()
-        profiler.dump_stats(profile)
-    sys.exit(code)
+
+    profilers = []
+
+    def start(*_):
+        profilers.append(cProfile.Profile(time.thread_time))  # CPU, not wall: a shared machine
+        profilers[-1].enable()
+
+    def stop(*_):  # one file per measurement: PROFILE-1.prof, PROFILE-2.prof, ...
+        profilers[-1].disable()
+        profilers[-1].dump_stats(f"{profile}-{len(profilers)}.prof")
+
+    signal.signal(signal.SIGUSR1, start)
+    signal.signal(signal.SIGUSR2, stop)
 sys.exit(main(sys.argv[1:]))
 """
 
@@ -146,31 +155,36 @@ async def deliver(
     people: list[Person],
     *,
     ports: list[int],
-    count: int,
     concurrency: int,
     text: str,
+    count: int | None = None,
+    seconds: float | None = None,
 ) -> dict[str, Any]:
-    """Deliver `count` updates (`text` from the users in turn) over `concurrency` connections
-    spread over `ports`, each waiting for the bot's answer; return updates/s and latencies."""
+    """Deliver updates (`text` from the users in turn) over `concurrency` connections spread
+    over `ports`, each waiting for the bot's answer, until `count` were sent or `seconds`
+    passed; return updates/s and latencies."""
     conns = [await Connection.open(ports[i % len(ports)]) for i in range(concurrency)]
     header = f"X-Telegram-Bot-Api-Secret-Token: {SECRET}"
     turns = itertools.count()
     latencies: list[float] = []
     calls_before = len(emu.calls)
 
+    started = time.perf_counter()
+    deadline = math.inf if seconds is None else started + seconds
+    last = math.inf if count is None else count
+
     async def session(conn: Connection) -> None:
-        while (turn := next(turns)) < count:
+        while (turn := next(turns)) < last and time.perf_counter() < deadline:
             person = people[turn % len(people)]
-            started = time.perf_counter()
+            sent = time.perf_counter()
             await person.send(text)  # queued (no webhook URL): it is the last update pending
             update = emu.updates.pending.pop()
             status, answer = await conn.post("/telegram/webhook", update, header)
             if status != 200:
                 raise RuntimeError(f"webhook answered {status}: {answer[:200]!r}")
             await person.wait_reply(timeout=30)
-            latencies.append(time.perf_counter() - started)
+            latencies.append(time.perf_counter() - sent)
 
-    started = time.perf_counter()
     await asyncio.gather(*(session(conn) for conn in conns))
     took = time.perf_counter() - started
     for conn in conns:
@@ -328,7 +342,7 @@ def start_workers(
         config = worker_config(workdir / f"web{count}-{i}.toml", base_url, port, ports[0], count)
         log = workdir / f"web{count}-{i}.log"
         if profile is not None:
-            env = {**env, "LBT_BENCH_PROFILE": str(profile / f"web{count}-{i}.prof")}
+            env = {**env, "LBT_BENCH_PROFILE": str(profile / f"web{count}-{i}")}
         with log.open("wb") as sink:  # a line per request: a file, never a pipe
             process = subprocess.Popen(
                 [sys.executable, "-c", WORKER, "run", "-c", str(config), "--role", "web"],
@@ -386,12 +400,29 @@ def drop_schema(dsn: str, schema: str) -> None:
 # --- the run --------------------------------------------------------------------------------
 
 
-def measured(procs: Processes, work: Any) -> tuple[Any, float, dict[str, float]]:
-    """Run `work()`; return its value, the wall seconds and the CPU shares meanwhile."""
+def measured(
+    procs: Processes, work: Any, profiles: list[Path] | None = None
+) -> tuple[Any, float, dict[str, float]]:
+    """Run `work()`; return its value, the wall seconds and the CPU shares meanwhile.
+
+    `profiles`: the files the workers' profilers (--profile) write for this measurement; they
+    run meanwhile."""
+    for pid in procs.workers if profiles else ():
+        os.kill(pid, signal.SIGUSR1)
     before, started = procs.snapshot(), time.perf_counter()
     value = work()
     wall = time.perf_counter() - started
-    return value, wall, cpu_shares(before, procs.snapshot(), wall)
+    after = procs.snapshot()
+    for pid in procs.workers if profiles else ():
+        os.kill(pid, signal.SIGUSR2)
+    # Wait for the stats before another signal: two pending at once run in the order of their
+    # numbers (SIGUSR1 first), not the order they were sent.
+    deadline = time.monotonic() + 30
+    while profiles and not all(p.exists() for p in profiles):
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"no profile written: {profiles}")
+        time.sleep(0.05)
+    return value, wall, cpu_shares(before, after, wall)
 
 
 def run_workers(
@@ -407,27 +438,28 @@ def run_workers(
         procs = Processes([w.process.pid for w in workers], emulator.process.pid)
         procs.find_backends(dsn)
         tag = f"w{count}"
+
+        def profiles(n: int) -> list[Path] | None:
+            if profile is None:
+                return None
+            return [profile / f"web{count}-{i}-{n}.prof" for i in range(count)]
+
         # Warm-up, untimed: each worker's connections, caches, the planner's plans.
         http_closed_loop(ports, stories(args.connections * 2, 1, f"{tag}-warm"), args.connections)
         emulator.ask("updates", ports=ports, count=args.concurrency * 4,
                      concurrency=args.concurrency, text=args.command)  # fmt: skip
-        chunk = stories(args.events_stories, args.orders, tag)
-        events = sum(len(s) for s in chunk)
+        # More stories than the time allows: the run stops starting new ones after --seconds.
+        chunk = stories(args.max_stories, args.orders, tag)
         rate, wall, shares = measured(
-            procs, lambda: http_closed_loop(ports, chunk, args.connections)
-        )
-        result["events"] = {"events": events, "events_per_s": rate, "seconds": wall,
-                            "connections": args.connections, "cpu_percent": shares,
-                            "limit": limit(shares, count)}  # fmt: skip
-        answer, wall, shares = measured(
             procs,
-            lambda: emulator.ask(
-                "updates",
-                ports=ports,
-                count=args.updates,
-                concurrency=args.concurrency,
-                text=args.command,
-            ),
+            lambda: http_closed_loop(ports, chunk, args.connections, args.seconds),
+            profiles(1),
+        )
+        result["events"] = {"events_per_s": rate, "seconds": wall, "connections": args.connections,
+                            "cpu_percent": shares, "limit": limit(shares, count)}  # fmt: skip
+        ask = {"ports": ports, "concurrency": args.concurrency, "text": args.command}
+        answer, wall, shares = measured(
+            procs, lambda: emulator.ask("updates", seconds=args.seconds, **ask), profiles(2)
         )
         result["updates"] = {**answer, "seconds": wall, "command": args.command,
                              "concurrency": args.concurrency, "cpu_percent": shares,
@@ -436,8 +468,50 @@ def run_workers(
     finally:
         codes = [w.stop() for w in workers]
     result["exit_codes"] = codes
+    if profile is not None:
+        result["profile_percent"] = {
+            f"{what}, worker {i + 1}": profile_summary(profile / f"web{count}-{i}-{n}.prof")
+            for i in range(count)
+            for n, what in ((1, "events"), (2, "updates"))
+        }
     result["problems"] = [p for w in workers for p in problems_in(w)][:10]
     return result
+
+
+# Where a worker's loop spends its CPU, by the packages the profiled functions live in.
+AREAS = {
+    "telegram": "PTB",
+    "httpx": "HTTP out (httpx)",
+    "httpcore": "HTTP out (httpx)",
+    "h11": "HTTP out (httpx)",
+    "anyio": "HTTP out (httpx)",
+    "uvicorn": "HTTP in (uvicorn, Starlette)",
+    "starlette": "HTTP in (uvicorn, Starlette)",
+    "psycopg": "psycopg",
+    "psycopg_pool": "psycopg",
+    "bot": "loyaltybot",
+    "handlers": "loyaltybot",
+    "storage": "loyaltybot",
+    "loyalty": "loyaltybot",
+    "asyncio": "asyncio",
+    "logging": "logging",
+    "~": "builtins (C)",
+}
+
+
+def profile_summary(path: Path) -> dict[str, float]:
+    """Percent of a profiled loop's CPU per area."""
+    stats = pstats.Stats(str(path)).stats  # type: ignore[attr-defined]
+    areas: Counter[str] = Counter()
+    for (filename, _, _), (_, _, own, _, _) in stats.items():
+        parts = Path(filename).parts
+        found = next((AREAS[part] for part in reversed(parts) if part in AREAS), None)
+        if found is None:
+            stdlib = "site-packages" not in parts and any(p.startswith("python3") for p in parts)
+            found = "stdlib" if stdlib or filename.startswith("<frozen") else "other"
+        areas[found] += own
+    total = sum(areas.values()) or 1.0
+    return {k: round(100 * v / total, 1) for k, v in areas.most_common()}
 
 
 def table(results: list[dict[str, Any]]) -> str:
@@ -465,10 +539,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--dsn", default=os.environ.get("LOYALTYBOT_BENCH_POSTGRES", DEFAULT_DSN))
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
-    parser.add_argument("--events-stories", type=int, default=300, help="members of the events")
+    parser.add_argument("--seconds", type=float, default=10, help="per measurement")
+    parser.add_argument("--max-stories", type=int, default=3000, help="member stories at most")
     parser.add_argument("--orders", type=int, default=4, help="orders per member story")
     parser.add_argument("--connections", type=int, default=8, help="shop API connections")
-    parser.add_argument("--updates", type=int, default=4000, help="bot updates per measurement")
     parser.add_argument("--concurrency", type=int, default=32, help="updates in flight")
     parser.add_argument("--users", type=int, default=2000, help="linked users sending them")
     parser.add_argument("--command", default="/me", help="what each update says")
@@ -476,7 +550,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--smoke", action="store_true", help="tiny sizes: a check, no figures")
     args = parser.parse_args(argv)
     if args.smoke:
-        args.events_stories, args.updates, args.users, args.concurrency = 10, 100, 40, 8
+        args.seconds, args.users, args.concurrency = 1.0, 40, 8
     if args.users < 2 * args.concurrency:
         parser.error("--users must be at least twice --concurrency (one update per user at once)")
     schema = f"bench_web_{os.getpid()}"
@@ -497,7 +571,10 @@ def main(argv: list[str] | None = None) -> int:
             emulator.stop()
         drop_schema(args.dsn, schema)
     print(table(results))
-    report = {"args": vars(args), "cpus": os.cpu_count(), "results": results,
+    for r in results:
+        for name, areas in r.get("profile_percent", {}).items():
+            print(f"{r['workers']} workers, {name}'s loop CPU: {fmt_cpu(areas)}")
+    report: dict[str, Any] = {"args": vars(args), "cpus": os.cpu_count(), "results": results,
               "load_after": os.getloadavg()}  # fmt: skip
     print(f"load average after: {' '.join(f'{x:.2f}' for x in report['load_after'])}")
     out = ROOT / "bench" / "out"
