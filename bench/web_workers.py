@@ -260,15 +260,24 @@ class Processes:
 
     workers: list[int]
     emulator: int
+    dsn: str
     backends: list[int] = field(default_factory=list)
 
-    def find_backends(self, dsn: str) -> None:
+    def find_backends(self) -> None:
         """The PostgreSQL server processes of the workers' connections (by application_name)."""
-        with psycopg.connect(dsn) as conn:
+        with psycopg.connect(self.dsn) as conn:
             rows = conn.execute(
                 "SELECT pid FROM pg_stat_activity WHERE application_name = %s", (APP_NAME,)
             ).fetchall()
         self.backends = [int(r[0]) for r in rows]
+
+    def rollbacks(self) -> int:
+        """Transactions rolled back in the database so far, by every session (pg_stat_database):
+        mostly the workers' serialisation failures, each run again (storage/postgres.py)."""
+        with psycopg.connect(self.dsn, autocommit=True) as conn:
+            row = conn.execute("SELECT xact_rollback FROM pg_stat_database"
+                               " WHERE datname = current_database()").fetchone()  # fmt: skip
+        return int(row[0]) if row else 0
 
     def snapshot(self) -> dict[str, float]:
         """CPU seconds so far, per part."""
@@ -295,8 +304,12 @@ def limit(shares: dict[str, float], workers: int) -> str:
     parts = {k: v for k, v in shares.items() if k != "machine" and not k.endswith(" loop")}
     top = sorted(parts.items(), key=lambda kv: -kv[1])[:3]
     biggest = ", ".join(f"{k} {v:.0f}%" for k, v in top)
+    procs = [shares[f"worker {i}"] for i in range(1, workers + 1)]
+    each = "/".join(f"{x:.0f}%" for x in procs)
     if max(loops) >= 85:
         return f"the workers' event loops (main threads {'/'.join(f'{x:.0f}%' for x in loops)})"
+    if max(procs) >= 90:  # the loop and the psycopg threads share one GIL: one core at most
+        return f"the workers' processes at one core each ({each}; loop and psycopg threads)"
     if shares["machine"] >= 85 * cpus:
         return f"the machine's {cpus} CPUs ({shares['machine']:.0f}% busy): {biggest}"
     return f"waiting, not CPU ({shares['machine']:.0f}% of {cpus * 100}% busy): {biggest}"
@@ -361,9 +374,11 @@ def start_workers(
     return workers
 
 
-def problems_in(worker: Worker) -> list[str]:
-    text = worker.log.read_text()
-    return [line for line in text.splitlines() if "Traceback" in line or "level=ERROR" in line]
+def problems_in(worker: Worker, context: int = 0) -> list[str]:
+    """The worker's log lines of errors and tracebacks, each with `context` lines after it."""
+    lines = worker.log.read_text().splitlines()
+    found = [i for i, line in enumerate(lines) if "Traceback" in line or "level=ERROR" in line]
+    return [lines[j] for i in found for j in range(i, min(len(lines), i + 1 + context))]
 
 
 # --- the store ------------------------------------------------------------------------------
@@ -402,13 +417,14 @@ def drop_schema(dsn: str, schema: str) -> None:
 
 def measured(
     procs: Processes, work: Any, profiles: list[Path] | None = None
-) -> tuple[Any, float, dict[str, float]]:
-    """Run `work()`; return its value, the wall seconds and the CPU shares meanwhile.
+) -> tuple[Any, dict[str, Any]]:
+    """Run `work()`; return its value and the wall seconds, CPU shares and rollbacks meanwhile.
 
     `profiles`: the files the workers' profilers (--profile) write for this measurement; they
     run meanwhile."""
     for pid in procs.workers if profiles else ():
         os.kill(pid, signal.SIGUSR1)
+    rollbacks = procs.rollbacks()
     before, started = procs.snapshot(), time.perf_counter()
     value = work()
     wall = time.perf_counter() - started
@@ -422,7 +438,11 @@ def measured(
         if time.monotonic() > deadline:
             raise RuntimeError(f"no profile written: {profiles}")
         time.sleep(0.05)
-    return value, wall, cpu_shares(before, after, wall)
+    # Counted a moment after the work: sessions report their statistics every ~0.5-1 s.
+    time.sleep(1.5)
+    seen = {"seconds": wall, "cpu_percent": cpu_shares(before, after, wall),
+            "rollbacks": procs.rollbacks() - rollbacks}  # fmt: skip
+    return value, seen
 
 
 def run_workers(
@@ -435,8 +455,8 @@ def run_workers(
     try:
         emulator.ask("detach")
         ports = [w.port for w in workers]
-        procs = Processes([w.process.pid for w in workers], emulator.process.pid)
-        procs.find_backends(dsn)
+        procs = Processes([w.process.pid for w in workers], emulator.process.pid, dsn)
+        procs.find_backends()
         tag = f"w{count}"
 
         def profiles(n: int) -> list[Path] | None:
@@ -450,21 +470,25 @@ def run_workers(
                      concurrency=args.concurrency, text=args.command)  # fmt: skip
         # More stories than the time allows: the run stops starting new ones after --seconds.
         chunk = stories(args.max_stories, args.orders, tag)
-        rate, wall, shares = measured(
+        rate, seen = measured(
             procs,
             lambda: http_closed_loop(ports, chunk, args.connections, args.seconds),
             profiles(1),
         )
-        result["events"] = {"events_per_s": rate, "seconds": wall, "connections": args.connections,
-                            "cpu_percent": shares, "limit": limit(shares, count)}  # fmt: skip
+        result["events"] = {"events_per_s": rate, "connections": args.connections, **seen,
+                            "limit": limit(seen["cpu_percent"], count)}  # fmt: skip
         ask = {"ports": ports, "concurrency": args.concurrency, "text": args.command}
-        answer, wall, shares = measured(
+        answer, seen = measured(
             procs, lambda: emulator.ask("updates", seconds=args.seconds, **ask), profiles(2)
         )
-        result["updates"] = {**answer, "seconds": wall, "command": args.command,
-                             "concurrency": args.concurrency, "cpu_percent": shares,
-                             "limit": limit(shares, count)}  # fmt: skip
+        result["updates"] = {**answer, "command": args.command, "concurrency": args.concurrency,
+                             **seen, "limit": limit(seen["cpu_percent"], count)}  # fmt: skip
         result["load_after"] = os.getloadavg()
+    except BaseException:
+        for worker in workers:  # the logs go with the temporary directory: say why first
+            for line in problems_in(worker, context=30):
+                print(f"{worker.log.name}: {line}", file=sys.stderr)
+        raise
     finally:
         codes = [w.stop() for w in workers]
     result["exit_codes"] = codes
@@ -516,18 +540,18 @@ def profile_summary(path: Path) -> dict[str, float]:
 
 def table(results: list[dict[str, Any]]) -> str:
     lines = [f"{'workers':>7}  {'measure':<12} {'per s':>8}  {'p50/p99 ms':>12}  "
-             f"{'load':>9}  CPU % of one core; what limits it"]  # fmt: skip
+             f"{'load':>9}  what limits it; rollbacks (SERIALIZABLE retries)"]  # fmt: skip
     for r in results:
         load = f"{r['load_before'][0]:.1f}-{r['load_after'][0]:.1f}"
         e, u = r["events"], r["updates"]
-        lines.append(f"{r['workers']:>7}  {'shop events':<12} {e['events_per_s']:>8.0f}"
-                     f"  {'':>12}  {load:>9}  {e['limit']}")  # fmt: skip
-        lines.append(f"{'':>7}  {'  cpu':<12} {fmt_cpu(e['cpu_percent'])}")
-        lines.append(
-            f"{'':>7}  {'bot ' + u['command']:<12} {u['updates_per_s']:>8.0f}"
-            f"  {u['p50_ms']:>5.1f}/{u['p99_ms']:<6.1f}  {load:>9}  {u['limit']}"
-        )
-        lines.append(f"{'':>7}  {'  cpu':<12} {fmt_cpu(u['cpu_percent'])}")
+        rows = (("shop events", e["events_per_s"], "", e),
+                ("bot " + u["command"], u["updates_per_s"],
+                 f"{u['p50_ms']:>5.1f}/{u['p99_ms']:<6.1f}", u))  # fmt: skip
+        for number, (name, rate, latency, m) in enumerate(rows):
+            workers = "" if number else r["workers"]
+            lines.append(f"{workers:>7}  {name:<12} {rate:>8.0f}  {latency:>12}  {load:>9}"
+                         f"  {m['limit']}; {m['rollbacks']}")  # fmt: skip
+            lines.append(f"{'':>7}  {'  CPU %':<12} {fmt_cpu(m['cpu_percent'])}")
     return "\n".join(lines)
 
 
