@@ -14,6 +14,8 @@ from collections.abc import Callable, Sequence
 from functools import lru_cache
 from typing import Any, ClassVar
 
+from psycopg.pq import ExecStatus
+
 # One alternation, scanned left to right: the parts that are copied as they are come first.
 _TOKENS = re.compile(
     r"""
@@ -66,6 +68,18 @@ class _Row(tuple[Any, ...]):
         return list(self._names)
 
 
+# Results that carry rows (TUPLES_CHUNK is newer than some psycopg 3 releases).
+_TUPLES = frozenset(
+    status
+    for status in (
+        ExecStatus.TUPLES_OK,
+        ExecStatus.SINGLE_TUPLE,
+        getattr(ExecStatus, "TUPLES_CHUNK", None),
+    )
+    if status is not None
+)
+
+
 @lru_cache(maxsize=1024)
 def _row_class(names: tuple[bytes, ...]) -> type[_Row]:
     """The row class of results with these column names (as the server sends them)."""
@@ -82,8 +96,8 @@ def make_row_factory() -> Callable[[Any], Callable[[Sequence[Any]], Any]]:
         # Column object for each column of every statement: ~28 us for eight columns on the
         # 2-core VM, ~3 us this way, for each statement of every transaction.
         result = cursor.pgresult
-        if result is None or not result.nfields:
-            return tuple
+        if result is None or result.status not in _TUPLES:
+            return tuple  # a command or COPY: no rows to read
         return _row_class(tuple(result.fname(i) for i in range(result.nfields)))
 
     return factory
