@@ -393,6 +393,19 @@ def print_areas(name: str, stats: dict[str, pstats.Stats], ops: int) -> None:
         print(f"  {key:<48} {e:7.0f}  {f:7.0f}  {e - f:+7.0f}")
     e, f = sum(per["engine"].values()), sum(per["floor"].values())
     print(f"  {'total':<48} {e:7.0f}  {f:7.0f}  {e - f:+7.0f}")
+    # The functions whose own time differs most between the sides (calls per op, us per op).
+    own = {side: {k: (v[1] / ops, v[2] * 1e6 / ops) for k, v in st.stats.items()}  # type: ignore[attr-defined]
+           for side, st in stats.items()}  # fmt: skip
+    keys = set(own["engine"]) | set(own["floor"])
+    none = (0.0, 0.0)
+    gaps = sorted(
+        keys, key=lambda k: -abs(own["engine"].get(k, none)[1] - own["floor"].get(k, none)[1])
+    )
+    print(f"{name}: functions differing most    calls/op engine floor   us/op engine floor")
+    for key in gaps[:12]:
+        (ec, et), (fc, ft) = own["engine"].get(key, none), own["floor"].get(key, none)
+        where = f"{Path(key[0]).name}:{key[1]}({key[2]})"
+        print(f"  {where[:48]:<48} {ec:6.1f} {fc:6.1f}  {et:7.0f} {ft:7.0f}")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
