@@ -315,7 +315,8 @@ def run_inline(db: Any) -> None:
 async def profile(
     args: argparse.Namespace, program: Any, clock: ManualClock, inputs: PgInputs
 ) -> None:
-    """Profile `args.profile` ops of each write, engine and thread floor, all in this thread."""
+    """Profile `args.profile` ops of each write, engine and thread floor, all in this thread;
+    and the member lookup, engine and async floor (both run in the event loop)."""
     store = await Store.open_postgres(
         args.dsn, program, clock=clock, schema=SCHEMA, pool_size=4, durable=True
     )
@@ -334,13 +335,14 @@ async def profile(
             ("apply-event", engine.deliver, tfloor.deliver),
             ("exchange", engine.exchange, tfloor.exchange),
             ("claim", engine.claim, tfloor.claim),
+            ("lookup", engine.lookup, None),  # in the loop: against the async floor
         ):
             take = by_name[name].take
 
             async def floor_op(arg: Any, t_op: Any = t_op) -> None:
                 _drive(t_op(arg))
 
-            sides = {"engine": e_op, "floor": floor_op}
+            sides = {"engine": e_op, "floor": floor_op if t_op else afloor.lookup}
             stats = {}
             for side, op in sides.items():
                 for _ in range(PROFILE_WARMUP):
