@@ -11,7 +11,10 @@ code:
                   as the SQLite floor uses aiosqlite); the goal's floor
     floor-thread  the whole transaction as one plain function on a sync psycopg connection in
                   a worker thread: what the engine does, minus the engine (no pool, no retry
-                  loop, no `?` translation, plain tuples instead of rows by name)
+                  loop, each statement translated once per floor, not looked up per call)
+
+Both floors read rows with the store's own row factory (by name and by index) and its type
+loaders, so the comparison is of the engine's code, not of how rows are built.
 
 Both floors run their transactions SERIALIZABLE, as the engine does. The sides alternate in
 chunks so noise hits all alike.

@@ -1,7 +1,7 @@
 """Shop events/s and bot updates/s for one and two `--role web` workers on PostgreSQL.
 
-    python bench/web_workers.py                 # 1 then 2 workers, default sizes (~1.5 min)
-    python bench/web_workers.py --smoke         # tiny sizes: does it all work (~20 s)
+    python bench/web_workers.py                 # 1 then 2 workers, 10 s a measurement (~70 s)
+    python bench/web_workers.py --smoke         # 1 s a measurement: does it all work (~20 s)
     python bench/web_workers.py --workers 2 --seconds 20 --concurrency 64
     python bench/web_workers.py --workers 1 --profile /tmp/prof   # where each loop's CPU goes
 
@@ -28,7 +28,8 @@ and the emulator's flood limits are off, so what is measured is the service, not
 limits. Around each measurement the CPU time of every process is read from /proc: each worker
 (and its main thread, the event loop), the emulator, this process, and the PostgreSQL backends
 of the workers' connections; with the machine's busy share (/proc/stat, which includes other
-work) they say what limits each figure. Results are printed and written as JSON to bench/out/.
+work) and each worker's count of retried transactions (SERIALIZABLE) they say what limits each
+figure. Results are printed and written as JSON to bench/out/; bench/README-pg.md has figures.
 """
 
 from __future__ import annotations
