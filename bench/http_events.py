@@ -37,6 +37,7 @@ import argparse
 import asyncio
 import contextlib
 import json
+import math
 import os
 import queue
 import socket
@@ -45,7 +46,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
@@ -227,28 +228,42 @@ def start_server(
     with log.open("wb") as sink:  # the server logs a line per request: never to a pipe
         process = subprocess.Popen([*command, "run", "-c", str(config)], cwd=ROOT, env=env,
                                    stdout=subprocess.DEVNULL, stderr=sink)  # fmt: skip
-    deadline = time.monotonic() + 30
+    try:
+        line = wait_for_line(process, log, "msg=listening")
+    except RuntimeError:
+        telegram.kill()
+        raise
+    return Server(process, telegram, int(line.split(" port=")[1].split()[0]), log)
+
+
+def wait_for_line(
+    process: subprocess.Popen[bytes], log: Path, text: str, timeout: float = 30
+) -> str:
+    """Return the first line of `process`'s log file containing `text`; RuntimeError if the
+    process ends or `timeout` passes first (then it is killed)."""
+    deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         for line in log.read_text().splitlines():
-            if "msg=listening" in line:
-                return Server(process, telegram, int(line.split(" port=")[1].split()[0]), log)
+            if text in line:
+                return line
         if process.poll() is not None:
-            telegram.kill()
             raise RuntimeError(f"the server ended:\n{log.read_text()}")
         time.sleep(0.05)  # polling a log file for the start line; not part of any measurement
     process.kill()
     process.wait()
-    telegram.kill()
-    raise RuntimeError(f"the server did not start:\n{log.read_text()}")
+    raise RuntimeError(f"no {text!r} within {timeout} s:\n{log.read_text()}")
 
 
 # --- minimal keep-alive HTTP/1.1 clients ----------------------------------------------------
 
 
-def _request(path: str, body: Event) -> bytes:
+AUTH = f"Authorization: Bearer {KEY}"
+
+
+def _request(path: str, body: Event, header: str = AUTH) -> bytes:
     payload = json.dumps(body, separators=(",", ":")).encode()
     return (
-        f"POST {path} HTTP/1.1\r\nHost: bench\r\nAuthorization: Bearer {KEY}\r\n"
+        f"POST {path} HTTP/1.1\r\nHost: bench\r\n{header}\r\n"
         f"Content-Type: application/json\r\nContent-Length: {len(payload)}\r\n\r\n".encode()
         + payload
     )
@@ -277,8 +292,8 @@ class Connection:
         reader, writer = await asyncio.open_connection("127.0.0.1", port)
         return cls(reader, writer)
 
-    async def post(self, path: str, body: Event) -> tuple[int, bytes]:
-        self.writer.write(_request(path, body))
+    async def post(self, path: str, body: Event, header: str = AUTH) -> tuple[int, bytes]:
+        self.writer.write(_request(path, body, header))
         head = await self.reader.readuntil(b"\r\n\r\n")
         return int(head[9:12]), await self.reader.readexactly(_content_length(head))
 
@@ -324,24 +339,35 @@ async def send_checked(conn: Connection, body: Event) -> None:
     _check(body, *await conn.post("/api/v1/events", body))
 
 
-def http_closed_loop(port: int, all_stories: list[list[Event]], connections: int) -> float:
-    """Send every story through `connections` connections as fast as answers come; events/s."""
+def http_closed_loop(
+    port: int | Sequence[int],
+    all_stories: list[list[Event]],
+    connections: int,
+    seconds: float | None = None,
+) -> float:
+    """Send every story through `connections` connections as fast as answers come; events/s.
+
+    Given several ports (servers), the connections are spread over them in turn. Given
+    `seconds`, no story is started after that long (the stories begun are finished)."""
     todo: queue.SimpleQueue[list[Event]] = queue.SimpleQueue()
     for story in all_stories:
         todo.put(story)
-    total = sum(len(s) for s in all_stories)
-    conns = [BlockingConnection(port) for _ in range(connections)]
+    ports = [port] if isinstance(port, int) else list(port)
+    conns = [BlockingConnection(ports[i % len(ports)]) for i in range(connections)]
+    start = time.perf_counter()
+    deadline = math.inf if seconds is None else start + seconds
 
-    def worker(conn: BlockingConnection) -> None:
+    def worker(conn: BlockingConnection) -> int:
+        sent = 0
         with contextlib.suppress(queue.Empty):
-            while True:
+            while time.perf_counter() < deadline:
                 for body in todo.get_nowait():
                     _check(body, *conn.post("/api/v1/events", body))
+                    sent += 1
+        return sent
 
-    start = time.perf_counter()
     with ThreadPoolExecutor(connections) as pool:
-        for done in [pool.submit(worker, conn) for conn in conns]:
-            done.result()
+        total = sum(done.result() for done in [pool.submit(worker, conn) for conn in conns])
     took = time.perf_counter() - start
     for conn in conns:
         conn.close()

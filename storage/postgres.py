@@ -17,7 +17,7 @@ import inspect
 import logging
 import random
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 from importlib import resources
@@ -180,7 +180,7 @@ class PostgresDatabase:
         started = time.monotonic()
         for attempt in range(1, MAX_ATTEMPTS + 1):
             try:
-                with self._pool.connection() as conn:
+                with _checked_out(self._pool) as conn:
                     return _run_whole(conn, body)
             except _RETRYABLE as exc:
                 if attempt == MAX_ATTEMPTS or time.monotonic() - started > MAX_RETRY_SECONDS:
@@ -212,12 +212,16 @@ class PostgresDatabase:
         messages of one member reach the support lock, and so the agents, in order. No
         thread hop either, which is most of the cost of a read this short.
         """
-        async with self._quick.connection() as conn:
-            try:
-                cursor = await conn.execute(translate(sql), params)
-            except psycopg.DataError as exc:
-                raise _refusal(exc) from None
+        # getconn/putconn, not `async with connection()`: that also enters the connection's
+        # own context, whose exit awaits a commit of nothing (autocommit): ~40 us a read.
+        conn = await self._quick.getconn()
+        try:
+            cursor = await conn.execute(translate(sql), params)
             return await cursor.fetchall()
+        except psycopg.DataError as exc:
+            raise _refusal(exc) from None
+        finally:
+            await self._quick.putconn(conn)  # a connection left mid-query is replaced
 
     async def lookup_one(self, sql: str, params: Params = ()) -> Any | None:
         """Like `lookup`, returning the first row or None."""
@@ -230,7 +234,7 @@ class PostgresDatabase:
         return int(row[0]) if row else 0
 
     def _fetch(self, sql: str, params: Params) -> list[Any]:
-        with self._pool.connection() as conn:
+        with _checked_out(self._pool) as conn:
             try:
                 return conn.execute(translate(sql), params).fetchall()
             except psycopg.DataError as exc:
@@ -239,6 +243,22 @@ class PostgresDatabase:
     def _migrate(self) -> list[str]:
         with self._pool.connection() as conn:
             return apply_migrations(conn)
+
+
+@contextlib.contextmanager
+def _checked_out(pool: ConnectionPool[Any]) -> Iterator[psycopg.Connection[Any]]:
+    """A connection of `pool` for one transaction or read, given back after.
+
+    `pool.connection()` would also enter the connection's own context, whose exit commits (a
+    no-op in autocommit, still ~20-40 us of waiting machinery a transaction). The bodies end
+    their transactions themselves (`_run_whole`); one left open, or a broken connection, is
+    rolled back or replaced by `putconn`.
+    """
+    conn = pool.getconn()
+    try:
+        yield conn
+    finally:
+        pool.putconn(conn)
 
 
 def _refusal(exc: psycopg.DataError) -> Exception:
