@@ -298,7 +298,7 @@ async def test_a_redelivered_agent_update_reaches_the_member_once(
 async def test_a_flooding_member_is_told_once_whichever_worker_refuses(
     emu: TelegramEmulator, ann: Person, desk: Group, bot_store: Store, config: Config
 ) -> None:
-    """"Told once a minute" lived in one Application's bot_data: a second worker (another
+    """ "Told once a minute" lived in one Application's bot_data: a second worker (another
     process on the same store) told the member again."""
     await ask(ann, "message 1")
     for n in range(2, 13):
