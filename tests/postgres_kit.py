@@ -53,8 +53,8 @@ def postgres_or_skip() -> str:
 class PostgresSchemas:
     """Hands out empty schemas on one server, each a store of its own, and takes them back.
 
-    A schema given back is emptied (one TRUNCATE) and handed out again, already migrated:
-    creating and migrating one costs ~20 DDL statements, emptying it one.
+    A schema given back is emptied and handed out again, already migrated: creating and
+    migrating one costs ~20 DDL statements, emptying it one round trip.
     """
 
     def __init__(self, dsn: str) -> None:
@@ -93,8 +93,23 @@ class PostgresSchemas:
                 (schema,),
             )
         ]
-        if tables:
-            self._conn.execute(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE")
+        # DELETE, not TRUNCATE: a test leaves a few rows, and TRUNCATE gives each of ~40
+        # tables and their indexes new files (100 ms a test, a minute of the suite); the
+        # replica role skips the foreign keys' triggers, so the order does not matter.
+        try:
+            with self._conn.transaction():
+                self._conn.execute("SET LOCAL session_replication_role = replica")
+                self._conn.execute("SET LOCAL synchronous_commit = off")
+                if tables:
+                    self._conn.execute("; ".join(f"DELETE FROM {table}" for table in tables))
+                self._conn.execute(
+                    "SELECT setval(format('%%I.%%I', schemaname, sequencename)::regclass, 1,"
+                    " false) FROM pg_sequences WHERE schemaname = %s",
+                    (schema,),
+                )
+        except psycopg.errors.InsufficientPrivilege:  # not a superuser: the slow way
+            if tables:
+                self._conn.execute(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE")
         self._free.append(schema)
 
     def drop(self, schema: str) -> None:
