@@ -11,7 +11,7 @@ import psycopg
 import pytest
 
 from storage.dialect import translate
-from storage.postgres import PgConn, PostgresDatabase, migrations
+from storage.postgres import ALONE_AFTER, PgConn, PostgresDatabase, migrations
 from tests.postgres_kit import PostgresSchemas
 
 
@@ -120,6 +120,24 @@ async def test_conflicting_read_decide_writes_are_run_again_and_none_is_lost(
     await asyncio.gather(*(db.write(increment) for _ in range(30)))
     assert await total(db) == 30
     assert db.retries > 0  # three writer threads really did collide
+
+
+async def test_a_transaction_that_keeps_losing_runs_alone(db: PostgresDatabase) -> None:
+    """A long transaction among many short ones lost 200 races in a row in 5.8 s (a 500 to the
+    shop): after ALONE_AFTER losses it takes the write lock every other write holds shared."""
+    modes: list[str] = []
+
+    def straggler(conn: PgConn) -> str:
+        (mode,) = conn.execute(
+            "SELECT mode FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid()"
+        ).fetchone()
+        modes.append(mode)
+        if len(modes) <= ALONE_AFTER:
+            raise psycopg.errors.SerializationFailure("lost the race (simulated)")
+        return "written"
+
+    assert await db.write(straggler) == "written"
+    assert modes == ["ShareLock"] * ALONE_AFTER + ["ExclusiveLock"]
 
 
 async def test_lookups_answer_in_the_order_they_were_asked(db: PostgresDatabase) -> None:
