@@ -59,7 +59,7 @@ from loyalty.loader import load_program  # noqa: E402
 from storage import copy as copying  # noqa: E402
 from storage.check import check  # noqa: E402
 from storage.dialect import make_row_factory, translate  # noqa: E402
-from storage.postgres import _register_types, _session_setup  # noqa: E402
+from storage.postgres import register_types, session_setup  # noqa: E402
 from storage.store import Store  # noqa: E402
 
 DEFAULT_DSN = "postgresql://postgres@127.0.0.1:5432/test"
@@ -180,14 +180,14 @@ async def fresh_schema(dsn: str) -> None:
 async def floor_connections(
     dsn: str, durable: bool
 ) -> tuple[psycopg.AsyncConnection[Any], psycopg.Connection[Any]]:
-    setup = _session_setup(SCHEMA, durable)
+    setup = session_setup(SCHEMA, durable)
     aconn = await psycopg.AsyncConnection.connect(
         dsn, autocommit=True, row_factory=make_row_factory()
     )
-    _register_types(aconn)
+    register_types(aconn)
     await aconn.execute(setup)
     sconn = psycopg.connect(dsn, autocommit=True, row_factory=make_row_factory())
-    _register_types(sconn)
+    register_types(sconn)
     sconn.execute(setup)
     return aconn, sconn
 

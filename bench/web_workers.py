@@ -3,7 +3,7 @@
     python bench/web_workers.py                 # 1 then 2 workers, 10 s a measurement (~70 s)
     python bench/web_workers.py --smoke         # 1 s a measurement: does it all work (~20 s)
     python bench/web_workers.py --workers 2 --seconds 20 --concurrency 64
-    python bench/web_workers.py --workers 1 --profile /tmp/prof   # where each loop's CPU goes
+    python bench/web_workers.py --workers 1 --profile prof   # where each loop's CPU goes
 
 On a fresh PostgreSQL schema of its own (dropped after; `--dsn`, default the local test
 server), for each worker count in turn: `loyaltybot run --role web` as that many separate

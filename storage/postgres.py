@@ -117,14 +117,14 @@ class PostgresDatabase:
         transactions, never half of one), like SQLite's synchronous = NORMAL.
         """
 
-        session_sql = _session_setup(schema, durable)
+        session_sql = session_setup(schema, durable)
 
         def configure(conn: psycopg.Connection[Any]) -> None:
-            _register_types(conn)
+            register_types(conn)
             conn.execute(session_sql)
 
         async def configure_quick(conn: psycopg.AsyncConnection[Any]) -> None:
-            _register_types(conn)
+            register_types(conn)
             await conn.execute(session_sql)
 
         # One plain connection first: a wrong DSN or a server that is down fails here at once,
@@ -391,7 +391,7 @@ def _probe(dsn: str, schema: str | None) -> None:
                 conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
 
 
-def _session_setup(schema: str | None, durable: bool) -> bytes:
+def session_setup(schema: str | None, durable: bool) -> bytes:
     """Return what every new connection runs first: UTC, durability, the schema if any."""
     # Timestamps come back in UTC, so their text is `to_db`'s (see _InstantLoader).
     setup = "SET TIME ZONE 'UTC'"
@@ -402,7 +402,8 @@ def _session_setup(schema: str | None, durable: bool) -> bytes:
     return setup.encode()
 
 
-def _register_types(conn: psycopg.Connection[Any] | psycopg.AsyncConnection[Any]) -> None:
+def register_types(conn: psycopg.Connection[Any] | psycopg.AsyncConnection[Any]) -> None:
+    """Load timestamps, dates and JSON as the text SQLite stores (see the loaders below)."""
     adapters = conn.adapters
     adapters.register_loader("timestamptz", _InstantLoader)
     for name in ("date", "json", "jsonb"):

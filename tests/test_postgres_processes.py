@@ -7,6 +7,7 @@ at once and counts what they did; then the store is checked from here.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import sys
 from collections.abc import AsyncIterator
@@ -102,34 +103,37 @@ async def test_concurrent_exchanges_from_four_processes_give_exactly_the_allowed
         await store.close()
 
 
-async def test_concurrent_holds_from_four_processes_never_exceed_the_balance(
-    shared: tuple[str, str],
-) -> None:
-    dsn, schema = shared
+@contextlib.asynccontextmanager
+async def vip_member(dsn: str, schema: str, points: int) -> AsyncIterator[Store]:
+    """A vip-shop store where m-1 has `points` and may pay with them (e-mail verified)."""
     store = await open_here(dsn, schema, "vip-shop")
     try:
         await member(store)
         await send(store, "member.email_verified", member_id="m-1")  # 5 points, may pay
-        await grant(store, "m-1", 115, reason="test", actor="test")
+        await grant(store, "m-1", points - 5, reason="test", actor="test")
+        yield store
+    finally:
+        await store.close()
+
+
+async def test_concurrent_holds_from_four_processes_never_exceed_the_balance(
+    shared: tuple[str, str],
+) -> None:
+    dsn, schema = shared
+    async with vip_member(dsn, schema, 120) as store:
         results = await run_workers(dsn, schema, "vip-shop", "hold")
         assert sum(r["ok"] for r in results) == 120
         view = await members.view(store, "m-1")
         assert (view.points, view.points_held) == (0, 120)
         assert len(await checkout.open_holds(store, "m-1", limit=500)) == 120
         assert await check(store) == []
-    finally:
-        await store.close()
 
 
 async def test_a_hold_released_from_two_processes_at_once_is_released_once(
     shared: tuple[str, str],
 ) -> None:
     dsn, schema = shared
-    store = await open_here(dsn, schema, "vip-shop")
-    try:
-        await member(store)
-        await send(store, "member.email_verified", member_id="m-1")  # 5 points, may pay
-        await grant(store, "m-1", 5, reason="test", actor="test")
+    async with vip_member(dsn, schema, 10) as store:
         await checkout.hold(store, "h-shared", "m-1", "o-1", 4)
         results = await run_workers(dsn, schema, "vip-shop", "release", processes=2)
         assert sum(r["ok"] for r in results) == 2 * EACH  # every repeat answers "released"
@@ -138,8 +142,6 @@ async def test_a_hold_released_from_two_processes_at_once_is_released_once(
         view = await members.view(store, "m-1")
         assert (view.points, view.points_held) == (10, 0)
         assert await check(store) == []
-    finally:
-        await store.close()
 
 
 async def test_the_same_event_posted_to_two_processes_at_once_is_applied_once(

@@ -330,7 +330,7 @@ import bot, handlers.catalogue
 from bot.cli import main
 for module in (bot, handlers.catalogue):
     assert Path(module.__file__).is_relative_to(site), module.__file__
-print("texts:", len(handlers.catalogue.Catalogue.load()._entries))
+print("texts:", len(list(handlers.catalogue.Catalogue.load())))
 codes = [main(["db", "migrate", "-c", sys.argv[2]]), main(["config", "check", "-c", sys.argv[2]])]
 print("codes:", codes)
 """
