@@ -9,7 +9,6 @@ handler does not answer it as well. Anything else passes on untouched.
 from __future__ import annotations
 
 import logging
-import secrets
 from datetime import timedelta
 
 from telegram import Message, Update, User
@@ -28,7 +27,7 @@ from handlers.context import BotContext
 from handlers.formatting import moment
 from handlers.services import Services
 from handlers.ui import answer_or_say, answer_query, button, keyboard, reply
-from storage import leases, tickets
+from storage import tickets
 from storage.errors import Conflict, NotFound, Refused
 from storage.logs import kv
 from storage.tickets import SUBJECTS, Ticket
@@ -40,7 +39,6 @@ RATE = r"^sup:rate:(\d{1,12}):([1-5])$"
 # A member writing this soon after a ticket closed is still talking to support: it opens a new
 # ticket linked to the old one. Later, free text goes back to the FAQ.
 FOLLOW_UP = timedelta(hours=24)
-LIMIT_WINDOW = timedelta(minutes=1)  # support.messages_per_minute counts in this window
 
 
 def offline_note(context: BotContext) -> Html | None:
@@ -99,8 +97,6 @@ async def to_agents(
     """
     services, store = context.services, context.store
     support = services.support
-    if not await _within_limit(context, message):
-        return
     recorded = await tickets.record_message(
         store,
         ticket.id,
@@ -115,7 +111,16 @@ async def to_agents(
         hours=support.hours(store.program.timezone),
         sla=support.sla,
         relay=outgoing.relay_in(services, message, text=text),
+        per_minute=support.messages_per_minute,
     )
+    if recorded.refused_until is not None:
+        if recorded.tell:  # once a window: the refusal says until when nothing is passed on
+            when = moment(recorded.refused_until, store.program.timezone, context.lang)
+            await context.bot.send_message(
+                message.chat.id, context.t("support.slow_down", when=when)
+            )
+        log.info("support message refused", extra=kv(event="support_message_limit"))
+        return
     if recorded.duplicate:
         return  # a redelivered update: it was queued the first time
     services.wake_sender()
@@ -126,25 +131,6 @@ async def to_agents(
             lines.append(offline)
         markup = desk.solved_keyboard(services, ticket.id, context.lang)
         await context.bot.send_message(message.chat.id, join(lines, "\n\n"), reply_markup=markup)
-
-
-async def _within_limit(context: BotContext, message: Message) -> bool:
-    """Tell whether the member may send one more message now; if not, tell them (once a
-    window, whichever worker refuses: the refusal says until when nothing is passed on)."""
-    store, user_id = context.store, message.chat.id
-    now = store.now()
-    limit = context.services.support.messages_per_minute
-    if await tickets.member_messages_since(store, user_id, now - LIMIT_WINDOW) < limit:
-        return True
-    # "Told" is a lease for the window, in the shared store: a worker's own memory would let
-    # each worker that refuses a message tell the member again.
-    told = f"slow-down-told:{user_id}"
-    if await leases.acquire(store, told, secrets.token_hex(8), LIMIT_WINDOW) is not None:
-        zone = store.program.timezone
-        text = context.t("support.slow_down", when=moment(now + LIMIT_WINDOW, zone, context.lang))
-        await context.bot.send_message(user_id, text)
-    log.info("support message refused", extra=kv(event="support_message_limit"))
-    return False
 
 
 async def relay(update: Update, context: BotContext) -> None:

@@ -32,21 +32,23 @@ async def acquire(store: Store, name: str, holder: str, term: timedelta) -> date
     """
     if term <= timedelta(0):
         raise Invalid("a lease needs a positive term")
+    return await store.db.write(lambda conn: acquire_in(conn, name, holder, term, store.now()))
 
-    def take(conn: Conn) -> datetime | None:
-        now = store.now()
-        until = now + term
-        conn.execute(
-            "INSERT INTO leases (name, holder, expires_at, renewed_at) VALUES (?, ?, ?, ?)"
-            " ON CONFLICT (name) DO UPDATE SET holder = excluded.holder,"
-            " expires_at = excluded.expires_at, renewed_at = excluded.renewed_at"
-            " WHERE leases.holder = excluded.holder OR leases.expires_at <= ?",
-            (name, holder, to_db(until), to_db(now), to_db(now)),
-        )
-        row = conn.execute("SELECT holder FROM leases WHERE name = ?", (name,)).fetchone()
-        return until if row is not None and row[0] == holder else None
 
-    return await store.db.write(take)
+def acquire_in(
+    conn: Conn, name: str, holder: str, term: timedelta, now: datetime
+) -> datetime | None:
+    """`acquire` inside a caller's transaction (its term already checked)."""
+    until = now + term
+    conn.execute(
+        "INSERT INTO leases (name, holder, expires_at, renewed_at) VALUES (?, ?, ?, ?)"
+        " ON CONFLICT (name) DO UPDATE SET holder = excluded.holder,"
+        " expires_at = excluded.expires_at, renewed_at = excluded.renewed_at"
+        " WHERE leases.holder = excluded.holder OR leases.expires_at <= ?",
+        (name, holder, to_db(until), to_db(now), to_db(now)),
+    )
+    row = conn.execute("SELECT holder FROM leases WHERE name = ?", (name,)).fetchone()
+    return until if row is not None and row[0] == holder else None
 
 
 async def release(store: Store, name: str, holder: str) -> bool:

@@ -6,6 +6,7 @@ transaction or one read, like every operation in `storage/`.
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -14,6 +15,7 @@ from typing import Literal
 from loyalty.hours import BusinessHours
 from storage.db import Conn, Row, from_db, to_db
 from storage.errors import Conflict, Invalid, NotFound, Refused
+from storage.leases import acquire_in
 from storage.sends import Queued, enqueue_in
 from storage.store import Store
 
@@ -22,6 +24,8 @@ Direction = Literal["member", "agent"]
 SUBJECTS: tuple[Subject, ...] = ("points", "coupon", "order", "other")
 MAX_NAME = 128
 MAX_TEXT = 8_192
+# `[support] messages_per_minute` counts a member's messages in this window.
+MESSAGE_WINDOW = timedelta(minutes=1)
 
 
 @dataclass(frozen=True)
@@ -101,6 +105,11 @@ class Recorded:
     ticket: Ticket
     first_of_direction: bool
     duplicate: bool
+    # Over the member's `per_minute`: nothing recorded or relayed; the member may write again
+    # from `refused_until`, and `tell` is True for the first refusal of that window only
+    # (whichever worker refuses: the mark is a lease in the same transaction).
+    refused_until: datetime | None = None
+    tell: bool = False
 
 
 @dataclass(frozen=True)
@@ -321,12 +330,14 @@ async def record_message(
     hours: BusinessHours | None = None,
     sla: timedelta | None = None,
     relay: Queued | None = None,
+    per_minute: int | None = None,
 ) -> Recorded:
     """Store one relayed message; the first member message starts the SLA clock (working
     time per `hours`), the first agent message stops it. `relay` is queued in the same
     transaction (the send that copies it), so a message is never recorded and not relayed.
 
-    A message recorded before (the same source message) changes nothing.
+    A message recorded before (the same source message) changes nothing. A member message
+    past `per_minute` messages in the last MESSAGE_WINDOW is refused (`refused_until`).
     """
     if direction not in ("member", "agent"):
         raise Invalid("direction must be member or agent")
@@ -334,6 +345,10 @@ async def record_message(
 
     def record(conn: Conn) -> Recorded:
         ticket = _one(conn, ticket_id)
+        if direction == "member" and per_minute is not None:
+            refused = _over_limit(conn, ticket, per_minute, now, source_chat_id, source_message_id)
+            if refused is not None:
+                return refused
         cursor = conn.execute(
             "INSERT INTO ticket_messages (ticket_id, direction, kind, author_id, text, file_id,"
             " source_chat_id, source_message_id, copy_chat_id, copy_message_id, created_at)"
@@ -384,14 +399,29 @@ async def set_copy(
     await store.db.write(remember)
 
 
-async def member_messages_since(store: Store, telegram_user_id: int, since: datetime) -> int:
-    """Return how many messages the user sent to support since `since` (all their tickets)."""
-    row = await store.db.read_one(
+def _over_limit(
+    conn: Conn, ticket: Ticket, per_minute: int, now: datetime, chat_id: int, message_id: int
+) -> Recorded | None:
+    """The refusal of a member message past the limit, or None when it may be recorded."""
+    seen = conn.execute(
+        "SELECT 1 FROM ticket_messages WHERE source_chat_id = ? AND source_message_id = ?",
+        (chat_id, message_id),
+    ).fetchone()
+    if seen is not None:
+        return None  # a redelivery of a recorded message: the insert answers "duplicate"
+    (sent,) = conn.execute(
         "SELECT COUNT(*) FROM ticket_messages m JOIN tickets t ON t.id = m.ticket_id"
         " WHERE t.telegram_user_id = ? AND m.direction = 'member' AND m.created_at > ?",
-        (telegram_user_id, to_db(since)),
-    )
-    return int(row[0]) if row else 0
+        (ticket.telegram_user_id, to_db(now - MESSAGE_WINDOW)),
+    ).fetchone()
+    if sent < per_minute:
+        return None
+    told = acquire_in(
+        conn, f"slow-down-told:{ticket.telegram_user_id}", secrets.token_hex(8),
+        MESSAGE_WINDOW, now,
+    )  # fmt: skip
+    return Recorded(ticket, first_of_direction=False, duplicate=False,
+                    refused_until=now + MESSAGE_WINDOW, tell=told is not None)  # fmt: skip
 
 
 async def messages(store: Store, ticket_id: int, *, last: int = 100) -> list[TicketMessage]:

@@ -141,6 +141,28 @@ async def test_messages_start_and_stop_the_sla_clock(store: Store, clock: Manual
     ]  # fmt: skip
 
 
+async def test_a_member_past_the_limit_is_refused_and_told_once_a_window(
+    store: Store, clock: ManualClock
+) -> None:
+    """The limit was counted in the handler, then recorded in a second transaction."""
+    ticket = await opened(store)
+
+    async def write(n: int) -> tickets.Recorded:
+        return await tickets.record_message(
+            store, ticket.id, direction="member", kind="text", author_id=USER,
+            source_chat_id=USER, source_message_id=n, text=f"m{n}", per_minute=2,
+        )  # fmt: skip
+
+    assert (await write(1)).refused_until is None and (await write(2)).refused_until is None
+    third, fourth = await write(3), await write(4)
+    assert third.refused_until == store.now() + tickets.MESSAGE_WINDOW and third.tell
+    assert fourth.refused_until is not None and not fourth.tell  # told once a window
+    assert (await write(1)).duplicate  # a redelivery of a recorded one is not a refusal
+    clock.advance(minutes=1, seconds=1)
+    assert (await write(5)).refused_until is None
+    assert [m.text for m in await tickets.messages(store, ticket.id)] == ["m1", "m2", "m5"]
+
+
 async def test_sla_outside_hours_counts_from_the_next_opening(
     store: Store, clock: ManualClock
 ) -> None:
