@@ -42,7 +42,7 @@ sys.path.insert(0, str(ROOT))
 
 import uvloop  # noqa: E402
 
-from bench.http_events import KEY, _content_length, start_telegram  # noqa: E402
+from bench.http_events import KEY, content_length, percentiles, start_telegram  # noqa: E402
 from bot.connectors.mapping import sign  # noqa: E402
 
 WC_SECRET = "bench-wc-secret"
@@ -108,7 +108,7 @@ class Conn:
     async def send(self, request: Request) -> None:
         self.writer.write(request)
         head = await self.reader.readuntil(b"\r\n\r\n")
-        answer = await self.reader.readexactly(_content_length(head))
+        answer = await self.reader.readexactly(content_length(head))
         if int(head[9:12]) != 200 or b'"processed"' not in answer:
             raise RuntimeError(f"{head[:12]!r} {answer[:300]!r}")
 
@@ -149,14 +149,11 @@ async def paced(port: int, requests: list[Request], rate: float, pool: int) -> d
     took = time.perf_counter() - start
     while not free.empty():
         free.get_nowait().close()
-    ordered = sorted(latencies)
     return {
         "rate_target": rate,
         "rate_achieved": round(len(requests) / took, 1),
         "requests": len(requests),
-        "p50_ms": round(statistics.median(ordered) * 1000, 2),
-        "p99_ms": round(ordered[int(len(ordered) * 0.99) - 1] * 1000, 2),
-        "max_ms": round(ordered[-1] * 1000, 2),
+        **percentiles(latencies),
     }
 
 

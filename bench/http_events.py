@@ -269,7 +269,8 @@ def _request(path: str, body: Event, header: str = AUTH) -> bytes:
     )
 
 
-def _content_length(head: bytes) -> int:
+def content_length(head: bytes) -> int:
+    """Return the Content-Length of a response head (0 when it has none)."""
     for line in head.split(b"\r\n"):
         if line[:15].lower() == b"content-length:":
             return int(line[15:])
@@ -295,7 +296,7 @@ class Connection:
     async def post(self, path: str, body: Event, header: str = AUTH) -> tuple[int, bytes]:
         self.writer.write(_request(path, body, header))
         head = await self.reader.readuntil(b"\r\n\r\n")
-        return int(head[9:12]), await self.reader.readexactly(_content_length(head))
+        return int(head[9:12]), await self.reader.readexactly(content_length(head))
 
     def close(self) -> None:
         self.writer.close()
@@ -319,7 +320,7 @@ class BlockingConnection:
         while b"\r\n\r\n" not in self.pending:
             self.pending += self._recv()
         head, _, rest = self.pending.partition(b"\r\n\r\n")
-        length = _content_length(head)
+        length = content_length(head)
         while len(rest) < length:
             rest += self._recv()
         self.pending = rest[length:]
@@ -419,11 +420,18 @@ async def http_paced(
     took = time.perf_counter() - start
     while not free.empty():
         free.get_nowait().close()
-    ordered = sorted(latencies)
     return {
         "rate_target": rate,
         "rate_achieved": round(len(schedule) / took, 1),
         "events": len(schedule),
+        **percentiles(latencies),
+    }
+
+
+def percentiles(latencies: list[float]) -> dict[str, float]:
+    """Return p50, p90, p99 and the max of latencies in seconds, as milliseconds."""
+    ordered = sorted(latencies)
+    return {
         "p50_ms": round(statistics.median(ordered) * 1000, 2),
         "p90_ms": round(ordered[int(len(ordered) * 0.90) - 1] * 1000, 2),
         "p99_ms": round(ordered[int(len(ordered) * 0.99) - 1] * 1000, 2),

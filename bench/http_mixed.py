@@ -48,7 +48,7 @@ from bench.http_events import (  # noqa: E402
     KEY,
     BlockingConnection,
     Event,
-    _content_length,
+    content_length,
     start_server,
     stories,
 )
@@ -89,7 +89,7 @@ class Connection:
     async def send(self, call: Call) -> None:
         self.writer.write(_bytes(call))
         head = await self.reader.readuntil(b"\r\n\r\n")
-        answer = await self.reader.readexactly(_content_length(head))
+        answer = await self.reader.readexactly(content_length(head))
         status = int(head[9:12])
         if status not in call.ok:
             raise RuntimeError(f"{call.method} {call.path}: {status} {answer[:300]!r}")
