@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import bisect
+import itertools
 import logging
 import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
-from prometheus_client.core import CounterMetricFamily
+from prometheus_client import CollectorRegistry, Gauge
+from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.registry import Collector
+from prometheus_client.utils import floatToGoString
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from bot.logs import kv
@@ -27,37 +30,93 @@ METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"}
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 
 
+class TimedCounts(Collector):
+    """A counter and a latency histogram kept as plain numbers, turned into metrics at scrape.
+
+    prometheus_client's Counter and Histogram take a lock on every increment (four a request,
+    with the label lookups about 20 us of the shop API's time per event, bench/http_events.py).
+    These are only touched from the event loop, one thread, so plain integers do; the scrape
+    reads them on the same loop. The histogram is labelled by the first `histogram_labels` of
+    the counter's labels (a request's route, not its status).
+    """
+
+    def __init__(
+        self,
+        counter: tuple[str, str],
+        histogram: tuple[str, str],
+        labels: tuple[str, ...],
+        histogram_labels: int,
+        buckets: tuple[float, ...] = LATENCY_BUCKETS,
+    ) -> None:
+        self.counter_name, self.counter_help = counter
+        self.histogram_name, self.histogram_help = histogram
+        self.labels = labels
+        self.histogram_labels = histogram_labels
+        self.bounds = buckets
+        self.counts: dict[tuple[str, ...], int] = {}
+        # Per label set: how many fell in each bucket (not cumulative; the last is +Inf), sum.
+        self.buckets: dict[tuple[str, ...], list[int]] = {}
+        self.sums: dict[tuple[str, ...], float] = {}
+
+    def observe(self, labels: tuple[str, ...], seconds: float) -> None:
+        """Count one occurrence with these labels and how long it took."""
+        self.counts[labels] = self.counts.get(labels, 0) + 1
+        key = labels[: self.histogram_labels]
+        buckets = self.buckets.get(key)
+        if buckets is None:
+            buckets = self.buckets[key] = [0] * (len(self.bounds) + 1)
+            self.sums[key] = 0.0
+        buckets[bisect.bisect_left(self.bounds, seconds)] += 1
+        self.sums[key] += seconds
+
+    def collect(self) -> list[Metric]:
+        """Return the counter and the histogram families, one sample set per label set."""
+        counter = CounterMetricFamily(self.counter_name, self.counter_help, labels=self.labels)
+        for labels, count in sorted(self.counts.items()):
+            counter.add_metric(labels, count)
+        histogram = HistogramMetricFamily(
+            self.histogram_name,
+            self.histogram_help,
+            labels=self.labels[: self.histogram_labels],
+        )
+        edges = [floatToGoString(bound) for bound in self.bounds] + ["+Inf"]
+        for key, buckets in sorted(self.buckets.items()):
+            cumulative = list(zip(edges, itertools.accumulate(buckets), strict=True))
+            histogram.add_metric(key, cumulative, self.sums[key])
+        return [counter, histogram]
+
+
 class ApiMetrics:
     """The API's metrics in a registry of their own (tests build many apps in one process)."""
 
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
         self.registry = registry if registry is not None else CollectorRegistry()
-        self.requests = Counter(
-            "loyalty_http_requests",
-            "HTTP requests answered, by method, route template and status.",
+        self.requests = TimedCounts(
+            (
+                "loyalty_http_requests",
+                "HTTP requests answered, by method, route template and status.",
+            ),
+            (
+                "loyalty_http_request_duration_seconds",
+                "Time from the request's arrival to the end of its answer, by route template.",
+            ),
             ("method", "route", "status"),
-            registry=self.registry,
+            histogram_labels=2,
         )
-        self.latency = Histogram(
-            "loyalty_http_request_duration_seconds",
-            "Time from the request's arrival to the end of its answer, by route template.",
-            ("method", "route"),
-            buckets=LATENCY_BUCKETS,
-            registry=self.registry,
-        )
-        self.events = Counter(
-            "loyalty_shop_events",
-            "Shop events by type and outcome (processed, duplicate, rejected, conflict).",
+        self.events = TimedCounts(
+            (
+                "loyalty_shop_events",
+                "Shop events by type and outcome (processed, duplicate, rejected, conflict).",
+            ),
+            (
+                "loyalty_shop_event_duration_seconds",
+                "Time to validate and apply one shop event (its transaction included), by type.",
+            ),
             ("type", "outcome"),
-            registry=self.registry,
+            histogram_labels=1,
         )
-        self.event_latency = Histogram(
-            "loyalty_shop_event_duration_seconds",
-            "Time to validate and apply one shop event (its transaction included), by type.",
-            ("type",),
-            buckets=LATENCY_BUCKETS,
-            registry=self.registry,
-        )
+        self.registry.register(self.requests)
+        self.registry.register(self.events)
 
         self.gauges = {
             name: Gauge(f"loyalty_{name}", help_, registry=self.registry)
@@ -70,11 +129,6 @@ class ApiMetrics:
             )
         }
         self.registry.register(TelegramErrors())
-
-        # Each label set's counter and histogram, looked up once: `labels()` checks and locks
-        # on every call, a few microseconds each, four times a request. The label sets are
-        # bounded (methods, route templates, statuses, event types and outcomes).
-        self._series: dict[tuple[Counter, tuple[str, ...]], tuple[Any, Any]] = {}
 
     async def refresh(self, store: Store) -> None:
         """Read the business figures into their gauges (at each scrape: one small read)."""
@@ -90,29 +144,11 @@ class ApiMetrics:
 
     def request(self, method: str, route: str, status: int, seconds: float) -> None:
         """Count one answered request and how long it took."""
-        self._observe(self.requests, (method, route, str(status)), self.latency, 2, seconds)
+        self.requests.observe((method, route, str(status)), seconds)
 
     def event(self, type_: str, outcome: str, seconds: float) -> None:
         """Count one shop event and how long it took."""
-        self._observe(self.events, (type_, outcome), self.event_latency, 1, seconds)
-
-    def _observe(
-        self,
-        counter: Counter,
-        labels: tuple[str, ...],
-        histogram: Histogram,
-        histogram_labels: int,
-        seconds: float,
-    ) -> None:
-        # The histogram is labelled by the first `histogram_labels` of the counter's labels.
-        series = self._series.get((counter, labels))
-        if series is None:
-            series = self._series[counter, labels] = (
-                counter.labels(*labels),
-                histogram.labels(*labels[:histogram_labels]),
-            )
-        series[0].inc()
-        series[1].observe(seconds)
+        self.events.observe((type_, outcome), seconds)
 
 
 class TelegramErrors(Collector):
