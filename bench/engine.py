@@ -494,10 +494,10 @@ SELECT m.*,
     (SELECT COALESCE(SUM(level_points), 0) FROM ledger
         WHERE member_id = m.member_id AND level_points != 0 AND counted_at >= :since)
         AS level_points,
-    (SELECT COALESCE(SUM(amount_cents), 0) FROM orders
+    (SELECT COALESCE(SUM(amount_cents - refunded_cents), 0) FROM orders
         WHERE member_id = m.member_id AND status = 'delivered' AND delivered_at >= :since)
         AS spend_cents,
-    (SELECT COALESCE(MAX(amount_cents), 0) FROM orders
+    (SELECT COALESCE(MAX(amount_cents - refunded_cents), 0) FROM orders
         WHERE member_id = m.member_id AND status = 'delivered') AS best_order_cents
 """
 SQL_STANDING_ONE = SQL_STANDING + " FROM members m WHERE m.member_id = :member_id"
