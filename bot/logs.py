@@ -71,8 +71,6 @@ def redact(text: str) -> str:
 
 def quote(value: object) -> str:
     """Render a value so that a line splits back into its fields: quoted when it must be."""
-    if type(value) is int or type(value) is float:  # digits, sign, point, e, inf, nan: bare
-        return str(value)
     text = "" if value is None else str(value)
     if text and not _NEEDS_QUOTES.search(text):
         return text
@@ -120,30 +118,17 @@ def _short(filename: str) -> str:
 class KeyValueFormatter(logging.Formatter):
     """Format records as `ts=... level=... logger=... msg=... key=value...` on one line."""
 
-    def __init__(self) -> None:
-        super().__init__()
-        # The last second formatted and its text: strftime is a fifth of a line's cost, and
-        # lines come many a second.
-        self._second = -1
-        self._second_text = ""
-
     def format(self, record: logging.LogRecord) -> str:
         """Return the record as one line."""
-        second = int(record.created)
-        if second != self._second:
-            self._second_text = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
-            self._second = second
+        seconds = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
         parts = [
-            f"ts={self._second_text}.{int(record.msecs):03d}Z",
+            f"ts={seconds}.{int(record.msecs):03d}Z",
             f"level={record.levelname}",
             f"logger={record.name}",
             f"msg={quote(record.getMessage())}",
         ]
-        fields = getattr(record, FIELDS, None)
-        if fields:
-            # A plain loop: a generator into extend() cost a tenth of the line.
-            for key, value in fields.items():
-                parts.append(f"{key}={quote(value)}")
+        fields = getattr(record, FIELDS, None) or {}
+        parts.extend(f"{key}={quote(value)}" for key, value in fields.items())
         if record.exc_info and record.exc_info[1] is not None:
             parts.extend(error_fields(record.exc_info[1]))
         return redact(" ".join(parts))
@@ -174,20 +159,8 @@ class BatchingHandler(logging.Handler):
         self._thread = threading.Thread(target=self._write_batches, name="log-writer", daemon=True)
         self._thread.start()
 
-    def handle(self, record: logging.LogRecord) -> bool:
-        """Filter and emit the record, without the handler's lock (`emit` needs none)."""
-        if not self.filter(record):
-            return False
-        self.emit(record)
-        return True
-
     def emit(self, record: logging.LogRecord) -> None:
-        """Format the record here and hand its line to the writer thread.
-
-        Safe from any thread without a lock: the formatter keeps no state that a race can
-        tear (at worst two threads both format the same second), `deque.append` is atomic,
-        and two threads both waking the writer is harmless.
-        """
+        """Format the record here and hand its line to the writer thread."""
         try:
             self._lines.append(self.format(record))
         except Exception:  # the logging contract: a broken record never breaks the caller
