@@ -485,8 +485,8 @@ SQL_CREDIT = {
 }
 SQL_LEDGER = (
     "INSERT INTO ledger (member_id, currency, amount, balance_after, reason, ref, idem_key,"
-    " level_points, counted_at, shortfall, actor, note, created_at)"
-    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id"
+    " level_points, counted_at, shortfall, actor, note, created_at, occurred_at)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id"
 )
 SQL_SEEN = "SELECT 1 FROM ledger WHERE idem_key = ?"
 SQL_STANDING = """
@@ -655,7 +655,7 @@ class Floor:
                 await c.execute_fetchall(
                     SQL_LEDGER,
                     (member, "points", points, rows[0][0], "order", order_id,
-                     f"order:{order_id}", points, now_s, 0, None, None, now_s),
+                     f"order:{order_id}", points, now_s, 0, None, None, now_s, now_s),
                 )  # fmt: skip
                 total = points
             if self.daily_bonus and amount > self.min_cents:
@@ -666,7 +666,7 @@ class Floor:
                     await c.execute_fetchall(
                         SQL_LEDGER,
                         (member, "points", bonus, rows[0][0], "daily_purchase", order_id,
-                         daily_key, bonus, now_s, 0, None, None, now_s),
+                         daily_key, bonus, now_s, 0, None, None, now_s, now_s),
                     )  # fmt: skip
                     total += bonus
             await self._relevel(member, now_s, since)
@@ -721,7 +721,7 @@ class Floor:
             ledger_rows = await c.execute_fetchall(
                 SQL_LEDGER,
                 (member, "points", -cost, balance[0][0], "coupon", code, None, 0, now_s, 0,
-                 None, None, now_s),
+                 None, None, now_s, None),
             )  # fmt: skip
             expires, burns = self._expires(today)
             await c.execute(
@@ -762,14 +762,14 @@ class Floor:
                 await c.execute_fetchall(
                     SQL_LEDGER,
                     (member, "coins", coins, rows[0][0], "daily_coins", None, key + ":coins", 0,
-                     now_s, 0, None, None, now_s),
+                     now_s, 0, None, None, now_s, None),
                 )  # fmt: skip
             if points := self.checkin:
                 rows = await c.execute_fetchall(SQL_CREDIT["points"], (points, now_s, member))
                 await c.execute_fetchall(
                     SQL_LEDGER,
                     (member, "points", points, rows[0][0], "daily_checkin", None,
-                     key + ":points", points, now_s, 0, None, None, now_s),
+                     key + ":points", points, now_s, 0, None, None, now_s, None),
                 )  # fmt: skip
             await c.execute(SQL_SET_STREAK, (streak, day, now_s, member))
             if points:
