@@ -25,6 +25,11 @@ def next_day_start(program: Program, instant: datetime) -> datetime:
     return _day_after(program.timezone, programme_day(program, instant))
 
 
+def day_after_start(program: Program, day: date) -> datetime:
+    """Return when the programme day after `day` begins (for a caller that knows the day)."""
+    return _day_after(program.timezone, day)
+
+
 @lru_cache(maxsize=64)
 def _day_after(zone: tzinfo, day: date) -> datetime:
     # Asked on every /me and every exchange; the answer only changes once a day.

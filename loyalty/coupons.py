@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, timedelta, tzinfo
+from functools import lru_cache
 
-from loyalty.calendar import end_of_day, programme_day
+from loyalty.calendar import END_OF_DAY, end_of_day, programme_day
 from loyalty.program import Program
 
 
@@ -23,11 +24,17 @@ def next_burn(program: Program, instant: datetime) -> datetime | None:
     month_day = program.coupons.burn_month_day
     if month_day is None:
         return None
-    today = programme_day(program, instant)
-    burn = end_of_day(program, date(today.year, *month_day))
+    year = programme_day(program, instant).year
+    burn = _burn_of(program.timezone, month_day, year)
     if burn < instant:
-        burn = end_of_day(program, date(today.year + 1, *month_day))
+        burn = _burn_of(program.timezone, month_day, year + 1)
     return burn
+
+
+@lru_cache(maxsize=16)
+def _burn_of(zone: tzinfo, month_day: tuple[int, int], year: int) -> datetime:
+    # Asked on every member lookup; the answer changes once a year.
+    return datetime.combine(date(year, *month_day), END_OF_DAY, tzinfo=zone)
 
 
 def coupon_expiry(program: Program, issued_at: datetime) -> CouponExpiry:

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
-from loyalty.calendar import next_day_start, programme_day
+from loyalty.calendar import day_after_start, programme_day
 from loyalty.coupons import next_burn
 from loyalty.levels import NextLevel, Standing, climb, tier_for, window_start
 from loyalty.program import Tier
@@ -344,6 +344,7 @@ async def verify_email(store: Store, member_id: str) -> list[LevelChange]:
 async def view(store: Store, member_id: str) -> MemberView:
     """Read a member's balances, live level and progress, and today's exchanges, or NotFound."""
     now = store.now()
+    today = programme_day(store.program, now)
     row = await store.db.lookup_one(
         _STANDING_SQL
         + """, l.telegram_user_id,
@@ -353,17 +354,17 @@ async def view(store: Store, member_id: str) -> MemberView:
         WHERE m.member_id = :member_id""",
         {
             "since": _since(store, now),
-            "today": programme_day(store.program, now).isoformat(),
+            "today": today.isoformat(),
             "member_id": member_id,
         },
     )
     if row is None:
         raise NotFound(f"unknown member {member_id!r}", member_id=member_id)
-    return view_from_row(store, row, now)
+    return view_from_row(store, row, now, today)
 
 
-def view_from_row(store: Store, row: Row, now: datetime) -> MemberView:
-    """Build a MemberView from a row of `view`'s query read at `now`."""
+def view_from_row(store: Store, row: Row, now: datetime, today: date) -> MemberView:
+    """Build a MemberView from a row of `view`'s query read at `now` (programme day `today`)."""
     standing = standing_from_row(row)
     program = store.program
     tier, next_ = climb(program, standing)
@@ -384,7 +385,7 @@ def view_from_row(store: Store, row: Row, now: datetime) -> MemberView:
         last_claim_day=date.fromisoformat(row["last_claim_day"]) if row["last_claim_day"] else None,
         coupons_today=row["coupons_today"],
         exchanges_left_today=max(0, program.coupons.daily_limit - row["coupons_today"]),
-        day_resets_at=next_day_start(program, now),
+        day_resets_at=day_after_start(program, today),
         next_burn_at=next_burn(program, now) if program.coupons.enabled else None,
         created_at=from_db(row["created_at"]),
     )

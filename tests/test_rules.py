@@ -7,7 +7,13 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from loyalty.calendar import day_start, end_of_day, next_day_start, programme_day
+from loyalty.calendar import (
+    day_after_start,
+    day_start,
+    end_of_day,
+    next_day_start,
+    programme_day,
+)
 from loyalty.checkout import cap_bp, max_points
 from loyalty.clock import ManualClock
 from loyalty.coupons import coupon_expiry, expired_cutoff, next_burn
@@ -231,6 +237,39 @@ def test_coupon_issued_in_the_last_second_before_the_burn() -> None:
     expiry = coupon_expiry(MARKET, utc(2026, 6, 30, 23, 59, 59))
     assert expiry.expires_at == utc(2026, 6, 30, 23, 59, 59)
     assert expiry.cut_short
+
+
+@pytest.mark.parametrize("zone", ["UTC", "Asia/Shanghai", "America/Los_Angeles"])
+def test_next_burn_around_the_burn_second_in_each_zone(zone: str) -> None:
+    # The burn instant is cached per year: the last second of the burn day and the instants
+    # just after it must still move to next year's, in any zone.
+    program = market_in(zone)
+    tz = ZoneInfo(zone)
+    this_year = datetime(2026, 6, 30, 23, 59, 59, tzinfo=tz)
+    next_year = datetime(2027, 6, 30, 23, 59, 59, tzinfo=tz)
+    assert next_burn(program, this_year - timedelta(days=200)) == this_year
+    assert next_burn(program, this_year - timedelta(microseconds=1)) == this_year
+    assert next_burn(program, this_year) == this_year  # the burn second itself still burns
+    assert next_burn(program, this_year + timedelta(microseconds=1)) == next_year
+    assert next_burn(program, this_year + timedelta(seconds=1)) == next_year  # July 1st
+    later = next_burn(program, next_year + timedelta(seconds=1))
+    assert later is not None and later.year == 2028
+
+
+def test_day_after_start_is_the_next_day_start_of_any_instant_that_day() -> None:
+    program = market_in("Asia/Shanghai")
+    day = date(2026, 12, 31)
+    starts = {
+        next_day_start(program, day_start(program, day) + timedelta(hours=h)) for h in (0, 12, 23)
+    }
+    assert starts == {day_after_start(program, day)} == {day_start(program, date(2027, 1, 1))}
+
+
+def test_the_level_window_follows_each_programmes_own_length() -> None:
+    short = load_program({"preset": "marketplace", "levels": {"window_days": 30}})
+    now = utc(2026, 3, 10, 9)
+    assert window_start(short, now) == now - timedelta(days=30)
+    assert window_start(MARKET, now) == now - timedelta(days=365)
 
 
 def test_no_burn_configured() -> None:
