@@ -367,13 +367,15 @@ def view_from_row(store: Store, row: Row, now: datetime, today: date) -> MemberV
     """Build a MemberView from a row of `view`'s query read at `now` (programme day `today`)."""
     standing = standing_from_row(row)
     program = store.program
+    coupons = program.coupons
     tier, next_ = climb(program, standing)
+    last_claim, coupons_today = row["last_claim_day"], row["coupons_today"]
     return MemberView(
         member_id=row["member_id"],
         name=row["name"],
         email=row["email"],
         language=row["language"],
-        email_verified=bool(row["email_verified"]),
+        email_verified=standing.email_verified,
         points=row["points"],
         points_held=row["points_held"],
         coins=row["coins"],
@@ -382,11 +384,11 @@ def view_from_row(store: Store, row: Row, now: datetime, today: date) -> MemberV
         standing=standing,
         telegram_user_id=row["telegram_user_id"],
         coin_streak=row["coin_streak"],
-        last_claim_day=date.fromisoformat(row["last_claim_day"]) if row["last_claim_day"] else None,
-        coupons_today=row["coupons_today"],
-        exchanges_left_today=max(0, program.coupons.daily_limit - row["coupons_today"]),
+        last_claim_day=date.fromisoformat(last_claim) if last_claim else None,
+        coupons_today=coupons_today,
+        exchanges_left_today=max(0, coupons.daily_limit - coupons_today),
         day_resets_at=day_after_start(program, today),
-        next_burn_at=next_burn(program, now) if program.coupons.enabled else None,
+        next_burn_at=next_burn(program, now) if coupons.enabled else None,
         created_at=from_db(row["created_at"]),
     )
 
