@@ -22,7 +22,7 @@ def day_start(program: Program, day: date) -> datetime:
 
 def next_day_start(program: Program, instant: datetime) -> datetime:
     """Return when the programme day after the one containing `instant` begins."""
-    return _day_after(program.timezone, programme_day(program, instant))
+    return day_after_start(program, programme_day(program, instant))
 
 
 def day_after_start(program: Program, day: date) -> datetime:
@@ -38,4 +38,9 @@ def _day_after(zone: tzinfo, day: date) -> datetime:
 
 def end_of_day(program: Program, day: date) -> datetime:
     """Return 23:59:59 of `day` in the programme's time zone (the last second coupons live)."""
-    return datetime.combine(day, END_OF_DAY, tzinfo=program.timezone)
+    return end_of_day_in(program.timezone, day)
+
+
+def end_of_day_in(zone: tzinfo, day: date) -> datetime:
+    """Return 23:59:59 of `day` in `zone` (for a cache keyed by the zone, not the programme)."""
+    return datetime.combine(day, END_OF_DAY, tzinfo=zone)

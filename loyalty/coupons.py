@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta, tzinfo
 from functools import lru_cache
 
-from loyalty.calendar import END_OF_DAY, end_of_day, programme_day
+from loyalty.calendar import end_of_day, end_of_day_in, programme_day
 from loyalty.program import Program
 
 
@@ -34,7 +34,7 @@ def next_burn(program: Program, instant: datetime) -> datetime | None:
 @lru_cache(maxsize=16)
 def _burn_of(zone: tzinfo, month_day: tuple[int, int], year: int) -> datetime:
     # Asked on every member lookup; the answer changes once a year.
-    return datetime.combine(date(year, *month_day), END_OF_DAY, tzinfo=zone)
+    return end_of_day_in(zone, date(year, *month_day))
 
 
 def coupon_expiry(program: Program, issued_at: datetime) -> CouponExpiry:
