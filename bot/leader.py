@@ -27,7 +27,9 @@ LEASE_NAME = "scheduler"
 
 def process_name() -> str:
     """Return a name for this process, unique across machines and restarts."""
-    return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
+    # Not host:pid:hex: with a pid of five digits that is the shape of a bot token, and the
+    # log lines naming the leader wrote it as <bot-token> (bot/logs.py redacts tokens).
+    return f"{socket.gethostname()}/{os.getpid()}/{secrets.token_hex(3)}"
 
 
 class Leadership:

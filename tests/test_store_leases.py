@@ -82,3 +82,22 @@ def test_the_heartbeat_must_renew_twice_per_lease() -> None:
             {"program": {"preset": "marketplace"},
              "scaling": {"lease_seconds": 10, "heartbeat_seconds": 6}}
         )  # fmt: skip
+
+
+def test_a_process_name_survives_the_token_redaction_of_log_lines(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The name is in the leader's log lines: shaped like a bot token (host:pid:hex, with a
+    pid of five digits or more) it was written as `<bot-token>`, and nobody could tell who
+    leads."""
+    import os
+
+    from bot.leader import process_name
+    from bot.logs import redact
+
+    for pid in (7, 17836, 4194304):  # pids run up to 2**22 on Linux
+        monkeypatch.setattr(os, "getpid", lambda pid=pid: pid)
+        name = process_name()
+        assert str(pid) in name
+        assert redact(f"event=scheduler_leading holder={name}").endswith(name)
+    assert len({process_name() for _ in range(20)}) == 20  # unique per call (random suffix)
