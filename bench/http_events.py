@@ -165,9 +165,10 @@ uvloop.run(main())
 """
 
 
-def start_script(script: str, what: str) -> tuple[subprocess.Popen[str], str]:
-    """Start `script` in a Python process of its own; return it and the first line it prints."""
-    process = subprocess.Popen([sys.executable, "-c", script], cwd=ROOT, text=True,
+def start_script(script: str, what: str, *argv: str) -> tuple[subprocess.Popen[str], str]:
+    """Start `script` (with `argv`) in a Python process of its own; return it and the first
+    line it prints."""
+    process = subprocess.Popen([sys.executable, "-c", script, *argv], cwd=ROOT, text=True,
                                stdout=subprocess.PIPE)  # fmt: skip
     assert process.stdout is not None
     line = process.stdout.readline().strip()
