@@ -169,6 +169,7 @@ async def in_process(args: argparse.Namespace, workdir: Path) -> dict[str, list[
             times["bare app"].append(await per_event(lambda b: call(bare, b), bodies))
             times["app"].append(await per_event(lambda b: call(app, b), chunk(f"app-{r}")))
             level = logging.getLogger().level
+            stop_logging()  # setup_logging adds its handler once: any earlier one goes first
             setup_logging(stream=log_file)
             try:
                 logged = await per_event(lambda b: call(app, b), chunk(f"log-{r}"))
