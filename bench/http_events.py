@@ -145,19 +145,11 @@ asyncio.run(main())
 BARE = """
 import asyncio
 import uvloop
-from starlette.applications import Starlette
-from starlette.requests import Request
-from starlette.responses import JSONResponse
-from starlette.routing import Route
+from bench.bare import bare_app
 from bot.api.server import http_server
 
-async def events(request: Request) -> JSONResponse:
-    body = await request.json()
-    return JSONResponse({"id": body["id"], "status": "processed"})
-
 async def main() -> None:
-    app = Starlette(routes=[Route("/api/v1/events", events, methods=["POST"])])
-    async with http_server(app, "127.0.0.1", 0) as listening:
+    async with http_server(bare_app(), "127.0.0.1", 0) as listening:
         print(listening.port, flush=True)
         await asyncio.Event().wait()
 

@@ -39,12 +39,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import uvloop  # noqa: E402
-from starlette.applications import Starlette  # noqa: E402
-from starlette.requests import Request  # noqa: E402
-from starlette.responses import JSONResponse  # noqa: E402
-from starlette.routing import Route  # noqa: E402
 from starlette.types import ASGIApp, Message  # noqa: E402
 
+from bench.bare import PATH, bare_app  # noqa: E402
 from bench.http_events import (  # noqa: E402
     KEY,
     flatten,
@@ -60,8 +57,6 @@ from bot.logs import setup_logging, stop_logging  # noqa: E402
 from loyalty.loader import load_program  # noqa: E402
 from storage import events as store_events  # noqa: E402
 from storage.store import Store  # noqa: E402
-
-PATH = "/api/v1/events"
 
 # The API alone: the shop API's app on a store of its own, served by the product's server code
 # with the product's log handler, no bot. It prints its port, then serves until killed.
@@ -89,12 +84,6 @@ async def main() -> None:
 
 uvloop.run(main())
 """
-
-
-async def bare_endpoint(request: Request) -> JSONResponse:
-    """The bare endpoint of bench/http_events.py: parse the body, answer processed."""
-    body = await request.json()
-    return JSONResponse({"id": body["id"], "status": "processed"})
 
 
 async def call(app: ASGIApp, body: bytes) -> None:
@@ -146,7 +135,7 @@ async def in_process(args: argparse.Namespace, workdir: Path) -> dict[str, list[
     alone = await Store.open(workdir / "alone.db", program, synchronous=args.sync)
     served = await Store.open(workdir / "served.db", program, synchronous=args.sync)
     app = build_api(config, served, api_key=KEY, bot_username="bench_bot")
-    bare = Starlette(routes=[Route(PATH, bare_endpoint, methods=["POST"])])
+    bare = bare_app()
     real_apply = store_events.apply_event
     times: dict[str, list[float]] = {
         "direct": [], "app, store stubbed": [], "bare app": [], "app": [], "app + log line": []
